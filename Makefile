@@ -1,0 +1,47 @@
+# G-Doc: `make run` serves the app on http://localhost:8000 (embedded SQLite,
+# nothing else needed); `make test` runs every test.
+GO     ?= go
+BIN    := bin/gdoc
+NPM    ?= npm
+
+.PHONY: all build web run dev test test-go test-web test-e2e lint clean
+
+all: build
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && $(NPM) run build
+
+# The binary embeds web/dist (build tag webdist).
+build: web
+	$(GO) build -tags webdist -o $(BIN) ./cmd/gdoc
+
+run: build
+	./$(BIN)
+
+# Vite on :3000 proxying /api and /ws to a server on :8000.
+dev: web/node_modules/.package-lock.json
+	$(GO) run ./cmd/gdoc & cd web && $(NPM) run dev
+
+test: test-go test-web test-e2e
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-web: web/node_modules/.package-lock.json
+	cd web && $(NPM) test
+
+# Browser end-to-end tests: the built binary, served on 127.0.0.1, driven by
+# playwright-core through Debian's Chromium.
+test-e2e: build
+	cd web && GDOC_BIN=$(CURDIR)/$(BIN) $(NPM) run e2e
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+clean:
+	rm -rf bin web/dist

@@ -1,0 +1,29 @@
+package gdoc
+
+import "context"
+
+// ActiveUser is one user connected to a document (presence is per user, not
+// per tab), with the number of connections they have open.
+type ActiveUser struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	Color       string `json:"color"`
+	Connections int    `json:"connections"`
+}
+
+// Collab is what the REST API needs from the collaboration layer
+// (internal/collab), which owns every document's live state.
+type Collab interface {
+	// Current returns the document with its current content and revision
+	// (snapshot plus every op committed since). ENOTFOUND.
+	Current(ctx context.Context, docID string) (*Document, error)
+	// ReplaceContent commits the minimal op that turns the current text
+	// into content, on behalf of user, through the same path as a live
+	// edit, and returns the document after it. ENOTFOUND, EINVALID.
+	ReplaceContent(ctx context.Context, docID string, user *User, content string) (*Document, error)
+	// ActiveUsers lists the users connected to docID on every instance.
+	ActiveUsers(ctx context.Context, docID string) ([]ActiveUser, error)
+	// Forget drops the document's live state and disconnects its clients
+	// (after the document was deleted).
+	Forget(docID string)
+}

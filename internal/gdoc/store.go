@@ -1,0 +1,95 @@
+package gdoc
+
+import (
+	"context"
+	"time"
+)
+
+// UserStore keeps accounts.
+type UserStore interface {
+	// CreateUser stores u, setting u.ID and u.CreatedAt.
+	// ECONFLICT if the username or the email is taken (case-insensitively).
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns ENOTFOUND when there is no such user.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByUsername matches case-insensitively; ENOTFOUND when none.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+}
+
+// DocumentStore keeps document metadata and snapshots.
+type DocumentStore interface {
+	// CreateDocument stores d (Rev 0 unless set), setting CreatedAt and
+	// UpdatedAt. ECONFLICT if the id exists.
+	CreateDocument(ctx context.Context, d *Document) error
+	// Document returns the document with its latest snapshot. ENOTFOUND.
+	Document(ctx context.Context, id string) (*Document, error)
+	// Documents lists public documents and, when viewerID != "", the
+	// viewer's own, newest first, without Content.
+	Documents(ctx context.Context, viewerID string) ([]*Document, error)
+	// UpdateDocumentMeta changes title, language and publicity where non-nil.
+	// ENOTFOUND.
+	UpdateDocumentMeta(ctx context.Context, id string, title, language *string, public *bool) (*Document, error)
+	// DeleteDocument removes the document with its ops, chat and sessions.
+	// ENOTFOUND.
+	DeleteDocument(ctx context.Context, id string) error
+	// SaveSnapshot stores content as the document's text at revision rev,
+	// unless a snapshot at rev or later is already stored (then it is a
+	// no-op). ENOTFOUND.
+	SaveSnapshot(ctx context.Context, id string, content string, rev int64) error
+}
+
+// OpLog is the durable, append-only operation log: the order of truth.
+type OpLog interface {
+	// AppendOps commits every batch in one transaction (group commit) and
+	// returns one error per batch, nil when it committed. A batch whose
+	// revisions or op ids are already taken is not written and gets
+	// ECONFLICT; other batches are unaffected. A non-nil second result means
+	// nothing was committed.
+	AppendOps(ctx context.Context, batches []OpBatch) ([]error, error)
+	// Ops returns the ops of docID with from < Rev <= to in rev order
+	// (to <= 0 means up to the newest).
+	Ops(ctx context.Context, docID string, from, to int64) ([]CommittedOp, error)
+	// HeadRev returns the newest committed revision of docID (0 when none).
+	HeadRev(ctx context.Context, docID string) (int64, error)
+	// OpRev returns the revision that op opID of docID became. ENOTFOUND.
+	OpRev(ctx context.Context, docID, opID string) (int64, error)
+}
+
+// ChatStore keeps chat messages.
+type ChatStore interface {
+	// AddChatMessage stores m, setting m.ID and m.CreatedAt (unless set).
+	AddChatMessage(ctx context.Context, m *ChatMessage) error
+	// ChatMessages returns up to limit messages with ID < beforeID (all when
+	// beforeID <= 0), the newest of them, in chronological order.
+	ChatMessages(ctx context.Context, docID string, beforeID int64, limit int) ([]*ChatMessage, error)
+}
+
+// SessionStore records who joined which document and for how long.
+type SessionStore interface {
+	// StartSession stores s, setting s.ID.
+	StartSession(ctx context.Context, s *DocSession) error
+	// EndSession sets the session's LeftAt. ENOTFOUND.
+	EndSession(ctx context.Context, id int64, leftAt time.Time) error
+	// Sessions lists a document's sessions, newest first, up to limit.
+	Sessions(ctx context.Context, docID string, limit int) ([]*DocSession, error)
+}
+
+// TokenStore remembers revoked access tokens until they expire (logout).
+type TokenStore interface {
+	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// Store is everything G-Doc persists. Implementations: internal/sqlite
+// (embedded default) and internal/postgres.
+type Store interface {
+	UserStore
+	DocumentStore
+	OpLog
+	ChatStore
+	SessionStore
+	TokenStore
+	// Ping reports whether the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
