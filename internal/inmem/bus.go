@@ -1,0 +1,145 @@
+// Package inmem implements gdoc.Bus and gdoc.Presence inside one process:
+// the zero-setup default for a single G-Doc instance.
+package inmem
+
+import (
+	"context"
+	"sync"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+var (
+	_ gdoc.Bus      = (*Bus)(nil)
+	_ gdoc.Presence = (*Presence)(nil)
+)
+
+// subscriptionQueueSize bounds the events waiting for one subscriber. A
+// subscriber that falls this far behind loses events and is told so with an
+// EventResync (the bus is at most once; revisions and the op log make up
+// for it).
+const subscriptionQueueSize = 1024
+
+// Bus is an in-process gdoc.Bus. It serves one instance: every subscriber
+// lives in this process. Each subscription has its own bounded queue and
+// goroutine, so a slow handler never blocks Publish or other subscribers,
+// and events reach one subscriber in publish order.
+type Bus struct {
+	mu     sync.Mutex
+	subs   map[string]map[*subscription]struct{} // doc id -> live subscriptions
+	closed bool
+}
+
+type subscription struct {
+	docID  string
+	handle func(gdoc.Event)
+	queue  chan gdoc.Event
+	// lost is set when an event was dropped because queue was full; the
+	// delivery goroutine then emits one EventResync.
+	mu   sync.Mutex
+	lost bool
+	done chan struct{}
+	once sync.Once
+}
+
+// NewBus returns an empty bus.
+func NewBus() *Bus {
+	return &Bus{subs: make(map[string]map[*subscription]struct{})}
+}
+
+// Publish hands ev to every subscription of ev.DocID without waiting for
+// the handlers. EUNAVAILABLE after Close.
+func (b *Bus) Publish(ctx context.Context, ev gdoc.Event) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The event bus is closed.")
+	}
+	for sub := range b.subs[ev.DocID] {
+		select {
+		case sub.queue <- ev:
+		default:
+			sub.mu.Lock()
+			sub.lost = true
+			sub.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// Subscribe registers handle for docID's events; it is active when
+// Subscribe returns. EUNAVAILABLE after Close.
+func (b *Bus) Subscribe(ctx context.Context, docID string, handle func(gdoc.Event)) (cancel func(), err error) {
+	sub := &subscription{
+		docID:  docID,
+		handle: handle,
+		queue:  make(chan gdoc.Event, subscriptionQueueSize),
+		done:   make(chan struct{}),
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, gdoc.Errorf(gdoc.EUNAVAILABLE, "The event bus is closed.")
+	}
+	if b.subs[docID] == nil {
+		b.subs[docID] = make(map[*subscription]struct{})
+	}
+	b.subs[docID][sub] = struct{}{}
+	b.mu.Unlock()
+
+	go sub.deliver()
+	return func() { b.unsubscribe(sub) }, nil
+}
+
+func (b *Bus) unsubscribe(sub *subscription) {
+	b.mu.Lock()
+	if set := b.subs[sub.docID]; set != nil {
+		delete(set, sub)
+		if len(set) == 0 {
+			delete(b.subs, sub.docID)
+		}
+	}
+	b.mu.Unlock()
+	sub.once.Do(func() { close(sub.done) })
+}
+
+func (sub *subscription) deliver() {
+	for {
+		select {
+		case <-sub.done:
+			return
+		case ev := <-sub.queue:
+			// A cancelled subscription delivers nothing more, even what
+			// was already queued.
+			select {
+			case <-sub.done:
+				return
+			default:
+			}
+			sub.handle(ev)
+			sub.mu.Lock()
+			lost := sub.lost
+			sub.lost = false
+			sub.mu.Unlock()
+			if lost {
+				sub.handle(gdoc.Event{DocID: sub.docID, Kind: gdoc.EventResync})
+			}
+		}
+	}
+}
+
+// Close stops every subscription; later Publish and Subscribe calls fail.
+// Closing twice is harmless.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	subs := b.subs
+	b.subs = make(map[string]map[*subscription]struct{})
+	b.closed = true
+	b.mu.Unlock()
+	for _, set := range subs {
+		for sub := range set {
+			sub.once.Do(func() { close(sub.done) })
+		}
+	}
+	return nil
+}
