@@ -1,0 +1,197 @@
+// Package auth hashes passwords (argon2id), issues and checks access tokens
+// (JWT HS256) and implements gdoc.Authenticator.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+var _ gdoc.Authenticator = (*Service)(nil)
+
+// Store is what auth needs from storage.
+type Store interface {
+	gdoc.UserStore
+	gdoc.TokenStore
+}
+
+const (
+	tokenAudience = "gdoc"
+	tokenIssuer   = "gdoc"
+	// clockLeeway tolerates small clock differences between instances.
+	clockLeeway = 30 * time.Second
+)
+
+// messageBadCredentials is the one answer to a failed login, whether the user
+// is unknown or the password wrong, so logins do not reveal who has an account.
+const messageBadCredentials = "Incorrect username or password."
+
+// Service issues and checks access tokens and logs users in.
+type Service struct {
+	key    []byte
+	ttl    time.Duration
+	store  Store
+	parser *jwt.Parser
+	now    func() time.Time
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New returns a Service signing tokens with key (at least 32 bytes) that live
+// for ttl.
+func New(key []byte, ttl time.Duration, store Store) (*Service, error) {
+	if len(key) < 32 {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "The token signing key must be at least 32 bytes.")
+	}
+	if ttl <= 0 {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "The token lifetime must be positive.")
+	}
+	return &Service{
+		key:   key,
+		ttl:   ttl,
+		store: store,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithAudience(tokenAudience),
+			jwt.WithIssuer(tokenIssuer),
+			jwt.WithLeeway(clockLeeway),
+		),
+		now: time.Now,
+	}, nil
+}
+
+// Claims is what a valid token says.
+type Claims struct {
+	UserID    string
+	TokenID   string // jti, the handle for revocation
+	ExpiresAt time.Time
+}
+
+// Issue returns a signed token for user, valid for the Service's ttl.
+func (s *Service) Issue(user *gdoc.User) (token string, expiresAt time.Time, err error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", time.Time{}, fmt.Errorf("token id: %w", err)
+	}
+	now := s.now().Truncate(time.Second)
+	expiresAt = now.Add(s.ttl)
+	claims := jwt.RegisteredClaims{
+		Subject:   user.ID,
+		ID:        hex.EncodeToString(jti),
+		Issuer:    tokenIssuer,
+		Audience:  jwt.ClaimStrings{tokenAudience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(expiresAt),
+	}
+	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
+	}
+	return token, expiresAt, nil
+}
+
+// Parse checks token's signature, algorithm (HS256 only), audience, issuer
+// and expiry, without consulting the store. EUNAUTHORIZED.
+func (s *Service) Parse(token string) (*Claims, error) {
+	if token == "" {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Not authenticated.")
+	}
+	var claims jwt.RegisteredClaims
+	_, err := s.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has expired; log in again.")
+	} else if err != nil {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Invalid token.")
+	}
+	if claims.Subject == "" || claims.ID == "" || claims.ExpiresAt == nil {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Invalid token.")
+	}
+	return &Claims{UserID: claims.Subject, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+// Authenticate returns the user token was issued to. EUNAUTHORIZED for a
+// missing, malformed, expired or revoked token, or a user that no longer
+// exists; store errors (EUNAVAILABLE) pass through.
+func (s *Service) Authenticate(ctx context.Context, token string) (*gdoc.User, error) {
+	user, _, err := s.authenticate(ctx, token)
+	return user, err
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (*gdoc.User, *Claims, error) {
+	claims, err := s.Parse(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	revoked, err := s.store.TokenRevoked(ctx, claims.TokenID)
+	if err != nil {
+		return nil, nil, err
+	} else if revoked {
+		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked; log in again.")
+	}
+	user, err := s.store.UserByID(ctx, claims.UserID)
+	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
+		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token's user no longer exists.")
+	} else if err != nil {
+		return nil, nil, err
+	}
+	return user, claims, nil
+}
+
+// Revoke makes token unusable from now on (logout). The token must be valid.
+func (s *Service) Revoke(ctx context.Context, token string) error {
+	_, claims, err := s.authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	return s.store.RevokeToken(ctx, claims.TokenID, claims.ExpiresAt)
+}
+
+// Login returns the user with username and password. A wrong username and a
+// wrong password give the same EUNAUTHORIZED error after the same work (an
+// unknown user's password is checked against a dummy hash).
+func (s *Service) Login(ctx context.Context, username, password string) (*gdoc.User, error) {
+	user, err := s.store.UserByUsername(ctx, username)
+	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
+		if _, err := VerifyPassword(ctx, s.dummy(ctx), password); err != nil {
+			return nil, err
+		}
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, messageBadCredentials)
+	} else if err != nil {
+		return nil, err
+	}
+	ok, err := VerifyPassword(ctx, user.PasswordHash, password)
+	if err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, messageBadCredentials)
+	}
+	return user, nil
+}
+
+// dummy returns a hash of a random password, made once.
+func (s *Service) dummy(ctx context.Context) string {
+	s.dummyOnce.Do(func() {
+		pw := make([]byte, 16)
+		rand.Read(pw)
+		s.dummyHash, _ = HashPassword(ctx, hex.EncodeToString(pw))
+	})
+	if s.dummyHash == "" {
+		// HashPassword failed (context canceled): a fixed well-formed hash
+		// still costs the same.
+		return "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" +
+			"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	}
+	return s.dummyHash
+}
