@@ -1,0 +1,129 @@
+package collab
+
+import (
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/ot"
+)
+
+// Config wires a Service to its adapters.
+type Config struct {
+	Store            gdoc.Store
+	Bus              gdoc.Bus
+	Presence         gdoc.Presence
+	ServerID         string        // names this instance on the bus and in presence
+	AutoSaveInterval time.Duration // snapshot dirty documents this often (seed AUTO_SAVE_INTERVAL, default 30s)
+	IdleUnload       time.Duration // unload a document this long after its last client left (default 1m)
+	Logger           *slog.Logger
+}
+
+// Client is one connection, implemented by internal/ws.
+//
+// Deliver may be called from any goroutine, and already while Join is
+// running (for ops committed after JoinState.Rev): the connection must send
+// its init message before anything Deliver queued.
+type Client interface {
+	ConnID() string
+	User() *gdoc.User
+	// Deliver queues m for the client without blocking. false = the queue is full:
+	// collab then drops the client (Leave) and ws closes it with 1008 "Slow consumer".
+	Deliver(m Message) bool
+}
+
+// Message is what collab sends to clients; ws encodes it per dialect. One of
+// the *Message types below (passed by value).
+type Message interface{ isMessage() }
+
+// OpMessage is someone else's committed op; Op.Rev is the revision it
+// produced.
+type OpMessage struct {
+	Op       gdoc.CommittedOp
+	Username string
+	Parsed   ot.Op
+}
+
+// AckMessage tells the submitter its op committed as revision Rev.
+type AckMessage struct {
+	OpID string
+	Rev  int64
+}
+
+// OpErrorMessage tells the submitter its op was refused and changed
+// nothing. Code is a gdoc error code: EINVALID (malformed, out of range for
+// the text, or a revision ahead of the server: Message says which),
+// EUNAVAILABLE (storage down: resend later with the same id), EINTERNAL.
+type OpErrorMessage struct {
+	OpID    string
+	Code    string
+	Message string
+}
+
+// ChatMessage is someone else's chat message.
+type ChatMessage struct{ Chat gdoc.ChatMessage }
+
+// ChatAckMessage tells the sender its chat message was stored.
+type ChatAckMessage struct {
+	ClientMsgID string
+	Chat        gdoc.ChatMessage
+}
+
+// CursorMessage is someone else's cursor, or its removal (Cursor.Removed).
+type CursorMessage struct{ Cursor Cursor }
+
+// UserJoinedMessage announces a user's first connection to the document on
+// any instance.
+type UserJoinedMessage struct{ User gdoc.ActiveUser }
+
+// UserLeftMessage announces that a user's last connection closed.
+type UserLeftMessage struct{ UserID, Username string }
+
+// ClosingMessage asks ws to close the connection: the server is shutting
+// down (1001, going away) or the document was deleted (1008).
+type ClosingMessage struct{ Reason string }
+
+func (OpMessage) isMessage()         {}
+func (AckMessage) isMessage()        {}
+func (OpErrorMessage) isMessage()    {}
+func (ChatMessage) isMessage()       {}
+func (ChatAckMessage) isMessage()    {}
+func (CursorMessage) isMessage()     {}
+func (UserJoinedMessage) isMessage() {}
+func (UserLeftMessage) isMessage()   {}
+func (ClosingMessage) isMessage()    {}
+
+// Closing reasons carried by ClosingMessage.
+const (
+	ReasonShutdown = "Server shutting down"
+	ReasonDeleted  = "Document deleted"
+)
+
+// Cursor is one connection's selection. Anchor and Head count code points
+// and are valid at Rev; Position and Selection are the seed's form, relayed
+// as given (either form may be absent).
+type Cursor struct {
+	ConnID    string          `json:"conn_id"`
+	UserID    string          `json:"user_id"`
+	Username  string          `json:"username"`
+	Color     string          `json:"color"`
+	Rev       int64           `json:"rev"`
+	Anchor    int             `json:"anchor"`
+	Head      int             `json:"head"`
+	Position  json.RawMessage `json:"position,omitempty"`
+	Selection json.RawMessage `json:"selection,omitempty"`
+	Removed   bool            `json:"removed,omitempty"`
+}
+
+// JoinState is what a joining connection needs for its init message.
+type JoinState struct {
+	Document gdoc.Document     // metadata; Content filled only when Ops is nil (full load)
+	Rev      int64             // head revision at join
+	Ops      []OpMessage       // catch-up ops since the requested revision (nil when full content is given)
+	Reset    bool              // since was requested but cannot be served from ops: Content is given instead
+	Users    []gdoc.ActiveUser // every connected user including the joiner
+	Color    string            // the joiner's color (stable per user id)
+	Chat     []gdoc.ChatMessage
+	Cursors  []Cursor // other connections' last known cursors
+}
