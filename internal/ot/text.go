@@ -1,0 +1,240 @@
+package ot
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Text sizes. A keystroke rewrites one leaf (at most maxLeafBytes) and finds
+// it through the block sums, so its cost does not grow with the text.
+const (
+	maxLeafBytes    = 1024
+	fillLeafBytes   = maxLeafBytes * 3 / 4 // new leaves leave room to type in
+	mergeLeafBytes  = maxLeafBytes / 4     // a leaf this small joins a neighbour
+	leavesPerBlock  = 32
+	rebuildOpLength = 256 // an op with more components is applied by rebuilding
+)
+
+// Text is a document's text held as a list of leaves of at most
+// maxLeafBytes each, with per-block code point counts to find a position
+// quickly, so that applying a keystroke to a megabyte of text copies about a
+// kilobyte. The zero Text is empty and ready to use. A Text is not safe for
+// concurrent use.
+type Text struct {
+	leaves []leaf
+	blocks []int // blocks[b] counts the code points of leaves[b*leavesPerBlock:][:leavesPerBlock]
+	runes  int
+}
+
+// leaf is a non-empty piece of valid UTF-8.
+type leaf struct {
+	s     string
+	runes int
+}
+
+func (l leaf) byteOffset(k int) int {
+	if l.runes == len(l.s) {
+		return k // ASCII
+	}
+	b, _ := byteOffset(l.s, k)
+	return b
+}
+
+// NewText returns a Text holding s. Invalid UTF-8 in s (which a G-Doc text
+// never holds) is replaced by U+FFFD, so that every position is a code point.
+func NewText(s string) *Text {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	t := &Text{leaves: splitLeaves(s, nil), runes: utf8.RuneCountInString(s)}
+	t.reindex()
+	return t
+}
+
+// splitLeaves appends s to dst as leaves of about fillLeafBytes, cut on code
+// point boundaries.
+func splitLeaves(s string, dst []leaf) []leaf {
+	if s == "" {
+		return dst
+	}
+	pieces := (len(s) + fillLeafBytes - 1) / fillLeafBytes
+	size := (len(s) + pieces - 1) / pieces
+	for len(s) > 0 {
+		cut := min(size, len(s))
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		dst = append(dst, leaf{s: s[:cut], runes: utf8.RuneCountInString(s[:cut])})
+		s = s[cut:]
+	}
+	return dst
+}
+
+func (t *Text) reindex() {
+	t.blocks = t.blocks[:0]
+	for i, l := range t.leaves {
+		if i%leavesPerBlock == 0 {
+			t.blocks = append(t.blocks, 0)
+		}
+		t.blocks[len(t.blocks)-1] += l.runes
+	}
+}
+
+// locate returns the leaf holding code point pos and the offset into it. A
+// position on a boundary between leaves resolves to the end of the earlier
+// leaf when atEnd, else to the start of the later one; pos == Len resolves
+// to the end of the last leaf. The text must not be empty.
+func (t *Text) locate(pos int, atEnd bool) (int, int) {
+	inside := func(pos, n int) bool { return pos < n || (atEnd && pos == n) }
+	b := 0
+	for ; b < len(t.blocks) && !inside(pos, t.blocks[b]); b++ {
+		pos -= t.blocks[b]
+	}
+	if b == len(t.blocks) {
+		last := len(t.leaves) - 1
+		return last, t.leaves[last].runes
+	}
+	end := min(len(t.leaves), (b+1)*leavesPerBlock)
+	for i := b * leavesPerBlock; i < end; i++ {
+		if inside(pos, t.leaves[i].runes) {
+			return i, pos
+		}
+		pos -= t.leaves[i].runes
+	}
+	panic("ot: Text block sums disagree with its leaves")
+}
+
+// Len is the number of code points in the text.
+func (t *Text) Len() int { return t.runes }
+
+// String returns the whole text.
+func (t *Text) String() string {
+	var b strings.Builder
+	n := 0
+	for _, l := range t.leaves {
+		n += len(l.s)
+	}
+	b.Grow(n)
+	for _, l := range t.leaves {
+		b.WriteString(l.s)
+	}
+	return b.String()
+}
+
+// Slice returns the code points [from, to), clipped to the text.
+func (t *Text) Slice(from, to int) string {
+	from, to = max(from, 0), min(to, t.runes)
+	if from >= to {
+		return ""
+	}
+	i, k := t.locate(from, false)
+	var b strings.Builder
+	for n := to - from; n > 0; i, k = i+1, 0 {
+		l := t.leaves[i]
+		take := min(n, l.runes-k)
+		start := l.byteOffset(k)
+		b.WriteString(l.s[start:l.byteOffset(k+take)])
+		n -= take
+	}
+	return b.String()
+}
+
+// Apply changes the text by op. On error, the text is unchanged: op must be
+// valid and fit the text, and a delete carrying text must match it.
+func (t *Text) Apply(op Op) error {
+	if err := Check(op); err != nil {
+		return err
+	}
+	if n := op.BaseLen(); n > t.runes {
+		return fmt.Errorf("the op covers %d characters but the text has only %d", n, t.runes)
+	}
+	if len(op) > rebuildOpLength {
+		s, err := Apply(t.String(), op)
+		if err != nil {
+			return err
+		}
+		*t = *NewText(s)
+		return nil
+	}
+	pre := 0
+	for i, c := range op {
+		if c.DeleteText != "" && t.Slice(pre, pre+c.Delete) != c.DeleteText {
+			return fmt.Errorf("op component %d deletes a text that differs from the document's", i)
+		}
+		pre += c.Skip + c.Delete
+	}
+	// Valid and in range: nothing below can fail.
+	pos := 0
+	for _, c := range op {
+		switch c.kind() {
+		case kindSkip:
+			pos += c.Skip
+		case kindInsert:
+			pos += t.insert(pos, c.Insert)
+		case kindDelete:
+			t.delete(pos, pos+c.Delete)
+		}
+	}
+	return nil
+}
+
+// insert puts valid UTF-8 s at code point pos and returns its length.
+func (t *Text) insert(pos int, s string) int {
+	n := utf8.RuneCountInString(s)
+	t.runes += n
+	if len(t.leaves) == 0 {
+		t.leaves = splitLeaves(s, t.leaves)
+		t.reindex()
+		return n
+	}
+	i, k := t.locate(pos, true)
+	l := t.leaves[i]
+	b := l.byteOffset(k)
+	joined := l.s[:b] + s + l.s[b:]
+	if len(joined) <= maxLeafBytes {
+		t.leaves[i] = leaf{s: joined, runes: l.runes + n}
+		t.blocks[i/leavesPerBlock] += n
+		return n
+	}
+	t.leaves = slices.Replace(t.leaves, i, i+1, splitLeaves(joined, nil)...)
+	t.reindex()
+	return n
+}
+
+// delete removes the code points [from, to), which lie within the text.
+func (t *Text) delete(from, to int) {
+	t.runes -= to - from
+	i, ki := t.locate(from, false)
+	j, kj := t.locate(to, true)
+	first, last := t.leaves[i], t.leaves[j]
+	kept := first.s[:first.byteOffset(ki)] + last.s[last.byteOffset(kj):]
+	keptRunes := ki + last.runes - kj
+	small := len(kept) < mergeLeafBytes
+	mergeNext := small && j+1 < len(t.leaves) && len(kept)+len(t.leaves[j+1].s) <= fillLeafBytes
+	mergePrev := small && !mergeNext && i > 0 && len(kept)+len(t.leaves[i-1].s) <= fillLeafBytes
+	if i == j && kept != "" && !mergeNext && !mergePrev {
+		t.leaves[i] = leaf{s: kept, runes: keptRunes}
+		t.blocks[i/leavesPerBlock] -= to - from
+		return
+	}
+	// Leaves disappear or a small leaf joins its neighbour: relink and reindex.
+	if mergeNext {
+		j++
+		kept += t.leaves[j].s
+		keptRunes += t.leaves[j].runes
+	} else if mergePrev {
+		i--
+		kept = t.leaves[i].s + kept
+		keptRunes += t.leaves[i].runes
+	}
+	var replacement []leaf
+	if len(kept) > maxLeafBytes {
+		replacement = splitLeaves(kept, nil)
+	} else if kept != "" {
+		replacement = []leaf{{s: kept, runes: keptRunes}}
+	}
+	t.leaves = slices.Replace(t.leaves, i, j+1, replacement...)
+	t.reindex()
+}
