@@ -1,0 +1,573 @@
+// DocumentSession is one open document: the local text, the OT client, the
+// per-user undo history, presence, remote cursors and chat, driven by one
+// Connection. React renders its snapshots; the Monaco binding feeds it local
+// edits and applies the text changes it announces.
+
+import type {
+  ChatMessage,
+  CommittedOpMessage,
+  CursorMessage,
+  InitMessage,
+  PresenceUser,
+  ServerMessage,
+} from '../protocol'
+import { CHAT_MAX_CHARS } from '../protocol'
+import type { LinkStatus, SocketFactory } from './connection'
+import { Connection } from './connection'
+import { codePointLength } from './offsets'
+import { OTClient, RevisionGapError } from './otClient'
+import type { TextOp } from './textOp'
+import { diffOp, textType } from './textOp'
+import { UndoHistory } from './undo'
+
+/** ChatEntry is a chat line as shown: confirmed (id set) or still on its way (pending). */
+export interface ChatEntry {
+  key: string
+  id: number | null
+  user_id: string
+  username: string
+  message: string
+  timestamp: number
+  pending: boolean
+  client_msg_id?: string
+}
+
+/** RemoteCursor is another connection's selection, in code points of the local text. */
+export interface RemoteCursor {
+  conn_id: string
+  user_id: string
+  username: string
+  color: string
+  anchor: number
+  head: number
+}
+
+export interface SessionSnapshot {
+  loaded: boolean
+  status: LinkStatus
+  unsaved: number
+  rev: number
+  me: { user_id: string; username: string; color: string } | null
+  users: PresenceUser[]
+  title: string
+  language: string
+  chat: ChatEntry[]
+  unreadChat: number
+  cursors: RemoteCursor[]
+  /** A problem the user should know about (refused connection, rejected edit). */
+  problem: string | null
+  /** Whether older chat history may exist on the server. */
+  olderChat: boolean
+}
+
+/** TextChange tells the editor binding how the text changed for a reason other than its own typing. */
+export type TextChange =
+  | { kind: 'reset'; text: string }
+  | { kind: 'op'; op: TextOp; before: string; after: string; own: boolean }
+
+export interface SessionOptions {
+  docId: string
+  token: () => string | null
+  /** wsUrl builds the socket URL for the document, with ?since= when catching up. */
+  wsUrl: (docId: string, since: number | null) => string
+  clientId?: string
+  socketFactory?: SocketFactory
+  fetchOlderChat?: (beforeId: number) => Promise<ChatMessage[]>
+  onRefused?: (reason: string) => void
+  now?: () => number
+  cursorThrottleMs?: number
+  pingIntervalMs?: number
+}
+
+const RECENT_OPS = 500
+const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal'])
+
+export function newClientId(): string {
+  const bytes = new Uint8Array(9)
+  globalThis.crypto.getRandomValues(bytes)
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+export class DocumentSession {
+  readonly docId: string
+  /** The local text: the server's text at client.rev plus the unacknowledged local ops. */
+  text = ''
+  /** The server's text at client.rev (no local pending ops): the base for a reset. */
+  private serverText = ''
+  private client: OTClient | null = null
+  readonly history = new UndoHistory()
+  private readonly conn: Connection
+  private readonly opts: SessionOptions
+  private readonly clientId: string
+  private readonly recentOps: { rev: number; op: TextOp }[] = []
+  private readonly cursorsByConn = new Map<string, RemoteCursor>()
+  private readonly textListeners = new Set<(c: TextChange) => void>()
+  private readonly listeners = new Set<() => void>()
+  private chatOutbox: { message: string; client_msg_id: string }[] = []
+  private localSelection: { anchor: number; head: number } | null = null
+  private cursorDirty = false
+  private cursorTimer: ReturnType<typeof setTimeout> | null = null
+  private lastCursorSent = 0
+  private snap: SessionSnapshot
+  private retryOpTimer: ReturnType<typeof setTimeout> | null = null
+  /** Set after the server refused one of our edits: join afresh and take the server's text. */
+  private freshJoin = false
+  private readonly onBeforeUnload = (e: BeforeUnloadEvent) => {
+    if (this.snap.unsaved > 0 || this.chatOutbox.length > 0) {
+      e.preventDefault()
+      e.returnValue = ''
+    }
+  }
+
+  constructor(opts: SessionOptions) {
+    this.opts = opts
+    this.docId = opts.docId
+    this.clientId = opts.clientId ?? newClientId()
+    this.snap = {
+      loaded: false,
+      status: 'connecting',
+      unsaved: 0,
+      rev: 0,
+      me: null,
+      users: [],
+      title: opts.docId,
+      language: 'plaintext',
+      chat: [],
+      unreadChat: 0,
+      cursors: [],
+      problem: null,
+      olderChat: false,
+    }
+    this.conn = new Connection({
+      url: () => opts.wsUrl(this.docId, this.client && !this.freshJoin ? this.client.rev : null),
+      token: opts.token,
+      socketFactory: opts.socketFactory,
+      pingIntervalMs: opts.pingIntervalMs,
+      onMessage: (m) => this.onMessage(m),
+      onOpen: () => {},
+      onDown: () => {
+        this.client?.disconnected()
+        this.cursorsByConn.clear()
+        this.update({ cursors: [] })
+      },
+      onStatus: (status) => this.update({ status }),
+      onRefused: (reason) => {
+        this.update({ problem: `Connection refused: ${reason}` })
+        opts.onRefused?.(reason)
+      },
+    })
+  }
+
+  // ---- lifecycle and subscriptions ----
+
+  start(): void {
+    if (typeof window !== 'undefined') window.addEventListener('beforeunload', this.onBeforeUnload)
+    this.conn.start()
+  }
+
+  stop(): void {
+    if (typeof window !== 'undefined') window.removeEventListener('beforeunload', this.onBeforeUnload)
+    if (this.cursorTimer !== null) clearTimeout(this.cursorTimer)
+    if (this.retryOpTimer !== null) clearTimeout(this.retryOpTimer)
+    this.conn.stop()
+  }
+
+  /** reconnect drops the socket and catches up again (used by tests and the status button). */
+  reconnect(): void {
+    this.conn.reconnectNow()
+  }
+
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  getSnapshot = (): SessionSnapshot => this.snap
+
+  onText(fn: (c: TextChange) => void): () => void {
+    this.textListeners.add(fn)
+    return () => this.textListeners.delete(fn)
+  }
+
+  private update(patch: Partial<SessionSnapshot>): void {
+    this.snap = { ...this.snap, ...patch }
+    for (const fn of this.listeners) fn()
+  }
+
+  private refreshCounters(): void {
+    const c = this.client
+    this.update({
+      unsaved: c ? c.unsaved : 0,
+      rev: c ? c.rev : 0,
+      cursors: [...this.cursorsByConn.values()],
+    })
+  }
+
+  private emitText(c: TextChange): void {
+    for (const fn of this.textListeners) fn(c)
+  }
+
+  // ---- local edits ----
+
+  /**
+   * applyLocal records an edit the user made in the editor (already shown
+   * there): it updates the text, the undo history and sends it.
+   */
+  applyLocal(op: TextOp): void {
+    if (op.length === 0 || !this.client) return
+    const before = this.text
+    this.text = textType.apply(before, op)
+    this.history.recordLocal(op, before, (this.opts.now ?? Date.now)())
+    this.transformCursors(op)
+    this.client.applyClient(op)
+    this.refreshCounters()
+  }
+
+  /** undo reverts the user's own last edit; the editor learns of it through onText. */
+  undo(): boolean {
+    return this.applyHistory(this.history.undo(this.text))
+  }
+
+  redo(): boolean {
+    return this.applyHistory(this.history.redo(this.text))
+  }
+
+  private applyHistory(op: TextOp | null): boolean {
+    if (!op || op.length === 0 || !this.client) return false
+    const before = this.text
+    this.text = textType.apply(before, op)
+    this.transformCursors(op)
+    this.client.applyClient(op)
+    this.emitText({ kind: 'op', op, before, after: this.text, own: true })
+    this.refreshCounters()
+    return true
+  }
+
+  /** setSelection records the local selection (code points) and sends it, throttled. */
+  setSelection(anchor: number, head: number): void {
+    this.localSelection = { anchor, head }
+    this.cursorDirty = true
+    this.scheduleCursor()
+  }
+
+  private scheduleCursor(): void {
+    if (this.cursorTimer !== null) return
+    const throttle = this.opts.cursorThrottleMs ?? 50
+    const now = (this.opts.now ?? Date.now)()
+    const wait = Math.max(0, this.lastCursorSent + throttle - now)
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = null
+      this.flushCursor()
+    }, wait)
+  }
+
+  // A cursor is sent only when no local op is pending: its positions must be
+  // in the coordinates of the revision it names. Otherwise the ack flushes it.
+  private flushCursor(): void {
+    const c = this.client
+    if (!this.cursorDirty || !this.localSelection || !c || c.state.name !== 'Synchronized') return
+    const sent = this.conn.send({ type: 'cursor', rev: c.rev, ...this.localSelection })
+    if (sent) {
+      this.cursorDirty = false
+      this.lastCursorSent = (this.opts.now ?? Date.now)()
+    }
+  }
+
+  // ---- chat ----
+
+  /** sendChat shows the message at once and sends it (or queues it while offline). */
+  sendChat(raw: string): string | null {
+    const message = raw.trim()
+    if (message.length === 0) return 'Message is empty'
+    if (message.length > CHAT_MAX_CHARS) return `Message is longer than ${CHAT_MAX_CHARS} characters`
+    const me = this.snap.me
+    const client_msg_id = newClientId()
+    const entry: ChatEntry = {
+      key: `local-${client_msg_id}`,
+      id: null,
+      user_id: me?.user_id ?? '',
+      username: me?.username ?? 'me',
+      message,
+      timestamp: (this.opts.now ?? Date.now)() / 1000,
+      pending: true,
+      client_msg_id,
+    }
+    this.update({ chat: [...this.snap.chat, entry] })
+    if (!this.conn.send({ type: 'chat', message, client_msg_id })) this.chatOutbox.push({ message, client_msg_id })
+    return null
+  }
+
+  setChatOpen(open: boolean): void {
+    this.chatOpen = open
+    if (open && this.snap.unreadChat !== 0) this.update({ unreadChat: 0 })
+  }
+  private chatOpen = false
+
+  /** loadOlderChat prepends the page of history before the oldest message shown. */
+  async loadOlderChat(): Promise<void> {
+    const oldest = this.snap.chat.find((m) => m.id !== null)
+    if (!oldest || !this.opts.fetchOlderChat) return
+    const page = await this.opts.fetchOlderChat(oldest.id!)
+    const known = new Set(this.snap.chat.map((m) => m.id))
+    const older = page.filter((m) => !known.has(m.id)).map(chatEntry)
+    this.update({ chat: [...older, ...this.snap.chat], olderChat: page.length > 0 })
+  }
+
+  // ---- incoming ----
+
+  private onMessage(m: ServerMessage): void {
+    switch (m.type) {
+      case 'init':
+        return this.onInit(m)
+      case 'op':
+        this.onCommitted(m)
+        return
+      case 'ack':
+        return this.onAck(m.id, m.rev)
+      case 'cursor':
+        return this.onCursor(m)
+      case 'chat':
+        return this.onChat(m)
+      case 'chat_ack': {
+        const chat = this.snap.chat.map((e) =>
+          e.client_msg_id === m.client_msg_id ? { ...e, id: m.id, timestamp: m.timestamp, pending: false } : e,
+        )
+        this.update({ chat })
+        return
+      }
+      case 'user_joined': {
+        if (this.snap.users.some((u) => u.user_id === m.user_id)) return
+        const color = m.color ?? '#61afef'
+        this.update({ users: [...this.snap.users, { user_id: m.user_id, username: m.username, color }] })
+        return
+      }
+      case 'user_left': {
+        for (const [k, c] of this.cursorsByConn) if (c.user_id === m.user_id) this.cursorsByConn.delete(k)
+        this.update({
+          users: this.snap.users.filter((u) => u.user_id !== m.user_id),
+          cursors: [...this.cursorsByConn.values()],
+        })
+        return
+      }
+      case 'error':
+        return this.onError(m.code, m.message, m.id)
+      case 'pong':
+      case 'update':
+        return
+    }
+  }
+
+  private onInit(m: InitMessage): void {
+    const me = { user_id: m.user_id, username: m.username, color: m.color ?? '#c678dd' }
+    const users = m.users ?? [me, ...m.active_users.map((id) => ({ user_id: id, username: `user ${id}`, color: '#61afef' }))]
+    const patch: Partial<SessionSnapshot> = { me, users, problem: null }
+    if (m.document) {
+      patch.title = m.document.title
+      patch.language = m.document.language || 'plaintext'
+    }
+    if (m.chat) {
+      const known = new Set(this.snap.chat.filter((e) => e.id !== null).map((e) => e.id))
+      const fresh = m.chat.filter((c) => !known.has(c.id)).map(chatEntry)
+      patch.chat = this.snap.loaded ? [...this.snap.chat, ...fresh] : [...fresh, ...this.snap.chat]
+      if (!this.snap.loaded) patch.olderChat = m.chat.length >= 50
+    }
+    this.update(patch)
+
+    if (!this.client || this.freshJoin) {
+      const content = m.content ?? ''
+      if (!this.client) {
+        this.client = new OTClient(this.clientId, m.rev, (rev, op, id) => this.conn.send({ type: 'op', rev, op, id }))
+      } else {
+        this.client.reset(m.rev)
+        this.history.undoStack = []
+        this.history.redoStack = []
+      }
+      this.freshJoin = false
+      this.recentOps.length = 0
+      this.text = content
+      this.serverText = content
+      this.emitText({ kind: 'reset', text: content })
+    } else if (m.ops && !m.reset) {
+      for (const op of m.ops) {
+        if (!this.onCommitted(op)) return
+      }
+      this.client.resend()
+    } else if (m.content !== undefined) {
+      this.rebaseOnto(m.content, m.rev)
+    }
+    this.update({ loaded: true })
+    this.refreshCounters()
+    for (const msg of this.chatOutbox.splice(0)) {
+      if (!this.conn.send({ type: 'chat', ...msg })) this.chatOutbox.push(msg)
+    }
+    this.cursorDirty = true
+    this.flushCursor()
+  }
+
+  // rebaseOnto handles a server that sent whole content instead of the ops
+  // since our revision: what others changed is the diff from our server base,
+  // and our unacknowledged edits are rebased over it and sent again as new ops.
+  private rebaseOnto(content: string, rev: number): void {
+    const client = this.client!
+    const pending = client.pendingOps.reduce<TextOp>((acc, op) => textType.compose(acc, op), [])
+    const remote = diffOp(this.serverText, content)
+    const pendingOnContent = textType.transform(pending, remote, 'left')
+    const localRemote = textType.transform(remote, pending, 'right')
+    client.reset(rev)
+    this.serverText = content
+    if (localRemote.length > 0) this.applyRemote(localRemote)
+    if (pendingOnContent.length > 0) client.applyClient(pendingOnContent)
+  }
+
+  /** onCommitted applies one committed op; false means a gap forced a reconnect. */
+  private onCommitted(m: CommittedOpMessage): boolean {
+    const client = this.client
+    if (!client) return false
+    const inflight = client.state.name === 'Synchronized' ? null : client.state.inflight
+    let local: TextOp | null
+    try {
+      local = client.applyServer(m.rev, m.op, m.id)
+    } catch (e) {
+      if (e instanceof RevisionGapError) {
+        this.conn.reconnectNow()
+        return false
+      }
+      throw e
+    }
+    if (client.rev !== m.rev) return true // a duplicate
+    this.remember(m.rev, inflight && inflight.id === m.id ? inflight.op : m.op)
+    if (local) this.applyRemote(local)
+    this.afterServerProgress()
+    return true
+  }
+
+  private onAck(id: string, rev: number): void {
+    const client = this.client
+    if (!client || client.state.name === 'Synchronized') return
+    const inflight = client.state.inflight
+    try {
+      if (!client.serverAck(id, rev)) return
+    } catch (e) {
+      if (e instanceof RevisionGapError) {
+        this.conn.reconnectNow()
+        return
+      }
+      throw e
+    }
+    this.remember(rev, inflight.op)
+    this.afterServerProgress()
+  }
+
+  private remember(rev: number, op: TextOp): void {
+    this.serverText = textType.apply(this.serverText, op)
+    this.recentOps.push({ rev, op })
+    if (this.recentOps.length > RECENT_OPS) this.recentOps.shift()
+  }
+
+  private afterServerProgress(): void {
+    this.refreshCounters()
+    if (this.cursorDirty) this.scheduleCursor()
+  }
+
+  private applyRemote(op: TextOp): void {
+    const before = this.text
+    this.text = textType.apply(before, op)
+    this.history.transformRemote(op)
+    this.transformCursors(op)
+    this.emitText({ kind: 'op', op, before, after: this.text, own: false })
+  }
+
+  private transformCursors(op: TextOp): void {
+    for (const c of this.cursorsByConn.values()) {
+      c.anchor = textType.transformPosition(c.anchor, op)
+      c.head = textType.transformPosition(c.head, op)
+    }
+  }
+
+  private onCursor(m: CursorMessage): void {
+    const key = m.conn_id ?? m.user_id
+    if (m.removed) {
+      this.cursorsByConn.delete(key)
+      this.update({ cursors: [...this.cursorsByConn.values()] })
+      return
+    }
+    if (typeof m.anchor !== 'number' || typeof m.head !== 'number') return
+    const client = this.client
+    if (!client) return
+    let anchor = m.anchor
+    let head = m.head
+    const rev = typeof m.rev === 'number' ? m.rev : client.rev
+    // Bring the position from the sender's revision to ours, then over our pending ops.
+    for (const r of this.recentOps) {
+      if (r.rev > rev && r.rev <= client.rev) {
+        anchor = textType.transformPosition(anchor, r.op)
+        head = textType.transformPosition(head, r.op)
+      }
+    }
+    for (const op of client.pendingOps) {
+      anchor = textType.transformPosition(anchor, op)
+      head = textType.transformPosition(head, op)
+    }
+    const max = codePointLength(this.text)
+    const cursor: RemoteCursor = {
+      conn_id: key,
+      user_id: m.user_id,
+      username: m.username ?? `user ${m.user_id}`,
+      color: m.color ?? '#61afef',
+      anchor: Math.min(Math.max(0, anchor), max),
+      head: Math.min(Math.max(0, head), max),
+    }
+    this.cursorsByConn.set(key, cursor)
+    this.update({ cursors: [...this.cursorsByConn.values()] })
+  }
+
+  private onChat(m: ChatMessage & { client_msg_id?: string }): void {
+    if (m.id !== undefined && this.snap.chat.some((e) => e.id === m.id)) return
+    if (m.client_msg_id && this.snap.chat.some((e) => e.client_msg_id === m.client_msg_id)) {
+      // Our own message echoed back (a server that echoes): it is the ack.
+      const chat = this.snap.chat.map((e) =>
+        e.client_msg_id === m.client_msg_id ? { ...e, id: m.id, timestamp: m.timestamp, pending: false } : e,
+      )
+      this.update({ chat })
+      return
+    }
+    const unread = this.chatOpen ? 0 : this.snap.unreadChat + 1
+    this.update({ chat: [...this.snap.chat, chatEntry(m)], unreadChat: unread })
+  }
+
+  private onError(code: string, message: string, id?: string): void {
+    const client = this.client
+    const inflightId = client && client.state.name !== 'Synchronized' ? client.state.inflight.id : null
+    if (id !== undefined && id === inflightId) {
+      if (RETRYABLE.has(code)) {
+        if (this.retryOpTimer === null) {
+          this.retryOpTimer = setTimeout(() => {
+            this.retryOpTimer = null
+            this.client?.resend(true)
+          }, 1000)
+        }
+        return
+      }
+      // The server refused our edit, so our view of the text is wrong: say so
+      // and start over from the server's text rather than resend it forever.
+      this.update({ problem: `An edit was refused (${message}); reloaded the server's text.` })
+      this.freshJoin = true
+      this.conn.reconnectNow()
+      return
+    }
+    if (code === 'bad_revision') this.conn.reconnectNow()
+    this.update({ problem: message })
+  }
+}
+
+function chatEntry(m: ChatMessage): ChatEntry {
+  return {
+    key: `srv-${m.id}`,
+    id: m.id,
+    user_id: m.user_id,
+    username: m.username,
+    message: m.message,
+    timestamp: m.timestamp,
+    pending: false,
+  }
+}

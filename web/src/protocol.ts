@@ -1,0 +1,221 @@
+// The wire contract with the G-Doc server (docs/protocol.md): every REST shape
+// and every WebSocket message, in one place.
+
+import type { TextOp } from 'ot-text-unicode'
+
+export type { TextOp }
+
+// ---- REST ----
+
+export interface User {
+  id: string
+  username: string
+  email: string
+}
+
+export interface AuthResponse {
+  access_token: string
+  token_type: 'bearer'
+  user: User
+}
+
+export interface RegisterRequest {
+  username: string
+  email: string
+  password: string
+}
+
+export interface LoginRequest {
+  username: string
+  password: string
+}
+
+export interface DocumentSummary {
+  id: string
+  title: string
+  language: string
+  owner_id: string
+  is_public: boolean
+  rev: number
+  created_at: string
+  updated_at: string
+}
+
+export interface Document extends DocumentSummary {
+  content: string
+}
+
+export interface CreateDocumentRequest {
+  title: string
+  content?: string
+  language?: string
+  is_public?: boolean
+}
+
+export interface UpdateDocumentRequest {
+  title?: string
+  content?: string
+  language?: string
+  is_public?: boolean
+}
+
+/** The body of every REST error. */
+export interface ErrorBody {
+  detail: string
+}
+
+// ---- WebSocket: shared pieces ----
+
+export interface PresenceUser {
+  user_id: string
+  username: string
+  color: string
+  connections?: number
+}
+
+export interface ChatMessage {
+  type: 'chat'
+  id: number
+  user_id: string
+  username: string
+  message: string
+  /** Unix seconds with a fraction. */
+  timestamp: number
+}
+
+export interface CommittedOpMessage {
+  rev: number
+  op: TextOp
+  id: string
+  user_id?: string
+  username?: string
+}
+
+// ---- WebSocket: server -> client ----
+
+export interface InitMessage {
+  type: 'init'
+  user_id: string
+  username: string
+  active_users: string[]
+  /** Absent when the client reconnected with ?since= and the server sends ops instead. */
+  content?: string
+  rev: number
+  color?: string
+  conn_id?: string
+  users?: PresenceUser[]
+  document?: Pick<DocumentSummary, 'id' | 'title' | 'language' | 'owner_id' | 'is_public'>
+  chat?: ChatMessage[]
+  /** Catch-up: every op with since < rev <= head, in order. */
+  ops?: CommittedOpMessage[]
+  /** The server could not serve ops since the client's rev: content replaces the text. */
+  reset?: boolean
+}
+
+export interface OpMessage extends CommittedOpMessage {
+  type: 'op'
+}
+
+export interface AckMessage {
+  type: 'ack'
+  id: string
+  rev: number
+}
+
+export interface CursorMessage {
+  type: 'cursor'
+  user_id: string
+  username?: string
+  color?: string
+  conn_id?: string
+  rev?: number
+  anchor?: number
+  head?: number
+  removed?: boolean
+  position?: { lineNumber: number; column: number }
+  selection?: unknown
+}
+
+export interface ChatAckMessage {
+  type: 'chat_ack'
+  client_msg_id: string
+  id: number
+  timestamp: number
+}
+
+export interface UserJoinedMessage {
+  type: 'user_joined'
+  user_id: string
+  username: string
+  color?: string
+}
+
+export interface UserLeftMessage {
+  type: 'user_left'
+  user_id: string
+  username: string
+}
+
+export interface PongMessage {
+  type: 'pong'
+}
+
+export interface ErrorMessage {
+  type: 'error'
+  code: string
+  message: string
+  id?: string
+}
+
+/** Seed dialect only; an OT client never receives it but tolerates it. */
+export interface UpdateMessage {
+  type: 'update'
+  user_id: string
+  username: string
+  data: { content: string }
+  timestamp: number
+}
+
+export type ServerMessage =
+  | InitMessage
+  | OpMessage
+  | AckMessage
+  | CursorMessage
+  | ChatMessage
+  | ChatAckMessage
+  | UserJoinedMessage
+  | UserLeftMessage
+  | PongMessage
+  | ErrorMessage
+  | UpdateMessage
+
+// ---- WebSocket: client -> server ----
+
+export type ClientMessage =
+  | { type: 'op'; rev: number; op: TextOp; id: string }
+  | { type: 'cursor'; rev: number; anchor: number; head: number }
+  | { type: 'chat'; message: string; client_msg_id: string }
+  | { type: 'ping' }
+
+/** The subprotocol that selects the OT dialect. */
+export const OT_SUBPROTOCOL = 'gdoc.v1'
+
+/** Document ids the server accepts. */
+export const DOCUMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+
+/** Chat messages are 1..2000 characters after trimming. */
+export const CHAT_MAX_CHARS = 2000
+
+/** parseServerMessage decodes one frame, or returns null for anything that is not a typed object. */
+export function parseServerMessage(data: string): ServerMessage | null {
+  let value: unknown
+  try {
+    value = JSON.parse(data)
+  } catch {
+    return null
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') {
+    return null
+  }
+  return value as ServerMessage
+}
