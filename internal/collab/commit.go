@@ -1,0 +1,510 @@
+package collab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/ot"
+)
+
+// maxCommitAttempts bounds the retries of a batch that lost a commit race
+// to another instance.
+const maxCommitAttempts = 5
+
+// submission is one op waiting to be committed.
+type submission struct {
+	client   Client // nil for an edit made through REST
+	connID   string
+	userID   string
+	username string
+	baseRev  int64
+	opID     string
+	op       ot.Op
+	done     chan submitResult // REST only: the outcome
+}
+
+type submitResult struct {
+	rev int64
+	err error
+}
+
+// SubmitOp queues op, written against revision rev, for commit. The result
+// reaches c through Deliver, in revision order with the OpMessages: an
+// AckMessage once the op is durable, or an OpErrorMessage (bad revision, op
+// not fitting the text, storage down). SubmitOp itself fails only at once:
+// EINVALID when c has not joined docID, the id is empty or op is not a
+// valid op; EUNAVAILABLE while shutting down.
+func (s *Service) SubmitOp(ctx context.Context, docID string, c Client, rev int64, opID string, op ot.Op) error {
+	if opID == "" {
+		return gdoc.Errorf(gdoc.EINVALID, "An op needs an id.")
+	}
+	if err := ot.Check(op); err != nil {
+		return gdoc.Errorf(gdoc.EINVALID, "Invalid op: %v", err)
+	}
+	user := c.User()
+	sub := &submission{client: c, connID: c.ConnID(), userID: user.ID, username: user.Username, baseRev: rev, opID: opID, op: op}
+	return s.enqueue(docID, sub, true)
+}
+
+// enqueue adds sub to its document's queue and makes sure a worker runs.
+// joined requires sub's connection to be registered on the document.
+func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The server is shutting down; resend the op to another server.")
+	}
+	d := s.docs[docID]
+	s.mu.Unlock()
+	if d == nil {
+		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unloaded {
+		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document was closed.")
+	}
+	if _, ok := d.clients[sub.connID]; joined && !ok {
+		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
+	}
+	d.pending = append(d.pending, sub)
+	s.startWorkerLocked(d)
+	return nil
+}
+
+// startWorkerLocked hands d's writer token to a new worker goroutine
+// unless one holds it already.
+func (s *Service) startWorkerLocked(d *document) {
+	if d.busy {
+		return
+	}
+	d.busy = true
+	s.workers.Add(1)
+	go s.work(d)
+}
+
+// work commits d's queued submissions and catches up with other instances
+// until there is nothing left, then gives the writer token back.
+func (s *Service) work(d *document) {
+	defer s.workers.Done()
+	for {
+		d.mu.Lock()
+		if d.remoteHint > d.head {
+			d.mu.Unlock()
+			s.catchUp(d)
+			continue
+		}
+		subs := d.pending
+		d.pending = nil
+		if len(subs) == 0 || d.unloaded {
+			d.busy = false
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		s.commitSubmissions(d, subs)
+	}
+}
+
+// catchUp applies the ops other instances committed after d's head, read
+// from the OpLog. The caller holds d's writer token.
+func (s *Service) catchUp(d *document) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	d.mu.Lock()
+	head := d.head
+	d.mu.Unlock()
+	ops, err := s.cfg.Store.Ops(ctx, d.id, head, 0)
+	var missing []committed
+	if err == nil {
+		missing, err = s.resolve(ctx, ops)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		s.log.Warn("catching up from the op log failed", "doc", d.id, "err", err)
+	}
+	for _, c := range missing {
+		if c.op.Rev != d.head+1 {
+			break
+		}
+		if err := d.applyCommittedLocked(c); err != nil {
+			s.log.Error("committed op does not apply", "doc", d.id, "rev", c.op.Rev, "err", err)
+			break
+		}
+		d.broadcastLocked(c.message(), "")
+	}
+	// Whatever the hint promised beyond the log is not there (yet); the
+	// next event or conflict brings it.
+	d.remoteHint = d.head
+}
+
+// prepared is a submission rebased to the head and checked against the
+// text.
+type prepared struct {
+	sub *submission
+	op  ot.Op
+}
+
+// commitSubmissions commits subs (in order) for d. The caller holds d's
+// writer token, so text and head change only here meanwhile.
+func (s *Service) commitSubmissions(d *document, subs []*submission) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	for attempt := 1; len(subs) > 0; attempt++ {
+		subs = s.answerDuplicates(ctx, d, subs)
+		if len(subs) == 0 {
+			return
+		}
+		batch, deferred, err := s.prepare(ctx, d, subs)
+		if err != nil {
+			s.failAll(d, subs, err)
+			return
+		}
+		if len(batch) == 0 {
+			subs = deferred
+			continue
+		}
+		err = s.commitPrepared(ctx, d, batch)
+		switch gdoc.ErrorCode(err) {
+		case "":
+			subs = deferred
+			attempt = 0
+		case gdoc.ECONFLICT:
+			// Another instance took these revisions: apply its ops and
+			// rebase everything again from the original base revisions.
+			if attempt >= maxCommitAttempts {
+				s.failAll(d, subs, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document is too busy; resend the op."))
+				return
+			}
+			s.catchUp(d)
+		default:
+			s.log.Warn("committing ops failed", "doc", d.id, "err", err)
+			s.failAll(d, subs, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
+			return
+		}
+	}
+}
+
+// answerDuplicates acks every submission whose id already committed (the
+// resend of an acknowledged op) and returns the others. An op based on rev
+// b can only have committed after b, so the in-memory id map, which covers
+// every op after idsFrom, settles every submission based at or after
+// idsFrom; older ones ask the OpLog.
+func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*submission) []*submission {
+	d.mu.Lock()
+	idsFrom := d.idsFrom
+	var fresh, old []*submission
+	for _, sub := range subs {
+		if rev, ok := d.opIDs[sub.opID]; ok {
+			d.finishLocked(sub, rev, nil)
+		} else if sub.baseRev < idsFrom && sub.baseRev >= 0 {
+			old = append(old, sub)
+		} else {
+			fresh = append(fresh, sub)
+		}
+	}
+	d.mu.Unlock()
+	if len(old) == 0 {
+		return fresh
+	}
+	remaining := make([]*submission, 0, len(subs))
+	for _, sub := range old {
+		rev, err := s.cfg.Store.OpRev(ctx, d.id, sub.opID)
+		if err == nil {
+			d.mu.Lock()
+			d.finishLocked(sub, rev, nil)
+			d.mu.Unlock()
+			continue
+		} else if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
+			s.failAll(d, []*submission{sub}, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
+			continue
+		}
+		remaining = append(remaining, sub)
+	}
+	// Keep the submission order: old ones were queued among fresh ones.
+	keep := make(map[*submission]bool, len(remaining)+len(fresh))
+	for _, sub := range remaining {
+		keep[sub] = true
+	}
+	for _, sub := range fresh {
+		keep[sub] = true
+	}
+	out := remaining[:0:0]
+	for _, sub := range subs {
+		if keep[sub] {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
+// prepare rebases subs onto the head, in order, each also over the ones
+// before it in the batch, and checks each against the text by applying it
+// and undoing it again (the text changes only once the commit is durable).
+// A submission that does not fit is refused at once. A second submission
+// with an id already in the batch is deferred to the next round, where it
+// is answered as a duplicate. The error is for a failure to read history.
+func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) (batch []prepared, deferred []*submission, err error) {
+	d.mu.Lock()
+	head, from := d.head, d.recentFrom()
+	d.mu.Unlock()
+	oldest := head
+	for _, sub := range subs {
+		if sub.baseRev >= 0 && sub.baseRev < oldest {
+			oldest = sub.baseRev
+		}
+	}
+	// history[i] is the op of revision oldest+1+i.
+	var history []ot.Op
+	if oldest < from {
+		ops, err := s.cfg.Store.Ops(ctx, d.id, oldest, from)
+		if err != nil {
+			return nil, nil, err
+		}
+		if int64(len(ops)) != from-oldest {
+			return nil, nil, gdoc.Errorf(gdoc.EINTERNAL, "document %s: op log misses ops between %d and %d", d.id, oldest, from)
+		}
+		for _, op := range ops {
+			parsed, err := ot.Parse(op.Op)
+			if err != nil {
+				return nil, nil, gdoc.Errorf(gdoc.EINTERNAL, "document %s: stored op %d is malformed: %v", d.id, op.Rev, err)
+			}
+			history = append(history, parsed)
+		}
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.recent[max(oldest, from)-from:] {
+		history = append(history, c.parsed)
+	}
+	inBatch := make(map[string]bool, len(subs))
+	var undo []ot.Op
+	for _, sub := range subs {
+		if sub.baseRev < 0 || sub.baseRev > head {
+			d.finishLocked(sub, 0, gdoc.Errorf(gdoc.EINVALID, "Bad revision: %d is not between 0 and the document's revision %d.", sub.baseRev, head))
+			continue
+		}
+		if inBatch[sub.opID] {
+			deferred = append(deferred, sub)
+			continue
+		}
+		concurrent := history[sub.baseRev-oldest:]
+		for _, p := range batch {
+			concurrent = append(concurrent[:len(concurrent):len(concurrent)], p.op)
+		}
+		op, err := rebase(sub.op, concurrent)
+		if err == nil {
+			var inverse ot.Op
+			if inverse, err = invertOn(d.text, op); err == nil {
+				if err = d.text.Apply(op); err == nil {
+					undo = append(undo, inverse)
+				}
+			}
+		}
+		if err != nil {
+			d.finishLocked(sub, 0, gdoc.Errorf(gdoc.EINVALID, "The op does not fit the document: %v", err))
+			continue
+		}
+		inBatch[sub.opID] = true
+		batch = append(batch, prepared{sub: sub, op: op})
+	}
+	for i := len(undo) - 1; i >= 0; i-- {
+		if err := d.text.Apply(undo[i]); err != nil {
+			panic(fmt.Sprintf("collab: undoing a checked op failed: %v", err)) // a bug in invertOn or ot
+		}
+	}
+	return batch, deferred, nil
+}
+
+// commitPrepared makes batch durable and only then applies it, acks the
+// submitters, delivers it to the other local clients and publishes it.
+func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepared) error {
+	d.mu.Lock()
+	head := d.head
+	d.mu.Unlock()
+	now := time.Now().UTC()
+	ops := make([]committed, len(batch))
+	opBatch := gdoc.OpBatch{DocID: d.id, BaseRev: head, Ops: make([]gdoc.CommittedOp, len(batch))}
+	for i, p := range batch {
+		raw, err := json.Marshal(p.op)
+		if err != nil {
+			return gdoc.Errorf(gdoc.EINTERNAL, "encoding op: %v", err)
+		}
+		op := gdoc.CommittedOp{DocID: d.id, Rev: head + 1 + int64(i), OpID: p.sub.opID, UserID: p.sub.userID, Op: raw, CreatedAt: now}
+		opBatch.Ops[i] = op
+		ops[i] = committed{op: op, parsed: p.op, username: p.sub.username}
+	}
+	if err := s.committer.commit(ctx, opBatch); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	for i, c := range ops {
+		if err := d.applyCommittedLocked(c); err != nil {
+			// prepare applied exactly this op to exactly this text.
+			panic(fmt.Sprintf("collab: a checked op no longer applies: %v", err))
+		}
+		d.finishLocked(batch[i].sub, c.op.Rev, nil)
+		d.broadcastLocked(c.message(), batch[i].sub.connID)
+	}
+	d.mu.Unlock()
+	for _, c := range ops {
+		if ev, err := c.event(s.cfg.ServerID); err == nil {
+			s.publish(ctx, ev)
+		}
+	}
+	return nil
+}
+
+// failAll refuses every submission in subs with err.
+func (s *Service) failAll(d *document, subs []*submission, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, sub := range subs {
+		d.finishLocked(sub, 0, err)
+	}
+}
+
+// finishLocked tells sub's author the outcome: rev on success, else err.
+func (d *document) finishLocked(sub *submission, rev int64, err error) {
+	if sub.done != nil {
+		sub.done <- submitResult{rev: rev, err: err}
+		return
+	}
+	if sub.client == nil {
+		return
+	}
+	if _, joined := d.clients[sub.connID]; !joined {
+		return // it left; a reconnect resends the op and gets its ack then
+	}
+	if err != nil {
+		d.deliverLocked(sub.client, OpErrorMessage{OpID: sub.opID, Code: gdoc.ErrorCode(err), Message: gdoc.ErrorMessage(err)})
+		return
+	}
+	d.deliverLocked(sub.client, AckMessage{OpID: sub.opID, Rev: rev})
+}
+
+// ReplaceContent commits the minimal op turning the current text into
+// content, on behalf of user, through the same path as a live edit (live
+// clients receive it as an ordinary op), and returns the document after it.
+// ENOTFOUND, EINVALID, EUNAVAILABLE.
+func (s *Service) ReplaceContent(ctx context.Context, docID string, user *gdoc.User, content string) (*gdoc.Document, error) {
+	if !gdoc.ValidDocumentID(docID) {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.")
+	}
+	if err := ot.Check(ot.Op{{Insert: content}}); content != "" && err != nil {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "The content must be valid Unicode text.")
+	}
+	d, err := s.hold(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	defer s.release(d)
+	d.mu.Lock()
+	current, head := d.text.String(), d.head
+	d.mu.Unlock()
+	op := ot.Diff(current, content)
+	if len(op) == 0 {
+		return s.Current(ctx, docID)
+	}
+	sub := &submission{connID: "rest", userID: user.ID, username: user.Username, baseRev: head,
+		opID: "rest:" + uuid.NewString(), op: op, done: make(chan submitResult, 1)}
+	if err := s.enqueueHeld(d, sub); err != nil {
+		return nil, err
+	}
+	select {
+	case res := <-sub.done:
+		if res.err != nil {
+			return nil, res.err
+		}
+	case <-ctx.Done():
+		return nil, gdoc.Errorf(gdoc.EUNAVAILABLE, "Timed out waiting for the commit.")
+	}
+	return s.Current(ctx, docID)
+}
+
+// enqueueHeld queues a REST submission on a document the caller holds.
+func (s *Service) enqueueHeld(d *document, sub *submission) error {
+	if s.closing.Load() {
+		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The server is shutting down.")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unloaded {
+		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document was closed.")
+	}
+	d.pending = append(d.pending, sub)
+	s.startWorkerLocked(d)
+	return nil
+}
+
+// groupCommitter writes the batches of many documents in one AppendOps
+// transaction. The first caller to arrive while no transaction runs leads:
+// it commits everything queued, then everything that queued meanwhile,
+// until the queue is empty. Under load each transaction carries the work
+// that arrived during the previous one; when idle a commit starts at once.
+type groupCommitter struct {
+	store   gdoc.OpLog
+	mu      sync.Mutex
+	queue   []*commitRequest
+	leading bool
+}
+
+type commitRequest struct {
+	batch gdoc.OpBatch
+	done  chan error
+}
+
+func (g *groupCommitter) commit(ctx context.Context, batch gdoc.OpBatch) error {
+	req := &commitRequest{batch: batch, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leading {
+		g.mu.Unlock()
+		return <-req.done
+	}
+	g.leading = true
+	for len(g.queue) > 0 {
+		reqs := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		g.write(ctx, reqs)
+		g.mu.Lock()
+	}
+	g.leading = false
+	g.mu.Unlock()
+	return <-req.done
+}
+
+func (g *groupCommitter) write(ctx context.Context, reqs []*commitRequest) {
+	batches := make([]gdoc.OpBatch, len(reqs))
+	for i, r := range reqs {
+		batches[i] = r.batch
+	}
+	// Not the leader's own context: the transaction carries others' ops.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	errs, err := g.store.AppendOps(ctx, batches)
+	for i, r := range reqs {
+		switch {
+		case err != nil:
+			r.done <- err
+		case i < len(errs):
+			r.done <- errs[i]
+		default:
+			r.done <- gdoc.Errorf(gdoc.EINTERNAL, "AppendOps returned %d results for %d batches", len(errs), len(batches))
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func jsonMarshal(v any) (json.RawMessage, error) { return json.Marshal(v) }
