@@ -1,0 +1,148 @@
+// Package sqlite implements gdoc.Store on an embedded SQLite file (the
+// zero-setup default): WAL, synchronous=FULL, one writer connection.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ gdoc.Store = (*Store)(nil)
+
+// Store is gdoc.Store on one SQLite database file.
+type Store struct {
+	// write has exactly one connection: SQLite allows one writer at a time,
+	// so writers queue in database/sql instead of spinning on SQLITE_BUSY.
+	write *sql.DB
+	// read is a small pool of read-only connections; in WAL mode readers
+	// never wait for the writer's fsync.
+	read *sql.DB
+	now  func() time.Time
+}
+
+// readConns is the size of the read pool.
+const readConns = 4
+
+// Open opens (creating if needed) the database file at path, creating its
+// directory, and applies pending migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "SQLite path %q is empty or contains '?' or '#'.", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite: create directory: %w", err)
+		}
+	}
+	// synchronous=FULL: in WAL mode NORMAL may lose the last commits on power
+	// loss, and an ack promises durability. _txlock=immediate takes the write
+	// lock at BEGIN, so a transaction never fails to upgrade halfway.
+	params := url.Values{}
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "synchronous(FULL)")
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "foreign_keys(1)")
+	writeDSN := path + "?" + params.Encode() + "&_txlock=immediate"
+	params.Add("_pragma", "query_only(1)")
+	readDSN := path + "?" + params.Encode()
+
+	write, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	s := &Store{write: write, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	read, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+	s.read = read
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.write, dir)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database file answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return s.fault("ping", err)
+	}
+	return nil
+}
+
+// Close closes both pools; the WAL is checkpointed when the last
+// connection closes.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// constraintViolation classifies a driver error: "unique", "foreign" or "".
+// detail names the columns involved, to tell constraints apart.
+func constraintViolation(err error) (kind, detail string) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return "", ""
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return "unique", e.Error()
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return "foreign", e.Error()
+	}
+	return "", ""
+}
+
+// fault wraps an unexpected driver error. A database locked by another
+// process for longer than busy_timeout is EUNAVAILABLE (retry later);
+// anything else is a plain error, which gdoc.ErrorCode reports as EINTERNAL.
+func (s *Store) fault(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var e *sqlite.Error
+	if errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED) {
+		return fmt.Errorf("sqlite: %s: %w: %w", what, gdoc.Errorf(gdoc.EUNAVAILABLE, "The database is busy; try again."), err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
