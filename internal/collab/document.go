@@ -51,8 +51,8 @@ type document struct {
 	holds      int          // Join/ReplaceContent calls using it; it stays loaded while > 0
 	idleSince  time.Time    // when the last client left (zero while clients are connected)
 	cancelSub  func()
-	presenceMu sync.Mutex // serializes presence recomputation
-	presenceQ  bool       // a presence recomputation is queued
+	presenceMu sync.Mutex      // serializes presence recomputation
+	presenceQ  bool            // a presence recomputation is queued
 	onDrop     func(departure) // finishes leaving for a client dropped as too slow
 }
 
