@@ -29,24 +29,24 @@ type goldenFile struct {
 }
 
 type goldenCase struct {
-	Doc             string          `json:"doc"`
-	A               json.RawMessage `json:"a"`
-	B               json.RawMessage `json:"b"`
-	C               json.RawMessage `json:"c"`
-	ApplyA          string          `json:"apply_a"`
-	ApplyAC         string          `json:"apply_ac"`
-	ALeft           json.RawMessage `json:"a_left"`
-	ARight          json.RawMessage `json:"a_right"`
-	BLeft           json.RawMessage `json:"b_left"`
-	BRight          json.RawMessage `json:"b_right"`
-	ComposeAC       json.RawMessage `json:"compose_ac"`
-	Positions       []int           `json:"positions"`
-	PositionsA      []int           `json:"positions_a"`
-	Sel             [2]int          `json:"sel"`
-	SelA            [2]int          `json:"sel_a"`
-	InvertibleA     json.RawMessage `json:"invertible_a"`
-	InvertWithDocA  json.RawMessage `json:"invert_with_doc_a"`
-	InvertA         struct {
+	Doc            string          `json:"doc"`
+	A              json.RawMessage `json:"a"`
+	B              json.RawMessage `json:"b"`
+	C              json.RawMessage `json:"c"`
+	ApplyA         string          `json:"apply_a"`
+	ApplyAC        string          `json:"apply_ac"`
+	ALeft          json.RawMessage `json:"a_left"`
+	ARight         json.RawMessage `json:"a_right"`
+	BLeft          json.RawMessage `json:"b_left"`
+	BRight         json.RawMessage `json:"b_right"`
+	ComposeAC      json.RawMessage `json:"compose_ac"`
+	Positions      []int           `json:"positions"`
+	PositionsA     []int           `json:"positions_a"`
+	Sel            [2]int          `json:"sel"`
+	SelA           [2]int          `json:"sel_a"`
+	InvertibleA    json.RawMessage `json:"invertible_a"`
+	InvertWithDocA json.RawMessage `json:"invert_with_doc_a"`
+	InvertA        struct {
 		Result json.RawMessage `json:"result"`
 		Error  string          `json:"error"`
 	} `json:"invert_a"`
