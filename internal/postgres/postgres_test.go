@@ -1,0 +1,151 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/postgres"
+	"github.com/gdoc/gdoc/internal/storetest"
+)
+
+// databaseURL returns TEST_DATABASE_URL. Without it the tests skip loudly,
+// except under CI=true, where they fail: CI must run them.
+func databaseURL(tb testing.TB) string {
+	tb.Helper()
+	url := os.Getenv("TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("TEST_DATABASE_URL is not set, and CI=true: the PostgreSQL store must be tested in CI")
+		}
+		tb.Skip("SKIPPING PostgreSQL store tests: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return url
+}
+
+// withParam adds a connection parameter to a URL or key=value DSN.
+func withParam(url, key, value string) string {
+	switch {
+	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
+		if strings.Contains(url, "?") {
+			return url + "&" + key + "=" + value
+		}
+		return url + "?" + key + "=" + value
+	default:
+		return url + " " + key + "=" + value
+	}
+}
+
+// freshSchemaURL creates a uniquely named schema, drops it after the test,
+// and returns a URL whose connections use it (search_path).
+func freshSchemaURL(tb testing.TB) string {
+	tb.Helper()
+	url := databaseURL(tb)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var suffix [6]byte
+	rand.Read(suffix[:])
+	schema := "gdoc_test_" + hex.EncodeToString(suffix[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			tb.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			tb.Error(err)
+		}
+	})
+	return withParam(url, "search_path", schema)
+}
+
+// mustOpen opens a store on a fresh schema and closes it after the test
+// (before the schema is dropped: cleanups run last-in first-out).
+func mustOpen(tb testing.TB) *postgres.Store {
+	tb.Helper()
+	url := freshSchemaURL(tb)
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) gdoc.Store { return mustOpen(t) })
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("ErrSynchronousCommitOff", func(t *testing.T) {
+		url := withParam(freshSchemaURL(t), "synchronous_commit", "off")
+		s, err := postgres.Open(context.Background(), url)
+		if err == nil {
+			s.Close()
+			t.Fatal("Open accepted a server with synchronous_commit=off")
+		}
+		if !strings.Contains(err.Error(), "synchronous_commit") {
+			t.Fatalf("error %q does not name synchronous_commit", err)
+		}
+	})
+	t.Run("TwoInstancesShareOneSchema", func(t *testing.T) {
+		ctx := context.Background()
+		url := freshSchemaURL(t)
+		a, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := postgres.Open(ctx, url) // migrations already applied
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if err := a.CreateDocument(ctx, &gdoc.Document{ID: "doc", Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		// Two instances both based on revision 0: exactly one wins.
+		batch := func(opID string) []gdoc.OpBatch {
+			return []gdoc.OpBatch{{DocID: "doc", BaseRev: 0, Ops: []gdoc.CommittedOp{{Rev: 1, OpID: opID, UserID: "1", Op: []byte(`["x"]`)}}}}
+		}
+		ra, err := a.AppendOps(ctx, batch("a:1"))
+		if err != nil || ra[0] != nil {
+			t.Fatalf("instance a: %v %v", ra, err)
+		}
+		rb, err := b.AppendOps(ctx, batch("b:1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gdoc.ErrorCode(rb[0]) != gdoc.ECONFLICT {
+			t.Fatalf("instance b: %v, want %s", rb[0], gdoc.ECONFLICT)
+		}
+	})
+	t.Run("ErrUnreachable", func(t *testing.T) {
+		_, err := postgres.Open(context.Background(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+		if err == nil {
+			t.Fatal("Open succeeded against a closed port")
+		}
+	})
+}
+
+func BenchmarkAppendOps(b *testing.B) {
+	storetest.BenchmarkAppendOps(b, mustOpen(b))
+}

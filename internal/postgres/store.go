@@ -1,0 +1,701 @@
+package postgres
+
+// The queries below are written in the SQL that PostgreSQL and SQLite share
+// ($n placeholders, RETURNING); internal/sqlite carries the same file with
+// only its driver-specific parts changed.
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+// checkText refuses text that one of the engines cannot store faithfully:
+// PostgreSQL TEXT rejects NUL and invalid UTF-8, so both engines refuse them
+// and behave alike.
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return gdoc.Errorf(gdoc.EINVALID, "The %s is not valid UTF-8.", field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "The %s contains a NUL character.", field)
+	}
+	return nil
+}
+
+func checkTexts(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if err := checkText(fields[i], fields[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unixMS(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// stamp returns t, or now when t is zero, at the millisecond precision the
+// database keeps, so a stored value reads back equal.
+func (s *Store) stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		t = s.now()
+	}
+	return fromMS(unixMS(t))
+}
+
+// userKey is the case-insensitive form of a username or email that the
+// unique constraints compare.
+func userKey(s string) string { return strings.ToLower(s) }
+
+// parseID turns a decimal id into a row id; ok is false for anything else.
+func parseID(id string) (int64, bool) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil && n > 0 && strconv.FormatInt(n, 10) == id
+}
+
+func formatID(n sql.NullInt64) string {
+	if !n.Valid {
+		return ""
+	}
+	return strconv.FormatInt(n.Int64, 10)
+}
+
+// CreateUser stores u, setting u.ID and u.CreatedAt. ECONFLICT when the
+// username or email is taken (case-insensitively), EINVALID when either is
+// empty.
+func (s *Store) CreateUser(ctx context.Context, u *gdoc.User) error {
+	if u.Username == "" || u.Email == "" {
+		return gdoc.Errorf(gdoc.EINVALID, "A user needs a username and an email.")
+	}
+	if err := checkTexts("username", u.Username, "email", u.Email, "password hash", u.PasswordHash); err != nil {
+		return err
+	}
+	created := s.stamp(u.CreatedAt)
+	var id int64
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO users (username, username_key, email, email_key, password_hash, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		u.Username, userKey(u.Username), u.Email, userKey(u.Email), u.PasswordHash, unixMS(created),
+	).Scan(&id)
+	if kind, detail := constraintViolation(err); kind == "unique" {
+		if strings.Contains(detail, "email") {
+			return gdoc.Errorf(gdoc.ECONFLICT, "The email %q is already registered.", u.Email)
+		}
+		return gdoc.Errorf(gdoc.ECONFLICT, "The username %q is taken.", u.Username)
+	} else if err != nil {
+		return s.fault("create user", err)
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	u.CreatedAt = created
+	return nil
+}
+
+const userColumns = `id, username, email, password_hash, created_at`
+
+func (s *Store) scanUser(row *sql.Row, what string) (*gdoc.User, error) {
+	var u gdoc.User
+	var id, created int64
+	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No user %s.", what)
+	} else if err != nil {
+		return nil, s.fault("read user", err)
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	u.CreatedAt = fromMS(created)
+	return &u, nil
+}
+
+// UserByID returns ENOTFOUND when there is no such user.
+func (s *Store) UserByID(ctx context.Context, id string) (*gdoc.User, error) {
+	n, ok := parseID(id)
+	if !ok {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", id)
+	}
+	return s.scanUser(s.read.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE id = $1`, n), "with id "+strconv.Quote(id))
+}
+
+// UserByUsername matches case-insensitively; ENOTFOUND when none.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*gdoc.User, error) {
+	return s.scanUser(s.read.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE username_key = $1`, userKey(username)),
+		"named "+strconv.Quote(username))
+}
+
+// ownerParam turns an owner id into a query parameter: NULL for "".
+func ownerParam(ownerID string) (any, error) {
+	if ownerID == "" {
+		return nil, nil
+	}
+	n, ok := parseID(ownerID)
+	if !ok {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", ownerID)
+	}
+	return n, nil
+}
+
+// CreateDocument stores d (Rev 0 unless set: its op log then continues from
+// d.Rev), setting CreatedAt and UpdatedAt. ECONFLICT if the id exists,
+// EINVALID for a malformed id, ENOTFOUND for an unknown owner.
+func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
+	if !gdoc.ValidDocumentID(d.ID) {
+		return gdoc.Errorf(gdoc.EINVALID, "A document id must match %s.", gdoc.DocumentIDPattern)
+	}
+	if d.Rev < 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "A document revision cannot be negative.")
+	}
+	if err := checkTexts("title", d.Title, "language", d.Language, "content", d.Content); err != nil {
+		return err
+	}
+	owner, err := ownerParam(d.OwnerID)
+	if err != nil {
+		return err
+	}
+	created := s.stamp(d.CreatedAt)
+	_, err = s.write.ExecContext(ctx, `
+		INSERT INTO documents (id, title, language, owner_id, is_public, content, snapshot_rev, head_rev, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8)`,
+		d.ID, d.Title, d.Language, owner, d.Public, d.Content, d.Rev, unixMS(created))
+	switch kind, _ := constraintViolation(err); {
+	case kind == "unique":
+		return gdoc.Errorf(gdoc.ECONFLICT, "A document with id %q exists.", d.ID)
+	case kind == "foreign":
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", d.OwnerID)
+	case err != nil:
+		return s.fault("create document", err)
+	}
+	d.CreatedAt, d.UpdatedAt = created, created
+	return nil
+}
+
+const documentColumns = `id, title, language, owner_id, is_public, snapshot_rev, created_at, updated_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanDocument reads documentColumns, then extra.
+func scanDocument(row rowScanner, extra ...any) (*gdoc.Document, error) {
+	var d gdoc.Document
+	var owner sql.NullInt64
+	var created, updated int64
+	dest := append([]any{&d.ID, &d.Title, &d.Language, &owner, &d.Public, &d.Rev, &created, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	d.OwnerID = formatID(owner)
+	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	return &d, nil
+}
+
+// Document returns the document with its latest snapshot. ENOTFOUND.
+func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error) {
+	var content string
+	d, err := scanDocument(s.read.QueryRowContext(ctx,
+		`SELECT `+documentColumns+`, content FROM documents WHERE id = $1`, id), &content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
+	} else if err != nil {
+		return nil, s.fault("read document", err)
+	}
+	d.Content = content
+	return d, nil
+}
+
+// Documents lists public documents and, when viewerID != "", the viewer's
+// own, most recently updated first, without Content.
+func (s *Store) Documents(ctx context.Context, viewerID string) ([]*gdoc.Document, error) {
+	viewer, ok := parseID(viewerID)
+	if !ok {
+		viewer = 0 // no user has id 0: public documents only
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT `+documentColumns+` FROM documents
+		WHERE is_public OR owner_id = $1
+		ORDER BY updated_at DESC, id`, viewer)
+	if err != nil {
+		return nil, s.fault("list documents", err)
+	}
+	defer rows.Close()
+	docs := []*gdoc.Document{}
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, s.fault("list documents", err)
+		}
+		docs = append(docs, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fault("list documents", err)
+	}
+	return docs, nil
+}
+
+// UpdateDocumentMeta changes title, language and publicity where non-nil,
+// and returns the document with its snapshot. ENOTFOUND.
+func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, language *string, public *bool) (*gdoc.Document, error) {
+	if title != nil {
+		if err := checkText("title", *title); err != nil {
+			return nil, err
+		}
+	}
+	if language != nil {
+		if err := checkText("language", *language); err != nil {
+			return nil, err
+		}
+	}
+	var content string
+	d, err := scanDocument(s.write.QueryRowContext(ctx, `
+		UPDATE documents SET
+			title = COALESCE($2, title),
+			language = COALESCE($3, language),
+			is_public = COALESCE($4, is_public),
+			updated_at = $5
+		WHERE id = $1
+		RETURNING `+documentColumns+`, content`,
+		id, title, language, public, unixMS(s.stamp(time.Time{}))), &content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
+	} else if err != nil {
+		return nil, s.fault("update document", err)
+	}
+	d.Content = content
+	return d, nil
+}
+
+// DeleteDocument removes the document; its ops, chat and sessions go with
+// it (ON DELETE CASCADE). ENOTFOUND.
+func (s *Store) DeleteDocument(ctx context.Context, id string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM documents WHERE id = $1`, id)
+	if err != nil {
+		return s.fault("delete document", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fault("delete document", err)
+	} else if n == 0 {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
+	}
+	return nil
+}
+
+// SaveSnapshot stores content as the document's text at revision rev unless
+// a snapshot at rev or later is stored (then it is a no-op). ENOTFOUND;
+// EINVALID when rev is negative or ahead of the op log, since a snapshot
+// must describe committed history.
+func (s *Store) SaveSnapshot(ctx context.Context, id string, content string, rev int64) error {
+	if rev < 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "A snapshot revision cannot be negative.")
+	}
+	if err := checkText("content", content); err != nil {
+		return err
+	}
+	var head, snapshot int64
+	err := s.write.QueryRowContext(ctx, `
+		UPDATE documents SET
+			content = CASE WHEN snapshot_rev < $3 AND $3 <= head_rev THEN $2 ELSE content END,
+			snapshot_rev = CASE WHEN snapshot_rev < $3 AND $3 <= head_rev THEN $3 ELSE snapshot_rev END
+		WHERE id = $1
+		RETURNING head_rev, snapshot_rev`, id, content, rev).Scan(&head, &snapshot)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
+	} else if err != nil {
+		return s.fault("save snapshot", err)
+	}
+	if rev > head {
+		return gdoc.Errorf(gdoc.EINVALID, "A snapshot at revision %d is ahead of document %q's head revision %d.", rev, id, head)
+	}
+	return nil
+}
+
+// maxRowsPerInsert bounds one multi-row INSERT (6 parameters a row) well
+// under both engines' parameter limits.
+const maxRowsPerInsert = 100
+
+// checkBatch refuses a batch that is malformed in itself (before any
+// database work), and stamps ops that carry no CreatedAt.
+func (s *Store) checkBatch(b *gdoc.OpBatch) error {
+	if len(b.Ops) == 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "A batch for document %q has no ops.", b.DocID)
+	}
+	if b.BaseRev < 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "A batch's base revision cannot be negative.")
+	}
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		if op.DocID != "" && op.DocID != b.DocID {
+			return gdoc.Errorf(gdoc.EINVALID, "An op for document %q is in a batch for %q.", op.DocID, b.DocID)
+		}
+		if want := b.BaseRev + 1 + int64(i); op.Rev != want {
+			return gdoc.Errorf(gdoc.EINVALID, "Op %d of a batch based on revision %d must have revision %d, not %d.", i, b.BaseRev, want, op.Rev)
+		}
+		if !json.Valid(op.Op) {
+			return gdoc.Errorf(gdoc.EINVALID, "Op %q is not valid JSON.", op.OpID)
+		}
+		if err := checkTexts("op id", op.OpID, "user id", op.UserID); err != nil {
+			return err
+		}
+		if op.CreatedAt.IsZero() {
+			op.CreatedAt = s.stamp(time.Time{})
+		}
+	}
+	return nil
+}
+
+// AppendOps commits every batch in one transaction (group commit), one
+// SAVEPOINT per batch, and returns one error per batch: ECONFLICT when the
+// batch's base revision is not the document's head or one of its op ids is
+// already taken, ENOTFOUND when the document does not exist, EINVALID when
+// the batch is malformed; other batches are unaffected. Ops without a
+// CreatedAt are stamped with the commit time (in the caller's slice). A
+// non-nil second result means nothing was committed.
+func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error, error) {
+	results := make([]error, len(batches))
+	order := make([]int, 0, len(batches))
+	for i := range batches {
+		if results[i] = s.checkBatch(&batches[i]); results[i] == nil {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return results, nil
+	}
+	// Batches of one document apply in revision order so that consecutive
+	// batches in one call both commit; documents go in id order so that two
+	// concurrent group commits lock rows in the same order.
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(batches[a].DocID, batches[b].DocID), cmp.Compare(batches[a].BaseRev, batches[b].BaseRev))
+	})
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.fault("append ops", err)
+	}
+	defer tx.Rollback()
+	for _, i := range order {
+		if results[i], err = s.appendBatch(ctx, tx, &batches[i]); err != nil {
+			return nil, s.fault("append ops", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.fault("append ops: commit", err)
+	}
+	return results, nil
+}
+
+// appendBatch writes one batch inside the group transaction: advance the
+// document's head from BaseRev (refused unless BaseRev is the head), then
+// insert the ops. It returns the batch's own outcome, or err when the
+// transaction cannot go on.
+func (s *Store) appendBatch(ctx context.Context, tx *sql.Tx, b *gdoc.OpBatch) (outcome, err error) {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+		return nil, err
+	}
+	newHead := b.BaseRev + int64(len(b.Ops))
+	res, err := tx.ExecContext(ctx, `
+		UPDATE documents SET head_rev = $3, updated_at = $4
+		WHERE id = $1 AND head_rev = $2`,
+		b.DocID, b.BaseRev, newHead, unixMS(b.Ops[len(b.Ops)-1].CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		var head int64
+		err := tx.QueryRowContext(ctx, `SELECT head_rev FROM documents WHERE id = $1`, b.DocID).Scan(&head)
+		if errors.Is(err, sql.ErrNoRows) {
+			return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", b.DocID), s.releaseBatch(ctx, tx)
+		} else if err != nil {
+			return nil, err
+		}
+		return gdoc.Errorf(gdoc.ECONFLICT, "Document %q is at revision %d, not %d.", b.DocID, head, b.BaseRev), s.releaseBatch(ctx, tx)
+	}
+	for ops := b.Ops; len(ops) > 0; {
+		chunk := ops[:min(len(ops), maxRowsPerInsert)]
+		ops = ops[len(chunk):]
+		_, err := tx.ExecContext(ctx, insertOpsSQL(len(chunk)), insertOpsArgs(b.DocID, chunk)...)
+		if kind, detail := constraintViolation(err); kind == "unique" {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
+				return nil, err
+			}
+			if strings.Contains(detail, "op_id") {
+				return gdoc.Errorf(gdoc.ECONFLICT, "An op of this batch was already committed to document %q.", b.DocID), s.releaseBatch(ctx, tx)
+			}
+			return gdoc.Errorf(gdoc.ECONFLICT, "A revision after %d of document %q is taken.", b.BaseRev, b.DocID), s.releaseBatch(ctx, tx)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return nil, s.releaseBatch(ctx, tx)
+}
+
+// releaseBatch forgets the batch's savepoint, keeping what it wrote (if
+// anything) in the enclosing transaction.
+func (s *Store) releaseBatch(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT batch`)
+	return err
+}
+
+func insertOpsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ops (doc_id, rev, op_id, user_id, op, created_at) VALUES `)
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		n := r * 6
+		b.WriteString("($" + strconv.Itoa(n+1) + ",$" + strconv.Itoa(n+2) + ",$" + strconv.Itoa(n+3) +
+			",$" + strconv.Itoa(n+4) + ",$" + strconv.Itoa(n+5) + ",$" + strconv.Itoa(n+6) + ")")
+	}
+	return b.String()
+}
+
+func insertOpsArgs(docID string, ops []gdoc.CommittedOp) []any {
+	args := make([]any, 0, 6*len(ops))
+	for _, op := range ops {
+		var opID any // NULL: an op without an id is never deduplicated
+		if op.OpID != "" {
+			opID = op.OpID
+		}
+		args = append(args, docID, op.Rev, opID, op.UserID, string(op.Op), unixMS(op.CreatedAt))
+	}
+	return args
+}
+
+// Ops returns the ops of docID with from < Rev <= to in rev order (to <= 0
+// means up to the newest); none for an unknown document.
+func (s *Store) Ops(ctx context.Context, docID string, from, to int64) ([]gdoc.CommittedOp, error) {
+	if to <= 0 {
+		to = 1<<63 - 1
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT rev, op_id, user_id, op, created_at FROM ops
+		WHERE doc_id = $1 AND rev > $2 AND rev <= $3
+		ORDER BY rev`, docID, from, to)
+	if err != nil {
+		return nil, s.fault("read ops", err)
+	}
+	defer rows.Close()
+	ops := []gdoc.CommittedOp{}
+	for rows.Next() {
+		op := gdoc.CommittedOp{DocID: docID}
+		var opID sql.NullString
+		var text string
+		var created int64
+		if err := rows.Scan(&op.Rev, &opID, &op.UserID, &text, &created); err != nil {
+			return nil, s.fault("read ops", err)
+		}
+		op.OpID, op.Op, op.CreatedAt = opID.String, json.RawMessage(text), fromMS(created)
+		ops = append(ops, op)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fault("read ops", err)
+	}
+	return ops, nil
+}
+
+// HeadRev returns the newest committed revision of docID (0 when none, and
+// for an unknown document).
+func (s *Store) HeadRev(ctx context.Context, docID string) (int64, error) {
+	var head int64
+	err := s.read.QueryRowContext(ctx, `SELECT head_rev FROM documents WHERE id = $1`, docID).Scan(&head)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	} else if err != nil {
+		return 0, s.fault("read head revision", err)
+	}
+	return head, nil
+}
+
+// OpRev returns the revision that op opID of docID became. ENOTFOUND.
+func (s *Store) OpRev(ctx context.Context, docID, opID string) (int64, error) {
+	var rev int64
+	err := s.read.QueryRowContext(ctx, `SELECT rev FROM ops WHERE doc_id = $1 AND op_id = $2`, docID, opID).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, gdoc.Errorf(gdoc.ENOTFOUND, "No op %q in document %q.", opID, docID)
+	} else if err != nil {
+		return 0, s.fault("read op revision", err)
+	}
+	return rev, nil
+}
+
+// AddChatMessage stores m, setting m.ID and m.CreatedAt (unless set).
+// ENOTFOUND when the document does not exist.
+func (s *Store) AddChatMessage(ctx context.Context, m *gdoc.ChatMessage) error {
+	if err := checkTexts("message", m.Message, "username", m.Username, "user id", m.UserID); err != nil {
+		return err
+	}
+	created := s.stamp(m.CreatedAt)
+	var id int64
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO chat_messages (doc_id, user_id, username, message, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		m.DocID, m.UserID, m.Username, m.Message, unixMS(created)).Scan(&id)
+	if kind, _ := constraintViolation(err); kind == "foreign" {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", m.DocID)
+	} else if err != nil {
+		return s.fault("add chat message", err)
+	}
+	m.ID, m.CreatedAt = id, created
+	return nil
+}
+
+// ChatMessages returns up to limit messages with ID < beforeID (all when
+// beforeID <= 0), the newest of them, in chronological order. EINVALID when
+// limit < 1.
+func (s *Store) ChatMessages(ctx context.Context, docID string, beforeID int64, limit int) ([]*gdoc.ChatMessage, error) {
+	if limit < 1 {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "A chat page holds at least one message.")
+	}
+	if beforeID <= 0 {
+		beforeID = 1<<63 - 1
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT id, user_id, username, message, created_at FROM chat_messages
+		WHERE doc_id = $1 AND id < $2
+		ORDER BY id DESC LIMIT $3`, docID, beforeID, limit)
+	if err != nil {
+		return nil, s.fault("read chat", err)
+	}
+	defer rows.Close()
+	msgs := []*gdoc.ChatMessage{}
+	for rows.Next() {
+		m := &gdoc.ChatMessage{DocID: docID}
+		var created int64
+		if err := rows.Scan(&m.ID, &m.UserID, &m.Username, &m.Message, &created); err != nil {
+			return nil, s.fault("read chat", err)
+		}
+		m.CreatedAt = fromMS(created)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fault("read chat", err)
+	}
+	slices.Reverse(msgs)
+	return msgs, nil
+}
+
+// StartSession stores sess, setting sess.ID (and JoinedAt unless set).
+// ENOTFOUND when the document does not exist.
+func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
+	if err := checkTexts("user id", sess.UserID, "server id", sess.ServerID); err != nil {
+		return err
+	}
+	joined := s.stamp(sess.JoinedAt)
+	var left any
+	if sess.LeftAt != nil {
+		left = unixMS(*sess.LeftAt)
+	}
+	var id int64
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO doc_sessions (doc_id, user_id, server_id, joined_at, left_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		sess.DocID, sess.UserID, sess.ServerID, unixMS(joined), left).Scan(&id)
+	if kind, _ := constraintViolation(err); kind == "foreign" {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", sess.DocID)
+	} else if err != nil {
+		return s.fault("start session", err)
+	}
+	sess.ID, sess.JoinedAt = id, joined
+	return nil
+}
+
+// EndSession sets the session's LeftAt. ENOTFOUND.
+func (s *Store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, id, unixMS(s.stamp(leftAt)))
+	if err != nil {
+		return s.fault("end session", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fault("end session", err)
+	} else if n == 0 {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No session %d.", id)
+	}
+	return nil
+}
+
+// Sessions lists a document's sessions, newest first, up to limit. EINVALID
+// when limit < 1.
+func (s *Store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.DocSession, error) {
+	if limit < 1 {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "A session list holds at least one session.")
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT id, user_id, server_id, joined_at, left_at FROM doc_sessions
+		WHERE doc_id = $1
+		ORDER BY joined_at DESC, id DESC LIMIT $2`, docID, limit)
+	if err != nil {
+		return nil, s.fault("read sessions", err)
+	}
+	defer rows.Close()
+	sessions := []*gdoc.DocSession{}
+	for rows.Next() {
+		sess := &gdoc.DocSession{DocID: docID}
+		var joined int64
+		var left sql.NullInt64
+		if err := rows.Scan(&sess.ID, &sess.UserID, &sess.ServerID, &joined, &left); err != nil {
+			return nil, s.fault("read sessions", err)
+		}
+		sess.JoinedAt = fromMS(joined)
+		if left.Valid {
+			t := fromMS(left.Int64)
+			sess.LeftAt = &t
+		}
+		sessions = append(sessions, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fault("read sessions", err)
+	}
+	return sessions, nil
+}
+
+// RevokeToken remembers jti as revoked until expiresAt, and forgets tokens
+// that have expired (they are refused as expired anyway).
+func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	if jti == "" {
+		return gdoc.Errorf(gdoc.EINVALID, "A token id is required.")
+	}
+	if err := checkText("token id", jti); err != nil {
+		return err
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fault("revoke token", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at < $1`, unixMS(s.now())); err != nil {
+		return s.fault("revoke token", err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)
+		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at`,
+		jti, unixMS(expiresAt)); err != nil {
+		return s.fault("revoke token", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fault("revoke token", err)
+	}
+	return nil
+}
+
+// TokenRevoked reports whether jti was revoked (and not yet forgotten).
+func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti = $1`, jti).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, s.fault("read revoked token", err)
+	}
+	return true, nil
+}
