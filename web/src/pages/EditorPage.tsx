@@ -1,0 +1,136 @@
+// The editor page for /d/:id: header (title, language, people), Monaco bound
+// to the document session, connection status and chat.
+
+import '../editor/monacoSetup'
+import Editor from '@monaco-editor/react'
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { ApiError, api, wsUrl } from '../api'
+import { clearAuth, getToken } from '../auth'
+import { DocumentSession } from '../collab/session'
+import { ChatPanel } from '../components/ChatPanel'
+import { bindEditor } from '../editor/binding'
+import { LANGUAGES, editorLanguage } from '../editor/languages'
+import type { Monaco } from '../editor/monacoSetup'
+import { navigate } from '../router'
+
+type CodeEditor = Parameters<typeof bindEditor>[0]
+
+export default function EditorPage({ docId }: { docId: string }) {
+  const session = useMemo(
+    () =>
+      new DocumentSession({
+        docId,
+        token: getToken,
+        wsUrl,
+        fetchOlderChat: (before) => api.chatBefore(docId, before),
+        onRefused: (reason) => {
+          if (/token|expired/i.test(reason)) {
+            clearAuth()
+            navigate(`/login?next=${encodeURIComponent(location.pathname)}`, true)
+          }
+        },
+      }),
+    [docId],
+  )
+  const snap = useSyncExternalStore(session.subscribe, session.getSnapshot)
+  const [languageOverride, setLanguageOverride] = useState<string | null>(null)
+  const [langError, setLangError] = useState<string | null>(null)
+  const unbind = useRef<(() => void) | null>(null)
+
+  useEffect(() => {
+    session.start()
+    // Exposed for end-to-end tests and debugging: the session's text and state.
+    ;(window as unknown as { gdocSession?: DocumentSession }).gdocSession = session
+    return () => {
+      unbind.current?.()
+      unbind.current = null
+      session.stop()
+    }
+  }, [session])
+
+  const language = languageOverride ?? snap.language
+  const highlight = editorLanguage(language, snap.title)
+
+  const onMount = (ed: CodeEditor, monaco: Monaco) => {
+    unbind.current?.()
+    unbind.current = bindEditor(ed, monaco, session)
+    ed.focus()
+  }
+
+  const changeLanguage = async (lang: string) => {
+    setLanguageOverride(lang)
+    setLangError(null)
+    try {
+      await api.updateDocument(docId, { language: lang })
+    } catch (err) {
+      setLangError(err instanceof ApiError ? err.message : 'Could not change the language')
+    }
+  }
+
+  const status =
+    snap.status === 'connected' ? 'Connected' : snap.status === 'offline' ? 'Offline' : snap.status === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'
+
+  return (
+    <div className="editor-page">
+      <header className="doc-header">
+        <a className="back" href="/" aria-label="Back to documents" onClick={(e) => { e.preventDefault(); navigate('/') }}>←</a>
+        <div className="doc-heading">
+          <h1 className="doc-name" title={snap.title}>{snap.title}</h1>
+          <span className="doc-id">{docId}</span>
+        </div>
+        <label className="lang-select">
+          <span className="visually-hidden">Language</span>
+          <select aria-label="Language" value={LANGUAGES.some((l) => l.id === language) ? language : 'plaintext'} onChange={(e) => void changeLanguage(e.target.value)}>
+            {LANGUAGES.map((l) => (
+              <option key={l.id} value={l.id}>{l.label}</option>
+            ))}
+          </select>
+        </label>
+        <div className="people" aria-label="Active users">
+          <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
+          <ul className="avatars">
+            {snap.users.map((u) => (
+              <li key={u.user_id} className="avatar" title={u.username}>
+                <span className="avatar-dot" style={{ backgroundColor: /^#[0-9a-fA-F]{3,8}$/.test(u.color) ? u.color : '#61afef' }} aria-hidden="true">
+                  {u.username.slice(0, 1).toUpperCase()}
+                </span>
+                <span className="avatar-name">{u.username}{snap.me?.user_id === u.user_id ? ' (you)' : ''}</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      </header>
+      <div className={`status-bar status-${snap.status}`} role="status" aria-live="polite" data-testid="sync-status">
+        <span className="status-dot" aria-hidden="true" />
+        <span>{status}</span>
+        <span className="unsaved" data-testid="unsaved">
+          {snap.unsaved === 0 ? 'All changes saved' : `${snap.unsaved} unsaved edit${snap.unsaved === 1 ? '' : 's'}`}
+        </span>
+        <span className="rev">rev {snap.rev}</span>
+        {snap.status !== 'connected' && (
+          <button type="button" className="ghost small" onClick={() => session.reconnect()}>Reconnect now</button>
+        )}
+        {(snap.problem || langError) && <span className="problem" role="alert">{snap.problem ?? langError}</span>}
+      </div>
+      <div className="editor-wrap">
+        {!snap.loaded && <div className="editor-loading" role="status">Loading document…</div>}
+        <Editor
+          theme="vs-dark"
+          language={highlight}
+          defaultValue=""
+          onMount={onMount}
+          loading={<div className="editor-loading" role="status">Loading editor…</div>}
+          options={{
+            automaticLayout: true,
+            minimap: { enabled: false },
+            fontSize: 14,
+            scrollBeyondLastLine: false,
+            wordWrap: 'on',
+            ariaLabel: 'Document editor',
+          }}
+        />
+      </div>
+      <ChatPanel session={session} snap={snap} />
+    </div>
+  )
+}
