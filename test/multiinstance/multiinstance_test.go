@@ -1,0 +1,489 @@
+package multiinstance_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/otclient"
+)
+
+// presenceBound is the documented bound (docs/architecture.md) within which
+// the connections of a crashed instance disappear from presence: the
+// heartbeat TTL of internal/redis.
+const presenceBound = 15 * time.Second
+
+// editing runs editors typing n markers each and returns a function that
+// waits for them all to finish and converge.
+type editing struct {
+	t       *testing.T
+	editors []*editor
+	n       int
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
+}
+
+func startEditing(t *testing.T, editors []*editor, n int) *editing {
+	ctx, cancel := context.WithCancel(context.Background())
+	ed := &editing{t: t, editors: editors, n: n, cancel: cancel}
+	for _, e := range editors {
+		ed.wg.Add(1)
+		go func() {
+			defer ed.wg.Done()
+			if err := e.run(ctx, n); err != nil {
+				ed.mu.Lock()
+				ed.errs = append(ed.errs, fmt.Errorf("editor %s: %w", e.name, err))
+				ed.mu.Unlock()
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); ed.wg.Wait() })
+	return ed
+}
+
+func (ed *editing) failed() error {
+	ed.mu.Lock()
+	defer ed.mu.Unlock()
+	if len(ed.errs) > 0 {
+		return ed.errs[0]
+	}
+	return nil
+}
+
+// typedAtLeast waits until every editor has typed k markers.
+func (ed *editing) typedAtLeast(k int) {
+	ed.t.Helper()
+	waitFor(ed.t, 60*time.Second, fmt.Sprintf("every editor to type %d markers", k), func() (bool, error) {
+		for _, e := range ed.editors {
+			e.mu.Lock()
+			typed := len(e.typed)
+			e.mu.Unlock()
+			if typed < k {
+				return false, ed.failed()
+			}
+		}
+		return true, ed.failed()
+	})
+}
+
+// converge waits until every editor typed everything, has nothing
+// pending, and sits at the server's head revision with the server's text
+// (read through every base URL); then it checks that every marker typed
+// is in the text exactly once. It returns the final text and revision.
+func (ed *editing) converge(docID string, baseURLs []string) (string, int64) {
+	t := ed.t
+	t.Helper()
+	var text string
+	var rev int64
+	waitFor(t, 90*time.Second, "editors to finish and converge", func() (bool, error) {
+		if err := ed.failed(); err != nil {
+			return false, err
+		}
+		for _, e := range ed.editors {
+			if !e.done(ed.n) {
+				return false, nil
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var first *restDocument
+		for _, base := range baseURLs {
+			doc, err := fetchDocument(ctx, base, docID)
+			if err != nil {
+				return false, nil // an instance may be restarting its Redis link
+			}
+			if first == nil {
+				first = doc
+			} else if doc.Rev != first.Rev || doc.Content != first.Content {
+				return false, nil
+			}
+		}
+		for _, e := range ed.editors {
+			eRev, eText, _ := e.snapshot()
+			if eRev != first.Rev || eText != first.Content {
+				return false, nil
+			}
+		}
+		text, rev = first.Content, first.Rev
+		return true, nil
+	})
+	ed.cancel()
+	ed.wg.Wait()
+	if err := ed.failed(); err != nil {
+		t.Fatal(err)
+	}
+
+	counts, err := markerCounts(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, e := range ed.editors {
+		e.mu.Lock()
+		for _, m := range e.typed {
+			if !e.acked[m] {
+				t.Errorf("editor %s: marker %s never acknowledged", e.name, m)
+			}
+			if counts[m] != 1 {
+				t.Errorf("editor %s: marker %s appears %d times in the final text, want exactly once", e.name, m, counts[m])
+			}
+			total++
+		}
+		e.mu.Unlock()
+	}
+	if len(counts) != total {
+		t.Errorf("final text holds %d distinct markers, %d were typed", len(counts), total)
+	}
+	return text, rev
+}
+
+// checkOpLog checks that the PostgreSQL op log of docID holds revisions
+// 1..head exactly, each once, with unique op ids.
+func checkOpLog(t *testing.T, dbURL, docID string, head int64) {
+	t.Helper()
+	revs, ids := opLogRevisions(t, dbURL, docID)
+	if int64(len(revs)) != head {
+		t.Fatalf("op log holds %d ops, head revision is %d", len(revs), head)
+	}
+	for i, rev := range revs {
+		if rev != int64(i+1) {
+			t.Fatalf("op log revision #%d is %d: gap or duplicate (revs %v…)", i+1, rev, revs[:min(len(revs), i+3)])
+		}
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if seen[id] {
+			t.Fatalf("op id %s committed twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := cond()
+		if err != nil {
+			t.Fatalf("while waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func urlsOf(insts []*instance) []string {
+	var out []string
+	for _, inst := range insts {
+		out = append(out, inst.url)
+	}
+	return out
+}
+
+// TestThreeInstancesBehindNginx runs one cluster (three instances, nginx in
+// front) through its scenarios in order; the crash comes last.
+func TestThreeInstancesBehindNginx(t *testing.T) {
+	requireTool(t, nginxPath)
+	c := newCluster(t, sharedRedis(t))
+	c.startInstances(3)
+	c.startNginx()
+
+	t.Run("ConcurrentEditorsConvergeAndOpLogIsGapFree", func(t *testing.T) {
+		// Many clients on two instances hammer one document, plus some on
+		// the third and through nginx: every revision is committed once, in
+		// order, whichever instance received the op.
+		owner := register(t, c.lbURL, "owner")
+		docID := createDocument(t, c.lbURL, owner, "contention")
+		var editors []*editor
+		for i := range 8 {
+			u := register(t, c.lbURL, fmt.Sprintf("ed%d", i))
+			var urls []string
+			switch {
+			case i < 3:
+				urls = []string{c.instances[0].url}
+			case i < 6:
+				urls = []string{c.instances[1].url}
+			case i < 7:
+				urls = []string{c.instances[2].url}
+			default:
+				urls = []string{c.lbURL}
+			}
+			editors = append(editors, newEditor(fmt.Sprintf("e%d", i), u.Token, docID, urls...))
+		}
+		ed := startEditing(t, editors, 40)
+		_, head := ed.converge(docID, append(urlsOf(c.instances), c.lbURL))
+		if head < 8*40/2 {
+			// Buffered edits compose, so fewer revisions than markers is
+			// normal; far fewer means editors hardly overlapped.
+			t.Logf("head revision %d for %d markers", head, 8*40)
+		}
+		checkOpLog(t, c.dbURL, docID, head)
+	})
+
+	t.Run("ChatAndPresenceCrossInstances", func(t *testing.T) {
+		alice := register(t, c.lbURL, "alice")
+		bob := register(t, c.lbURL, "bob")
+		docID := createDocument(t, c.lbURL, alice, "chat")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+
+		aConn, _, err := otclient.Dial(ctx, c.instances[0].url, docID, alice.Token, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer aConn.CloseNow()
+		bConn, bInit, err := otclient.Dial(ctx, c.instances[1].url, docID, bob.Token, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bConn.CloseNow()
+
+		// Bob's init, on instance 1, already lists alice, who is on 0.
+		if !jsonListHas(bInit.Raw, "active_users", alice.ID) {
+			t.Fatalf("bob's init does not list alice among active_users: %s", bInit.Raw)
+		}
+		joined := readUntil(t, ctx, aConn, "user_joined")
+		if joined.UserID != bob.ID {
+			t.Fatalf("alice got user_joined for %q, want bob %q: %s", joined.UserID, bob.ID, joined.Raw)
+		}
+		// The third instance, which has neither connection, lists both.
+		waitFor(t, 5*time.Second, "instance 2 to list alice and bob", func() (bool, error) {
+			users, err := activeUsers(ctx, c.instances[2].url, docID)
+			return err == nil && sameIDs(users, alice.ID, bob.ID), nil
+		})
+
+		if err := aConn.Send(ctx, map[string]any{"type": "chat", "message": "hello across instances", "client_msg_id": "m1"}); err != nil {
+			t.Fatal(err)
+		}
+		chat := readUntil(t, ctx, bConn, "chat")
+		if chat.Text() != "hello across instances" || chat.UserID != alice.ID {
+			t.Fatalf("bob received chat %s", chat.Raw)
+		}
+		// The sender gets its ack, not its own message back.
+		if ack := readUntil(t, ctx, aConn, "chat_ack", "chat"); ack.Type != "chat_ack" {
+			t.Fatalf("alice received %s before her chat_ack", ack.Raw)
+		}
+
+		bConn.Close()
+		left := readUntil(t, ctx, aConn, "user_left")
+		if left.UserID != bob.ID {
+			t.Fatalf("alice got user_left for %q, want bob: %s", left.UserID, left.Raw)
+		}
+		waitFor(t, 5*time.Second, "instance 2 to list only alice", func() (bool, error) {
+			users, err := activeUsers(ctx, c.instances[2].url, docID)
+			return err == nil && sameIDs(users, alice.ID), nil
+		})
+	})
+
+	t.Run("KillOneInstanceMidEdit", func(t *testing.T) {
+		victim := c.instances[2]
+		survivors := c.instances[:2]
+		owner := register(t, c.lbURL, "owner")
+		docID := createDocument(t, c.lbURL, owner, "crash")
+
+		// A user only on the victim who never reconnects: presence must
+		// drop them within the bound.
+		ghost := register(t, c.lbURL, "ghost")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		ghostConn, _, err := otclient.Dial(ctx, victim.url, docID, ghost.Token, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ghostConn.CloseNow()
+
+		var editors []*editor
+		for i := range 6 {
+			u := register(t, c.lbURL, fmt.Sprintf("k%d", i))
+			var urls []string
+			switch {
+			case i < 3: // on the victim; after the crash, through nginx
+				urls = []string{victim.url, c.lbURL}
+			case i < 5:
+				urls = []string{survivors[i%2].url}
+			default:
+				urls = []string{c.lbURL}
+			}
+			editors = append(editors, newEditor(fmt.Sprintf("k%d", i), u.Token, docID, urls...))
+		}
+		waitFor(t, 10*time.Second, "the ghost to be listed", func() (bool, error) {
+			users, err := activeUsers(ctx, survivors[0].url, docID)
+			return err == nil && hasID(users, ghost.ID), nil
+		})
+
+		ed := startEditing(t, editors, 40)
+		ed.typedAtLeast(15)
+		victim.stop(syscall.SIGKILL)
+		killedAt := time.Now()
+
+		_, head := ed.converge(docID, append(urlsOf(survivors), c.lbURL))
+		checkOpLog(t, c.dbURL, docID, head)
+		moved := 0
+		for _, e := range editors[:3] {
+			if e.reconnects > 0 && e.connectedTo == c.lbURL {
+				moved++
+			}
+		}
+		if moved != 3 {
+			t.Fatalf("%d of the victim's 3 editors reconnected through nginx", moved)
+		}
+
+		waitFor(t, presenceBound+5*time.Second, "the ghost to leave presence", func() (bool, error) {
+			users, err := activeUsers(ctx, survivors[0].url, docID)
+			return err == nil && !hasID(users, ghost.ID), nil
+		})
+		if gone := time.Since(killedAt); gone > presenceBound+2*time.Second {
+			t.Fatalf("the crashed instance's user stayed listed %s, bound is %s", gone, presenceBound)
+		}
+	})
+}
+
+// TestRedisRestartMidEdit runs two instances on a Redis of their own, kills
+// that Redis mid-edit and starts it again on the same port: the instances
+// resubscribe, catch up from the op log, and every client converges.
+func TestRedisRestartMidEdit(t *testing.T) {
+	redisServer := requireTool(t, redisServerPath)
+	requireEnv(t, "TEST_REDIS_URL", "redis://127.0.0.1:6379/0") // Redis is part of this suite's setup
+	dir := t.TempDir()
+	port := freePort(t)
+	startRedis := func() *process {
+		p := start(t, dir, "redis-"+strconv.FormatInt(time.Now().UnixNano(), 36), exec.Command(redisServer,
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--dir", dir), nil)
+		waitFor(t, 10*time.Second, "redis-server to accept connections", func() (bool, error) {
+			if !p.alive() {
+				return false, fmt.Errorf("redis-server exited:\n%s", tail(p.logPath, 20))
+			}
+			return redisAnswers(port), nil
+		})
+		return p
+	}
+	redisProc := startRedis()
+
+	c := newCluster(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
+	c.startInstances(2)
+	owner := register(t, c.instances[0].url, "owner")
+	docID := createDocument(t, c.instances[0].url, owner, "redis-restart")
+	var editors []*editor
+	for i := range 4 {
+		u := register(t, c.instances[0].url, fmt.Sprintf("r%d", i))
+		editors = append(editors, newEditor(fmt.Sprintf("r%d", i), u.Token, docID, c.instances[i%2].url))
+	}
+	ed := startEditing(t, editors, 40)
+	ed.typedAtLeast(10)
+	redisProc.stop(syscall.SIGKILL)
+	time.Sleep(time.Second) // editing goes on without fan-out
+	startRedis()
+	_, head := ed.converge(docID, urlsOf(c.instances))
+	checkOpLog(t, c.dbURL, docID, head)
+
+	// Fan-out works again: a new edit on one instance reaches a client of
+	// the other promptly, without waiting for a conflict to force catch-up.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	watcher := register(t, c.instances[1].url, "watcher")
+	wConn, wInit, err := otclient.Dial(ctx, c.instances[1].url, docID, watcher.Token, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wConn.CloseNow()
+	writer := register(t, c.instances[0].url, "writer")
+	wr, _, err := otclient.Dial(ctx, c.instances[0].url, docID, writer.Token, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wr.CloseNow()
+	if err := wr.SendOp(ctx, &otclient.Outgoing{Rev: wInit.Rev, ID: "writer:1", Op: mustInsertAt0("[after-restart]")}); err != nil {
+		t.Fatal(err)
+	}
+	op := readUntil(t, ctx, wConn, "op")
+	if op.Rev != wInit.Rev+1 || op.ID != "writer:1" {
+		t.Fatalf("watcher on the other instance received %s, want rev %d id writer:1", op.Raw, wInit.Rev+1)
+	}
+}
+
+func redisAnswers(port int) bool {
+	out, err := exec.Command("redis-cli", "-p", strconv.Itoa(port), "ping").Output()
+	if err == nil {
+		return string(out) == "PONG\n"
+	}
+	// No redis-cli: fall back to a TCP connect.
+	conn, err := (&net.Dialer{Timeout: time.Second}).Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// readUntil reads messages until one of the given types arrives.
+func readUntil(t *testing.T, ctx context.Context, conn *otclient.Conn, types ...string) *otclient.Message {
+	t.Helper()
+	for {
+		m, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", types, err)
+		}
+		for _, typ := range types {
+			if m.Type == typ {
+				return m
+			}
+		}
+	}
+}
+
+func hasID(users []activeUser, id string) bool {
+	for _, u := range users {
+		if u.UserID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sameIDs(users []activeUser, ids ...string) bool {
+	got := make([]string, 0, len(users))
+	for _, u := range users {
+		got = append(got, u.UserID)
+	}
+	want := append([]string(nil), ids...)
+	sort.Strings(got)
+	sort.Strings(want)
+	return fmt.Sprint(got) == fmt.Sprint(want)
+}
+
+// jsonListHas reports whether the message's list field holds value.
+func jsonListHas(raw []byte, field, value string) bool {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return false
+	}
+	list, _ := m[field].([]any)
+	for _, v := range list {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
+func mustInsertAt0(s string) ot.Op { return ot.Op{{Insert: s}} }
