@@ -106,7 +106,8 @@ func (s *Server) visibleDocument(ctx context.Context, id string) (*gdoc.Document
 
 type documentOutput struct{ Body *gdoc.Document }
 
-type documentPath struct {
+// DocumentPath is the {id} of a document route.
+type DocumentPath struct {
 	ID string `path:"id" maxLength:"64" doc:"Document id" example:"my-project"`
 }
 
@@ -183,7 +184,7 @@ func (s *Server) listDocuments(ctx context.Context, _ *struct{}) (*listDocuments
 	return &listDocumentsOutput{Body: out}, nil
 }
 
-func (s *Server) getDocument(ctx context.Context, in *documentPath) (*documentOutput, error) {
+func (s *Server) getDocument(ctx context.Context, in *DocumentPath) (*documentOutput, error) {
 	if !gdoc.ValidDocumentID(in.ID) {
 		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.")
 	}
@@ -198,7 +199,7 @@ func (s *Server) getDocument(ctx context.Context, in *documentPath) (*documentOu
 }
 
 type updateDocumentInput struct {
-	documentPath
+	DocumentPath
 	Body struct {
 		_        struct{} `additionalProperties:"true"`
 		Title    *string  `json:"title,omitempty" maxLength:"200"`
@@ -259,7 +260,7 @@ func (s *Server) updateDocument(ctx context.Context, in *updateDocumentInput) (*
 	return &documentOutput{Body: current}, nil
 }
 
-func (s *Server) deleteDocument(ctx context.Context, in *documentPath) (*struct{}, error) {
+func (s *Server) deleteDocument(ctx context.Context, in *DocumentPath) (*struct{}, error) {
 	user, err := requireUser(ctx)
 	if err != nil {
 		return nil, err
@@ -288,7 +289,7 @@ type DocumentUsersBody struct {
 
 type documentUsersOutput struct{ Body DocumentUsersBody }
 
-func (s *Server) documentUsers(ctx context.Context, in *documentPath) (*documentUsersOutput, error) {
+func (s *Server) documentUsers(ctx context.Context, in *DocumentPath) (*documentUsersOutput, error) {
 	if _, err := s.visibleDocument(ctx, in.ID); err != nil {
 		return nil, err
 	}
@@ -317,7 +318,7 @@ type ChatMessageBody struct {
 }
 
 type chatInput struct {
-	documentPath
+	DocumentPath
 	Before int64 `query:"before" minimum:"0" doc:"Only messages with a smaller id (0: the newest)."`
 	Limit  int   `query:"limit" minimum:"1" maximum:"200" default:"50"`
 }
@@ -350,7 +351,7 @@ type OpBody struct {
 }
 
 type opsInput struct {
-	documentPath
+	DocumentPath
 	From int64 `query:"from" minimum:"0" doc:"Exclusive lower bound."`
 	To   int64 `query:"to" minimum:"0" doc:"Inclusive upper bound; 0 means the newest. At most 1000 ops are returned per request."`
 }

@@ -252,7 +252,10 @@ func humaDetail(status int, msg string, errs []error) string {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	if msg == "" {
+		return "Error."
+	}
+	return strings.ToUpper(msg[:1]) + strings.TrimSuffix(msg[1:], ".") + "."
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,521 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/auth"
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/sqlite"
+)
+
+// newTestServer serves the API over real HTTP on a real SQLite store. Collab
+// is nil: the endpoints that need it are tested through cmd/gdoc's run.
+func newTestServer(t *testing.T, mutate func(*Config)) (*httptest.Server, *bytes.Buffer) {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gdoc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	authService, err := auth.New([]byte(strings.Repeat("k", 32)), time.Hour, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cfg := Config{
+		Store: store, Auth: authService, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		AppName: "G-Doc test", CORSOrigins: []string{"http://localhost:3000"}, MaxBodyBytes: 4096,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv := httptest.NewServer(NewHandler(cfg))
+	t.Cleanup(srv.Close)
+	return srv, &logs
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) detail(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Detail *string `json:"detail"`
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil || e.Detail == nil {
+		t.Fatalf("status %d body %q is not {\"detail\"}", r.status, r.body)
+	}
+	return *e.Detail
+}
+
+func do(t *testing.T, method, url, token, body string, header ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, b}
+}
+
+func registerUser(t *testing.T, base, name string) string {
+	t.Helper()
+	r := do(t, "POST", base+"/api/auth/register", "", `{"username":"`+name+`","email":"`+name+`@example.com","password":"securepass123"}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("register %s: %d %s", name, r.status, r.body)
+	}
+	var tok TokenBody
+	json.Unmarshal(r.body, &tok)
+	return tok.AccessToken
+}
+
+func TestAuthEndpoints(t *testing.T) {
+	srv, logs := newTestServer(t, nil)
+	base := srv.URL
+
+	r := do(t, "POST", base+"/api/auth/register", "", `{"username":"alice","email":"alice@example.com","password":"securepass123"}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	var tok TokenBody
+	if err := json.Unmarshal(r.body, &tok); err != nil || tok.AccessToken == "" || tok.TokenType != "bearer" ||
+		tok.User.Username != "alice" || tok.User.Email != "alice@example.com" || tok.User.ID == "" {
+		t.Fatalf("register body %s", r.body)
+	}
+	if strings.Contains(string(r.body), "password") || strings.Contains(string(r.body), "argon2") {
+		t.Fatalf("register leaks the password or its hash: %s", r.body)
+	}
+
+	t.Run("Me", func(t *testing.T) {
+		r := do(t, "GET", base+"/api/auth/me", tok.AccessToken, "")
+		var u UserBody
+		json.Unmarshal(r.body, &u)
+		if r.status != 200 || u != tok.User {
+			t.Fatalf("me: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("Duplicate", func(t *testing.T) {
+		for _, body := range []string{
+			`{"username":"alice","email":"other@example.com","password":"securepass123"}`,
+			`{"username":"ALICE","email":"other@example.com","password":"securepass123"}`,
+			`{"username":"other","email":"Alice@example.com","password":"securepass123"}`,
+		} {
+			if r := do(t, "POST", base+"/api/auth/register", "", body); r.status != http.StatusConflict {
+				t.Errorf("%s: %d %s", body, r.status, r.body)
+			} else {
+				r.detail(t)
+			}
+		}
+	})
+	t.Run("Validation", func(t *testing.T) {
+		cases := map[string]string{
+			`{"username":"al","email":"a@example.com","password":"securepass123"}`:                              "username",
+			`{"username":"al ice","email":"a@example.com","password":"securepass123"}`:                          "username",
+			`{"username":"` + strings.Repeat("a", 33) + `","email":"a@example.com","password":"securepass123"}`: "username",
+			`{"username":"bob","email":"not-an-email","password":"securepass123"}`:                              "email",
+			`{"username":"bob","email":"Bob <bob@example.com>","password":"securepass123"}`:                     "email",
+			`{"username":"bob","email":"bob@localhost","password":"securepass123"}`:                             "email",
+			`{"username":"bob","email":"bob@example.com","password":"short"}`:                                   "password",
+			`{"username":"bob","email":"bob@example.com"}`:                                                      "password",
+			`{"username":"bob","email":"bob@example.com","password":12345678}`:                                  "password",
+		}
+		for body, field := range cases {
+			r := do(t, "POST", base+"/api/auth/register", "", body)
+			if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.detail(t), field) {
+				t.Errorf("%s: %d %s (want 422 naming %s)", body, r.status, r.body, field)
+			}
+		}
+		if r := do(t, "POST", base+"/api/auth/register", "", `{"username":`); r.status != http.StatusBadRequest {
+			t.Errorf("malformed JSON: %d %s", r.status, r.body)
+		} else if d := r.detail(t); !strings.Contains(d, "JSON") {
+			t.Errorf("malformed JSON detail %q", d)
+		}
+		// Nothing was created by the refused requests.
+		if r := do(t, "POST", base+"/api/auth/login", "", `{"username":"bob","password":"securepass123"}`); r.status != 401 {
+			t.Errorf("a refused registration created bob: %d", r.status)
+		}
+	})
+	t.Run("Login", func(t *testing.T) {
+		r := do(t, "POST", base+"/api/auth/login", "", `{"username":"alice","password":"securepass123"}`)
+		var got TokenBody
+		json.Unmarshal(r.body, &got)
+		if r.status != 200 || got.AccessToken == "" || got.TokenType != "bearer" || got.User != tok.User {
+			t.Fatalf("login: %d %s", r.status, r.body)
+		}
+		wrongPassword := do(t, "POST", base+"/api/auth/login", "", `{"username":"alice","password":"wrongpass123"}`)
+		unknownUser := do(t, "POST", base+"/api/auth/login", "", `{"username":"nobody","password":"securepass123"}`)
+		if wrongPassword.status != 401 || unknownUser.status != 401 || wrongPassword.detail(t) != unknownUser.detail(t) {
+			t.Fatalf("wrong password %d %s vs unknown user %d %s", wrongPassword.status, wrongPassword.body, unknownUser.status, unknownUser.body)
+		}
+	})
+	t.Run("BadTokens", func(t *testing.T) {
+		for _, h := range []string{"Bearer nonsense", "Basic YWxpY2U6cA==", "Bearer", tok.AccessToken} {
+			req, _ := http.NewRequest("GET", base+"/api/auth/me", nil)
+			req.Header.Set("Authorization", h)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 401 || !strings.Contains(string(body), `"detail"`) {
+				t.Errorf("Authorization %q: %d %s", h, res.StatusCode, body)
+			}
+		}
+		if r := do(t, "GET", base+"/api/auth/me", "", ""); r.status != 401 {
+			t.Errorf("no token: %d", r.status)
+		}
+	})
+	t.Run("RefreshAndLogout", func(t *testing.T) {
+		r := do(t, "POST", base+"/api/auth/refresh", tok.AccessToken, "")
+		var fresh TokenBody
+		json.Unmarshal(r.body, &fresh)
+		if r.status != 200 || fresh.AccessToken == "" || fresh.AccessToken == tok.AccessToken {
+			t.Fatalf("refresh: %d %s", r.status, r.body)
+		}
+		if r := do(t, "POST", base+"/api/auth/logout", fresh.AccessToken, ""); r.status != http.StatusNoContent {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		if r := do(t, "GET", base+"/api/auth/me", fresh.AccessToken, ""); r.status != 401 || !strings.Contains(r.detail(t), "revoked") {
+			t.Fatalf("revoked token still works: %d %s", r.status, r.body)
+		}
+		if r := do(t, "GET", base+"/api/auth/me", tok.AccessToken, ""); r.status != 200 {
+			t.Fatalf("logout revoked another token too: %d", r.status)
+		}
+	})
+	if strings.Contains(logs.String(), "securepass123") || strings.Contains(logs.String(), tok.AccessToken) {
+		t.Fatalf("logs contain a password or token:\n%s", logs)
+	}
+}
+
+func TestDocumentsWithoutCollab(t *testing.T) {
+	srv, _ := newTestServer(t, nil)
+	base := srv.URL
+	alice := registerUser(t, base, "alice")
+	bob := registerUser(t, base, "bob")
+
+	r := do(t, "POST", base+"/api/documents", alice, `{"title":"My Project","content":"// Start coding here"}`)
+	var doc gdoc.Document
+	if err := json.Unmarshal(r.body, &doc); r.status != 201 || err != nil {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if !gdoc.ValidDocumentID(doc.ID) || len(doc.ID) != 8 || doc.Title != "My Project" || doc.Content != "// Start coding here" ||
+		doc.Language != "plaintext" || !doc.Public || doc.Rev != 0 || doc.CreatedAt.IsZero() {
+		t.Fatalf("created %s", r.body)
+	}
+	for _, field := range []string{`"id"`, `"title"`, `"content"`, `"language"`, `"owner_id"`, `"is_public"`, `"rev"`, `"created_at"`, `"updated_at"`} {
+		if !bytes.Contains(r.body, []byte(field)) {
+			t.Errorf("document JSON lacks %s: %s", field, r.body)
+		}
+	}
+	r = do(t, "POST", base+"/api/documents", alice, `{"title":"secret.py","is_public":false}`)
+	var private gdoc.Document
+	json.Unmarshal(r.body, &private)
+	if r.status != 201 || private.Language != "python" || private.Public {
+		t.Fatalf("create private: %d %s", r.status, r.body)
+	}
+
+	t.Run("CreateErrors", func(t *testing.T) {
+		if r := do(t, "POST", base+"/api/documents", "", `{"title":"x"}`); r.status != 401 {
+			t.Errorf("anonymous create: %d", r.status)
+		}
+		for body, field := range map[string]string{
+			`{"title":"   "}`:                              "title",
+			`{"content":"x"}`:                              "title",
+			`{"title":"x","language":"Not A Lang"}`:        "language",
+			`{"title":"` + strings.Repeat("t", 201) + `"}`: "title",
+		} {
+			if r := do(t, "POST", base+"/api/documents", alice, body); r.status != 422 || !strings.Contains(r.detail(t), field) {
+				t.Errorf("%s: %d %s", body, r.status, r.body)
+			}
+		}
+		big := `{"title":"big","content":"` + strings.Repeat("x", 5000) + `"}`
+		if r := do(t, "POST", base+"/api/documents", alice, big); r.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("over MaxBodyBytes: %d %s", r.status, r.body)
+		} else {
+			r.detail(t)
+		}
+	})
+	t.Run("List", func(t *testing.T) {
+		var anon, own []DocumentSummary
+		r := do(t, "GET", base+"/api/documents", "", "")
+		json.Unmarshal(r.body, &anon)
+		if r.status != 200 || len(anon) != 1 || anon[0].ID != doc.ID || bytes.Contains(r.body, []byte("content")) {
+			t.Fatalf("anonymous list: %d %s", r.status, r.body)
+		}
+		json.Unmarshal(do(t, "GET", base+"/api/documents", alice, "").body, &own)
+		if len(own) != 2 {
+			t.Fatalf("owner list has %d documents", len(own))
+		}
+		var bobs []DocumentSummary
+		json.Unmarshal(do(t, "GET", base+"/api/documents", bob, "").body, &bobs)
+		if len(bobs) != 1 {
+			t.Fatalf("bob sees %d documents", len(bobs))
+		}
+	})
+	t.Run("PrivateAndMissing", func(t *testing.T) {
+		for _, path := range []string{"/chat", "/ops", "/users"} {
+			if r := do(t, "GET", base+"/api/documents/"+private.ID+path, bob, ""); r.status != 403 {
+				t.Errorf("bob GET private %s: %d %s", path, r.status, r.body)
+			}
+			if r := do(t, "GET", base+"/api/documents/nope"+path, bob, ""); r.status != 404 {
+				t.Errorf("GET missing %s: %d %s", path, r.status, r.body)
+			}
+		}
+		if r := do(t, "DELETE", base+"/api/documents/"+doc.ID, bob, ""); r.status != 403 {
+			t.Errorf("bob deletes alice's document: %d %s", r.status, r.body)
+		}
+		if r := do(t, "PUT", base+"/api/documents/"+doc.ID, bob, `{"is_public":false}`); r.status != 403 {
+			t.Errorf("bob makes alice's document private: %d %s", r.status, r.body)
+		}
+		if r := do(t, "PUT", base+"/api/documents/"+private.ID, bob, `{"title":"mine"}`); r.status != 403 {
+			t.Errorf("bob renames a private document: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("ChatAndOps", func(t *testing.T) {
+		r := do(t, "GET", base+"/api/documents/"+doc.ID+"/chat?limit=10", "", "")
+		if r.status != 200 || strings.TrimSpace(string(r.body)) != "[]" {
+			t.Errorf("chat: %d %s", r.status, r.body)
+		}
+		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/chat?limit=500", "", ""); r.status != 422 || !strings.Contains(r.detail(t), "limit") {
+			t.Errorf("chat limit 500: %d %s", r.status, r.body)
+		}
+		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/ops?from=5&to=2", "", ""); r.status != 422 {
+			t.Errorf("ops to<from: %d %s", r.status, r.body)
+		}
+		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/ops?from=-1", "", ""); r.status != 422 {
+			t.Errorf("ops from=-1: %d %s", r.status, r.body)
+		}
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	srv, _ := newTestServer(t, func(c *Config) { c.AuthRatePerMinute = 3 })
+	var last response
+	for range 4 {
+		last = do(t, "POST", srv.URL+"/api/auth/login", "", `{"username":"nobody","password":"securepass123"}`)
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("4th login in a minute: %d %s", last.status, last.body)
+	}
+	last.detail(t)
+	// Spoofed forwarding headers do not give a fresh budget.
+	if r := do(t, "POST", srv.URL+"/api/auth/login", "", `{"username":"nobody","password":"x"}`, "X-Forwarded-For", "203.0.113.9"); r.status != 429 {
+		t.Fatalf("X-Forwarded-For bypassed the limit: %d", r.status)
+	}
+	// Other routes are not limited.
+	if r := do(t, "GET", srv.URL+"/api/documents", "", ""); r.status != 200 {
+		t.Fatalf("list documents: %d", r.status)
+	}
+}
+
+func TestIPRateLimiterForgetsIdleClients(t *testing.T) {
+	l := newIPRateLimiter(1)
+	now := time.Now()
+	for i := range rateLimitMaxIPs {
+		l.allow(net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)).String(), now)
+	}
+	if l.allow("10.0.0.0", now) {
+		t.Fatal("a client over its budget was allowed")
+	}
+	later := now.Add(rateLimitIdle + time.Minute)
+	if !l.allow("192.0.2.1", later) || len(l.clients) != 1 {
+		t.Fatalf("idle clients were not forgotten: %d remain", len(l.clients))
+	}
+}
+
+func TestHealthAndReady(t *testing.T) {
+	srv, _ := newTestServer(t, nil)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		r := do(t, "GET", srv.URL+p, "", "")
+		if r.status != 200 || !strings.Contains(string(r.body), `"ok"`) {
+			t.Errorf("%s: %d %s", p, r.status, r.body)
+		}
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "closed.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	closed, _ := newTestServer(t, func(c *Config) { c.Store = store })
+	if r := do(t, "GET", closed.URL+"/readyz", "", ""); r.status != 503 {
+		t.Errorf("readyz with a closed database: %d %s", r.status, r.body)
+	} else {
+		r.detail(t)
+	}
+}
+
+func TestOpenAPIAndDocs(t *testing.T) {
+	srv, _ := newTestServer(t, nil)
+	r := do(t, "GET", srv.URL+"/api/openapi.json", "", "")
+	var spec struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(r.body, &spec); r.status != 200 || err != nil || !strings.HasPrefix(spec.OpenAPI, "3.1") {
+		t.Fatalf("openapi: %d %v", r.status, err)
+	}
+	for path, method := range map[string]string{
+		"/auth/register": "post", "/auth/login": "post", "/auth/refresh": "post", "/auth/logout": "post", "/auth/me": "get",
+		"/documents": "post", "/documents/{id}": "put", "/documents/{id}/users": "get", "/documents/{id}/chat": "get",
+		"/documents/{id}/ops": "get",
+	} {
+		if spec.Paths[path][method] == nil {
+			t.Errorf("openapi lacks %s %s", method, path)
+		}
+	}
+	if !bytes.Contains(r.body, []byte(`"detail"`)) {
+		t.Error("openapi does not describe the {detail} error body")
+	}
+
+	page := do(t, "GET", srv.URL+"/docs", "", "")
+	if page.status != 200 || !bytes.Contains(page.body, []byte("/api/auth/register")) || bytes.Contains(page.body, []byte("https://")) {
+		t.Fatalf("/docs without assets: %d %s", page.status, page.body)
+	}
+	assets := fstest.MapFS{"docs.html": {Data: []byte("<html>swagger here</html>")}, "index.html": {Data: []byte("<html>app</html>")}}
+	withAssets, _ := newTestServer(t, func(c *Config) { c.Assets = assets })
+	if r := do(t, "GET", withAssets.URL+"/docs", "", ""); r.status != 200 || string(r.body) != "<html>swagger here</html>" {
+		t.Fatalf("/docs with assets: %d %s", r.status, r.body)
+	}
+}
+
+func TestWebClientAndFallbacks(t *testing.T) {
+	bare, _ := newTestServer(t, nil)
+	if r := do(t, "GET", bare.URL+"/", "", ""); r.status != 200 || !bytes.Contains(r.body, []byte("make build")) {
+		t.Fatalf("/ without assets: %d %s", r.status, r.body)
+	}
+	assets := fstest.MapFS{
+		"index.html":        {Data: []byte("<html>app</html>")},
+		"assets/app-123.js": {Data: []byte("console.log(1)")},
+		"favicon.svg":       {Data: []byte("<svg/>")},
+	}
+	srv, _ := newTestServer(t, func(c *Config) { c.Assets = assets })
+	cases := []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/", 200, "<html>app</html>"},
+		{"GET", "/doc/my-project", 200, "<html>app</html>"},
+		{"GET", "/assets/app-123.js", 200, "console.log(1)"},
+		{"GET", "/favicon.svg", 200, "<svg/>"},
+		{"GET", "/assets/missing.js", 404, `"detail"`},
+		{"GET", "/api/nope", 404, `"detail"`},
+		{"GET", "/ws/doc", 404, `"detail"`},
+		{"GET", "/api/auth/login", 405, `"detail"`},
+		{"DELETE", "/api/documents", 405, `"detail"`},
+		{"POST", "/somewhere", 405, `"detail"`},
+	}
+	for _, tc := range cases {
+		r := do(t, tc.method, srv.URL+tc.path, "", "")
+		if r.status != tc.status || !bytes.Contains(r.body, []byte(tc.body)) {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.status, r.body, tc.status, tc.body)
+		}
+	}
+	if r := do(t, "GET", srv.URL+"/assets/app-123.js", "", ""); !strings.Contains(r.header.Get("Cache-Control"), "immutable") {
+		t.Errorf("hashed asset Cache-Control = %q", r.header.Get("Cache-Control"))
+	}
+	if r := do(t, "GET", srv.URL+"/api/auth/login", "", ""); !strings.Contains(r.header.Get("Allow"), "POST") {
+		t.Errorf("405 Allow = %q", r.header.Get("Allow"))
+	}
+}
+
+func TestCORS(t *testing.T) {
+	srv, _ := newTestServer(t, nil)
+	r := do(t, "OPTIONS", srv.URL+"/api/documents", "", "", "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "authorization,content-type")
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("allowed preflight: %d %v", r.status, r.header)
+	}
+	r = do(t, "OPTIONS", srv.URL+"/api/documents", "", "", "Origin", "http://evil.example", "Access-Control-Request-Method", "POST")
+	if r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign preflight: %d %v", r.status, r.header)
+	}
+	r = do(t, "GET", srv.URL+"/api/documents", "", "", "Origin", "http://localhost:3000")
+	if r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {
+		t.Fatalf("simple request: %v", r.header)
+	}
+	r = do(t, "GET", srv.URL+"/api/documents", "", "", "Origin", "http://evil.example")
+	if r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign simple request got CORS headers: %v", r.header)
+	}
+}
+
+// hijackable is a ResponseWriter that supports Hijack, as net/http's does.
+type hijackable struct {
+	*httptest.ResponseRecorder
+	hijacked bool
+}
+
+func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.hijacked = true
+	return nil, nil, nil
+}
+
+func TestLogMiddleware(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	h := logMiddleware(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, err := http.NewResponseController(w).Hijack(); err != nil {
+			t.Errorf("hijack through the log middleware: %v", err)
+		}
+	}))
+	w := &hijackable{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/ws/doc?token=SECRET-TOKEN", nil))
+	if !w.hijacked {
+		t.Fatal("the connection was not hijacked")
+	}
+	line := logs.String()
+	if strings.Contains(line, "SECRET-TOKEN") || !strings.Contains(line, "path=/ws/doc") || !strings.Contains(line, "status=101") {
+		t.Fatalf("log line %q", line)
+	}
+}
+
+func TestGuessLanguage(t *testing.T) {
+	for title, want := range map[string]string{"main.py": "python", "x.GO": "go", "app.ts": "typescript", "a.js": "javascript",
+		"README": "plaintext", "My Project": "plaintext", "Dockerfile": "dockerfile", "notes.md": "markdown"} {
+		if got := GuessLanguage(title); got != want {
+			t.Errorf("GuessLanguage(%q) = %q, want %q", title, got, want)
+		}
+	}
+}
+
+func TestHTTPStatus(t *testing.T) {
+	for code, want := range map[string]int{gdoc.EINVALID: 422, gdoc.EUNAUTHORIZED: 401, gdoc.EFORBIDDEN: 403, gdoc.ENOTFOUND: 404,
+		gdoc.ECONFLICT: 409, gdoc.ETOOLARGE: 413, gdoc.ERATELIMITED: 429, gdoc.EUNAVAILABLE: 503, gdoc.EINTERNAL: 500} {
+		if got := HTTPStatus(code); got != want {
+			t.Errorf("HTTPStatus(%s) = %d, want %d", code, got, want)
+		}
+	}
+}
