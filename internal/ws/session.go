@@ -1,0 +1,594 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/gdoc/gdoc/internal/collab"
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/ot"
+)
+
+type dialect int
+
+const (
+	dialectSeed dialect = iota // the seed's whole-content messages
+	dialectOT                  // gdoc.v1: ops, acks, revisions
+)
+
+// outItem is one entry of a connection's send queue: a message from collab
+// or a frame the session built itself (pong, error).
+type outItem struct {
+	msg   collab.Message
+	frame []byte
+	wake  bool // nothing to send but a seed client's pending update
+}
+
+// session is one WebSocket connection to one document. It is collab's
+// Client: collab calls Deliver from its own goroutines, and Deliver never
+// blocks. One goroutine reads, one writes, one pings.
+type session struct {
+	h       *Handler
+	conn    *websocket.Conn
+	connID  string
+	docID   string
+	user    *gdoc.User
+	dialect dialect
+	log     *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	queue  chan outItem
+
+	stopOnce    sync.Once
+	stopped     chan struct{}
+	closeCode   websocket.StatusCode
+	closeReason string
+	closeNow    bool // the peer is gone or stuck: skip the close handshake
+
+	// knownRev is the newest revision queued for this client. A client
+	// cannot legitimately base an op on a later one.
+	knownRev atomic.Int64
+	color    string
+
+	opLimit, chatLimit, otherLimit *rate.Limiter
+
+	seed *seedShadow // seed dialect only
+}
+
+func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User, d dialect) *session {
+	ctx, cancel := context.WithCancel(h.ctx)
+	connID := uuid.NewString()
+	return &session{
+		h:          h,
+		conn:       conn,
+		connID:     connID,
+		docID:      docID,
+		user:       user,
+		dialect:    d,
+		log:        h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
+		ctx:        ctx,
+		cancel:     cancel,
+		queue:      make(chan outItem, h.cfg.SendQueue),
+		stopped:    make(chan struct{}),
+		opLimit:    rate.NewLimiter(h.cfg.OpRate, h.cfg.OpBurst),
+		chatLimit:  rate.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst),
+		otherLimit: rate.NewLimiter(h.cfg.OtherRate, h.cfg.OtherBurst),
+	}
+}
+
+// ConnID implements collab.Client.
+func (s *session) ConnID() string { return s.connID }
+
+// User implements collab.Client.
+func (s *session) User() *gdoc.User { return s.user }
+
+// Deliver implements collab.Client: it queues m without blocking and
+// reports false when the queue is full, after which the connection closes
+// with 1008 "Slow consumer".
+func (s *session) Deliver(m collab.Message) bool {
+	switch m := m.(type) {
+	case collab.OpMessage:
+		s.raiseKnownRev(m.Op.Rev)
+	case collab.AckMessage:
+		s.raiseKnownRev(m.Rev)
+	}
+	return s.enqueue(outItem{msg: m})
+}
+
+func (s *session) raiseKnownRev(rev int64) {
+	for {
+		cur := s.knownRev.Load()
+		if rev <= cur || s.knownRev.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+func (s *session) enqueue(it outItem) bool {
+	select {
+	case s.queue <- it:
+		return true
+	default:
+		s.stop(websocket.StatusPolicyViolation, "Slow consumer", false)
+		return false
+	}
+}
+
+func (s *session) sendFrame(frame []byte) { s.enqueue(outItem{frame: frame}) }
+
+// wake makes the writer flush a seed client's pending update.
+func (s *session) wake() { s.enqueue(outItem{wake: true}) }
+
+func (s *session) sendError(e *wireError) {
+	s.sendFrame(errorFrame(e.Code, e.Message, e.ID))
+}
+
+// stop asks the session to close with code and reason; the first call wins.
+func (s *session) stop(code websocket.StatusCode, reason string, now bool) {
+	s.stopOnce.Do(func() {
+		s.closeCode, s.closeReason, s.closeNow = code, reason, now
+		close(s.stopped)
+	})
+}
+
+// run joins the document, sends init, serves the connection until it
+// stops, then leaves the document and closes the socket.
+func (s *session) run(since int64) {
+	defer s.cancel()
+	st, err := s.h.cfg.Collab.Join(s.ctx, s.docID, s, since)
+	if err != nil {
+		s.refuseJoin(err, since)
+		return
+	}
+	s.color = st.Color
+	s.raiseKnownRev(st.Rev)
+	if s.dialect == dialectSeed {
+		s.seed = newSeedShadow(s, st.Document.Content, st.Rev)
+	}
+
+	// init goes out before anything Deliver queued meanwhile: the writer
+	// starts only after it.
+	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
+	err = s.conn.Write(ctx, websocket.MessageText, s.initFrame(st, since))
+	cancel()
+	if err != nil {
+		s.h.cfg.Collab.Leave(s.docID, s)
+		s.conn.CloseNow()
+		return
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.readLoop() }()
+	go func() { defer wg.Done(); s.writeLoop() }()
+	go func() { defer wg.Done(); s.pingLoop() }()
+
+	select {
+	case <-s.stopped:
+	case <-s.h.ctx.Done():
+		s.stop(websocket.StatusGoingAway, "Server shutting down", false)
+	}
+	s.h.cfg.Collab.Leave(s.docID, s)
+	if s.closeNow {
+		s.conn.CloseNow()
+	} else {
+		s.conn.Close(s.closeCode, s.closeReason)
+	}
+	s.cancel()
+	wg.Wait()
+}
+
+func (s *session) refuseJoin(err error, since int64) {
+	code := gdoc.ErrorCode(err)
+	switch {
+	case code == gdoc.EFORBIDDEN:
+		s.conn.Close(websocket.StatusPolicyViolation, "Forbidden")
+	case code == gdoc.EINVALID && since >= 0:
+		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
+		s.conn.Close(websocket.StatusPolicyViolation, "Bad revision")
+	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND:
+		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
+		s.conn.Close(websocket.StatusPolicyViolation, closeReason(gdoc.ErrorMessage(err)))
+	case code == gdoc.EUNAVAILABLE:
+		s.conn.Close(websocket.StatusTryAgainLater, "Service unavailable")
+	default:
+		s.log.Error("join document", "err", err)
+		s.conn.Close(websocket.StatusInternalError, "Internal error")
+	}
+}
+
+// closeReason trims a sentence to what a close frame can carry.
+func closeReason(s string) string {
+	const max = 120
+	if len(s) <= max {
+		return s
+	}
+	for i := max; i > 0; i-- {
+		if (s[i] & 0xC0) != 0x80 {
+			return s[:i]
+		}
+	}
+	return ""
+}
+
+func (s *session) initFrame(st collab.JoinState, since int64) []byte {
+	out := initOut{
+		Type:        "init",
+		UserID:      s.user.ID,
+		Username:    s.user.Username,
+		ActiveUsers: []string{},
+		Rev:         st.Rev,
+		Color:       st.Color,
+		ConnID:      s.connID,
+		Users:       st.Users,
+		Document: documentOut{
+			ID: st.Document.ID, Title: st.Document.Title, Language: st.Document.Language,
+			OwnerID: st.Document.OwnerID, Public: st.Document.Public,
+		},
+		Chat:    make([]chatOut, 0, len(st.Chat)),
+		Cursors: make([]cursorOut, 0, len(st.Cursors)),
+		Reset:   st.Reset,
+	}
+	if out.Users == nil {
+		out.Users = []gdoc.ActiveUser{}
+	}
+	for _, u := range st.Users {
+		if u.UserID != s.user.ID {
+			out.ActiveUsers = append(out.ActiveUsers, u.UserID)
+		}
+	}
+	if since >= 0 && !st.Reset {
+		ops := make([]opOut, 0, len(st.Ops))
+		for _, m := range st.Ops {
+			ops = append(ops, opFrame(m))
+		}
+		out.Ops = &ops
+	} else {
+		content := st.Document.Content
+		out.Content = &content
+	}
+	for _, c := range st.Chat {
+		out.Chat = append(out.Chat, chatFrame(c))
+	}
+	for _, c := range st.Cursors {
+		out.Cursors = append(out.Cursors, cursorFrame(c))
+	}
+	return mustJSON(out)
+}
+
+func (s *session) readLoop() {
+	limit := s.h.cfg.MaxMessageBytes
+	for {
+		_, r, err := s.conn.Reader(s.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) != -1 {
+				s.stop(websocket.StatusNormalClosure, "", false)
+			} else {
+				s.stop(websocket.StatusGoingAway, "", true)
+			}
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			s.stop(websocket.StatusGoingAway, "", true)
+			return
+		}
+		if int64(len(data)) > limit {
+			writeNow(s.ctx, s.conn, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
+			s.stop(websocket.StatusMessageTooBig, "Message too large", false)
+			return
+		}
+		s.handle(data)
+	}
+}
+
+// handle answers one client message. Nothing a client sends may crash the
+// server: a panic is logged as a server fault and answered with internal.
+func (s *session) handle(data []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
+			s.sendError(refuse(codeInternal, "", "Internal error."))
+		}
+	}()
+	in, werr := decodeInbound(data)
+	if werr != nil {
+		s.sendError(werr)
+		return
+	}
+	switch in.Type {
+	case "op":
+		werr = s.handleOp(in)
+	case "update":
+		werr = s.handleUpdate(in)
+	case "cursor":
+		werr = s.handleCursor(in)
+	case "chat":
+		werr = s.handleChat(in)
+	case "ping":
+		if !s.otherLimit.Allow() {
+			werr = refuse(codeRateLimited, "", "Too many messages; slow down.")
+		} else {
+			s.sendFrame(pongFrame)
+		}
+	default:
+		if !s.otherLimit.Allow() {
+			return
+		}
+		werr = refuse(codeUnknownType, "", "Unknown message type %q.", closeReason(in.Type))
+	}
+	if werr != nil {
+		s.sendError(werr)
+	}
+}
+
+func (s *session) handleOp(in *inbound) *wireError {
+	if s.dialect != dialectOT {
+		return refuse(codeUnknownType, "", "op needs the %s subprotocol; the seed dialect sends update.", SubprotocolOT)
+	}
+	if in.ID == nil || *in.ID == "" || len(*in.ID) > maxClientIDLen {
+		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", maxClientIDLen)
+	}
+	id := *in.ID
+	if in.Rev == nil {
+		return refuse(codeInvalidMessage, id, "An op needs rev, the revision it is based on.")
+	}
+	if len(in.Op) == 0 || string(in.Op) == "null" {
+		return refuse(codeInvalidMessage, id, "An op needs op, a list of components.")
+	}
+	if !s.opLimit.Allow() {
+		return refuse(codeRateLimited, id, "Too many ops; resend this one later with the same id.")
+	}
+	rev := *in.Rev
+	if rev < 0 || rev > s.knownRev.Load() {
+		return refuse(codeBadRevision, id, "Revision %d is not one this connection has received.", rev)
+	}
+	op, err := ot.Parse(in.Op)
+	if err == nil {
+		err = ot.Check(op)
+	}
+	if err != nil {
+		return refuse(codeInvalidOp, id, "Malformed op: %s", opErrorText(err))
+	}
+	if err := s.h.cfg.Collab.SubmitOp(s.ctx, s.docID, s, rev, id, op); err != nil {
+		return s.domainError(err, id, true)
+	}
+	return nil
+}
+
+func (s *session) handleUpdate(in *inbound) *wireError {
+	if s.dialect != dialectSeed {
+		return refuse(codeInvalidMessage, "", "update is the seed dialect's message; %s clients send op.", SubprotocolOT)
+	}
+	if in.Data == nil || in.Data.Content == nil {
+		return refuse(codeInvalidMessage, "", "An update needs data.content, the whole text.")
+	}
+	if !s.opLimit.Allow() {
+		return refuse(codeRateLimited, "", "Too many updates; the next one carries the whole text anyway.")
+	}
+	return s.seed.clientUpdate(*in.Data.Content)
+}
+
+func (s *session) handleCursor(in *inbound) *wireError {
+	cur := collab.Cursor{ConnID: s.connID, UserID: s.user.ID, Username: s.user.Username, Color: s.color}
+	hasOffsets := in.Anchor != nil || in.Head != nil
+	hasPosition := len(in.Position) > 0
+	if !hasOffsets && !hasPosition {
+		return refuse(codeInvalidMessage, "", "A cursor needs anchor and head (code points) or position.")
+	}
+	if hasOffsets {
+		if in.Anchor == nil || in.Head == nil || *in.Anchor < 0 || *in.Head < 0 {
+			return refuse(codeInvalidMessage, "", "A cursor needs both anchor and head, each >= 0.")
+		}
+		cur.Anchor, cur.Head = *in.Anchor, *in.Head
+		cur.Rev = s.knownRev.Load()
+		if in.Rev != nil {
+			if *in.Rev < 0 || *in.Rev > cur.Rev {
+				return refuse(codeBadRevision, "", "Revision %d is not one this connection has received.", *in.Rev)
+			}
+			cur.Rev = *in.Rev
+		}
+	}
+	if len(in.Position) > maxCursorFieldBytes || len(in.Selection) > maxCursorFieldBytes {
+		return refuse(codeInvalidMessage, "", "position and selection may hold at most %d bytes each.", maxCursorFieldBytes)
+	}
+	if hasPosition {
+		cur.Position, cur.Selection = in.Position, in.Selection
+	}
+	// Cursors over the rate are dropped without a word: the next one
+	// supersedes them.
+	if !s.otherLimit.Allow() {
+		return nil
+	}
+	if err := s.h.cfg.Collab.UpdateCursor(s.ctx, s.docID, s, cur); err != nil {
+		return s.domainError(err, "", false)
+	}
+	return nil
+}
+
+func (s *session) handleChat(in *inbound) *wireError {
+	clientMsgID := ""
+	if in.ClientMsgID != nil {
+		clientMsgID = *in.ClientMsgID
+		if len(clientMsgID) > maxClientIDLen {
+			return refuse(codeInvalidMessage, "", "client_msg_id may hold at most %d bytes.", maxClientIDLen)
+		}
+	}
+	if in.Message == nil {
+		return refuse(codeInvalidMessage, clientMsgID, "A chat message needs message, a string.")
+	}
+	if !s.chatLimit.Allow() {
+		return refuse(codeRateLimited, clientMsgID, "Too many chat messages; slow down.")
+	}
+	if err := s.h.cfg.Collab.SendChat(s.ctx, s.docID, s, *in.Message, clientMsgID); err != nil {
+		return s.domainError(err, clientMsgID, false)
+	}
+	return nil
+}
+
+// domainError turns an error from collab into a wire error, logging only
+// server faults.
+func (s *session) domainError(err error, id string, aboutOp bool) *wireError {
+	code := gdoc.ErrorCode(err)
+	if code == gdoc.EINTERNAL {
+		s.log.Error("websocket request failed", "err", err)
+	}
+	return &wireError{Code: wireCode(code, aboutOp), Message: gdoc.ErrorMessage(err), ID: id}
+}
+
+// opErrorText is the sentence of an ot parse or check error.
+func opErrorText(err error) string {
+	var e *gdoc.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return strings.TrimPrefix(err.Error(), "ot: ")
+}
+
+func (s *session) writeLoop() {
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case it := <-s.queue:
+			frames, closing, reason := s.encode(it)
+			for _, f := range frames {
+				if !s.write(f) {
+					return
+				}
+			}
+			if closing {
+				// A deleted document is gone for good: 1008 tells the
+				// client not to reconnect; anything else is going away.
+				code := websocket.StatusGoingAway
+				if reason == collab.ReasonDeleted {
+					code = websocket.StatusPolicyViolation
+				}
+				s.stop(code, reason, false)
+				return
+			}
+			if s.seed != nil && len(s.queue) == 0 {
+				if f := s.seed.flush(); f != nil && !s.write(f) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (s *session) write(frame []byte) bool {
+	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
+	defer cancel()
+	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+		s.stop(websocket.StatusGoingAway, "", true)
+		return false
+	}
+	return true
+}
+
+// encode renders one queued item in the connection's dialect. closing
+// reports that the connection must close after the frames (collab said
+// Closing).
+func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason string) {
+	if it.frame != nil || it.wake {
+		return s.withSeedFlush(it.frame), false, ""
+	}
+	switch m := it.msg.(type) {
+	case collab.OpMessage:
+		if s.seed != nil {
+			if err := s.seed.remoteOp(m); err != nil {
+				s.log.Error("seed shadow out of sync", "err", err)
+				return nil, true, "Out of sync; reconnect"
+			}
+			return nil, false, ""
+		}
+		return [][]byte{mustJSON(opFrame(m))}, false, ""
+	case collab.AckMessage:
+		if s.seed != nil {
+			if err := s.seed.ack(m); err != nil {
+				s.log.Error("seed shadow out of sync", "err", err)
+				return nil, true, "Out of sync; reconnect"
+			}
+			return nil, false, ""
+		}
+		return [][]byte{mustJSON(ackOut{Type: "ack", ID: m.OpID, Rev: m.Rev})}, false, ""
+	case collab.OpErrorMessage:
+		if s.seed != nil {
+			s.seed.opRefused(m)
+		}
+		return s.withSeedFlush(errorFrame(wireCode(m.Code, true), m.Message, m.OpID)), false, ""
+	case collab.ChatMessage:
+		return s.withSeedFlush(mustJSON(chatFrame(m.Chat))), false, ""
+	case collab.ChatAckMessage:
+		if s.dialect == dialectSeed {
+			return nil, false, "" // the seed client shows its own message already
+		}
+		return [][]byte{mustJSON(chatAckOut{Type: "chat_ack", ClientMsgID: m.ClientMsgID, ID: m.Chat.ID, Timestamp: timestamp(m.Chat.CreatedAt)})}, false, ""
+	case collab.CursorMessage:
+		return s.withSeedFlush(mustJSON(cursorFrame(m.Cursor))), false, ""
+	case collab.UserJoinedMessage:
+		return s.withSeedFlush(userJoinedFrame(m.User)), false, ""
+	case collab.UserLeftMessage:
+		return s.withSeedFlush(mustJSON(userLeftOut{Type: "user_left", UserID: m.UserID, Username: m.Username})), false, ""
+	case collab.ClosingMessage:
+		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
+	default:
+		s.log.Error("unknown collab message", "type", fmt.Sprintf("%T", m))
+		return nil, false, ""
+	}
+}
+
+func closeReasonOr(reason, fallback string) string {
+	if reason == "" {
+		return fallback
+	}
+	return closeReason(reason)
+}
+
+// withSeedFlush puts a seed client's pending update before frame, so the
+// client sees the text change before what follows it.
+func (s *session) withSeedFlush(frame []byte) [][]byte {
+	var frames [][]byte
+	if s.seed != nil {
+		if f := s.seed.flush(); f != nil {
+			frames = append(frames, f)
+		}
+	}
+	if frame != nil {
+		frames = append(frames, frame)
+	}
+	return frames
+}
+
+func (s *session) pingLoop() {
+	t := time.NewTicker(s.h.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.PongTimeout)
+			err := s.conn.Ping(ctx)
+			cancel()
+			if err != nil {
+				// No pong: the peer is gone (half-open) or stuck.
+				s.stop(websocket.StatusGoingAway, "", true)
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,291 @@
+// Package ws serves the WebSocket endpoint /ws/{document_id}: it authenticates a connection, speaks the seed or the OT (gdoc.v1) dialect of docs/protocol.md, and connects it to the collaboration layer.
+package ws
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/gdoc/gdoc/internal/collab"
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+// Subprotocols the server selects. A client offering SubprotocolOT speaks
+// the OT dialect; anything else speaks the seed dialect. A browser that
+// passes its token as a "bearer.<JWT>" subprotocol must also offer one of
+// these, because a browser fails the handshake when the server selects none
+// of the subprotocols it offered (the server never echoes the token).
+const (
+	SubprotocolOT   = "gdoc.v1"
+	SubprotocolSeed = "gdoc.seed"
+	bearerPrefix    = "bearer."
+)
+
+// Defaults of Config's limits (docs/protocol.md, "Limits").
+const (
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultSendQueue       = 256
+	DefaultPingInterval    = 25 * time.Second
+	DefaultPongTimeout     = 60 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultOpRate          = 100 // ops (and seed updates) per second per connection
+	DefaultOpBurst         = 200
+	DefaultChatRate        = 10 // chat messages per second per connection
+	DefaultChatBurst       = 20
+	DefaultOtherRate       = 200 // cursors, pings and anything else per second
+	DefaultOtherBurst      = 400
+)
+
+// Config wires the endpoint. Collab and Auth are required; zero limits take
+// the defaults above.
+type Config struct {
+	Collab *collab.Service
+	Auth   gdoc.Authenticator
+	Logger *slog.Logger
+	// OriginPatterns lists the origins allowed besides the request's own
+	// host: hosts ("app.example.com", "localhost:*") or full origins
+	// ("http://localhost:3000"), as path.Match patterns.
+	OriginPatterns []string
+
+	MaxMessageBytes int64         // largest message a client may send
+	SendQueue       int           // messages queued per connection before it counts as a slow consumer
+	PingInterval    time.Duration // WebSocket-level ping period
+	PongTimeout     time.Duration // a connection that does not answer a ping within this is dropped
+	WriteTimeout    time.Duration // a single write that takes longer drops the connection
+
+	OpRate, ChatRate, OtherRate    rate.Limit
+	OpBurst, ChatBurst, OtherBurst int
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = DefaultSendQueue
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = DefaultPongTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.OpRate <= 0 {
+		c.OpRate, c.OpBurst = DefaultOpRate, DefaultOpBurst
+	}
+	if c.ChatRate <= 0 {
+		c.ChatRate, c.ChatBurst = DefaultChatRate, DefaultChatBurst
+	}
+	if c.OtherRate <= 0 {
+		c.OtherRate, c.OtherBurst = DefaultOtherRate, DefaultOtherBurst
+	}
+	c.OpBurst = max(c.OpBurst, 1)
+	c.ChatBurst = max(c.ChatBurst, 1)
+	c.OtherBurst = max(c.OtherBurst, 1)
+}
+
+// Handler serves GET /ws/{document_id}. Register it with a ServeMux
+// pattern that names the wildcard: mux.Handle("GET /ws/{document_id}", h).
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+
+	// ctx lives as long as the server: a connection outlives the request
+	// that opened it, so it must not use r.Context().
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+}
+
+var _ http.Handler = (*Handler)(nil)
+var _ collab.Client = (*session)(nil)
+
+// NewHandler returns the WebSocket endpoint. Call Shutdown to close every
+// connection when the server stops (http.Server.Shutdown does not close
+// hijacked connections).
+func NewHandler(cfg Config) *Handler {
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Handler{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		sessions: make(map[*session]struct{}),
+	}
+}
+
+// Shutdown closes every connection with 1001 (going away) so clients
+// reconnect elsewhere, refuses new ones, and waits for the connections'
+// goroutines until ctx is done. Call it after collab's Shutdown, which
+// finishes pending commits.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	for s := range h.sessions {
+		s.stop(websocket.StatusGoingAway, collab.ReasonShutdown, false)
+	}
+	h.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	defer h.cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Connections returns the number of open connections.
+func (h *Handler) Connections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	docID := r.PathValue("document_id")
+	offered := offeredSubprotocols(r)
+	dialect := dialectSeed
+	if containsFold(offered, SubprotocolOT) {
+		dialect = dialectOT
+	}
+
+	h.mu.Lock()
+	closing := h.closing
+	if !closing {
+		h.wg.Add(1)
+	}
+	h.mu.Unlock()
+	if closing {
+		http.Error(w, "Server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.wg.Done()
+
+	// Accept refuses a cross-origin handshake with 403 before anything else.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:    []string{SubprotocolOT, SubprotocolSeed},
+		OriginPatterns:  h.cfg.OriginPatterns,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		h.log.Debug("websocket handshake refused", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	// The read limit sits one byte above ours so that the reader, not the
+	// library, sees an oversized message first and can say too_large.
+	conn.SetReadLimit(h.cfg.MaxMessageBytes + 1)
+
+	token := r.URL.Query().Get("token")
+	if token == "" {
+		for _, p := range offered {
+			if len(p) > len(bearerPrefix) && strings.EqualFold(p[:len(bearerPrefix)], bearerPrefix) {
+				token = p[len(bearerPrefix):]
+				break
+			}
+		}
+	}
+	if token == "" {
+		conn.Close(websocket.StatusPolicyViolation, "Missing token")
+		return
+	}
+	authCtx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	user, err := h.cfg.Auth.Authenticate(authCtx, token)
+	cancel()
+	if err != nil {
+		switch gdoc.ErrorCode(err) {
+		case gdoc.EUNAUTHORIZED, gdoc.EINVALID, gdoc.ENOTFOUND:
+			conn.Close(websocket.StatusPolicyViolation, "Invalid token")
+		case gdoc.EFORBIDDEN:
+			conn.Close(websocket.StatusPolicyViolation, "Forbidden")
+		case gdoc.EUNAVAILABLE:
+			conn.Close(websocket.StatusTryAgainLater, "Service unavailable")
+		default:
+			h.log.Error("authenticate websocket", "err", err)
+			conn.Close(websocket.StatusInternalError, "Internal error")
+		}
+		return
+	}
+	if !gdoc.ValidDocumentID(docID) {
+		conn.Close(websocket.StatusPolicyViolation, "Invalid document id")
+		return
+	}
+
+	since := int64(-1)
+	if v := r.URL.Query().Get("since"); v != "" && dialect == dialectOT {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeNow(h.ctx, conn, errorFrame(codeBadRevision, "since must be a revision (an integer >= 0).", ""))
+			conn.Close(websocket.StatusPolicyViolation, "Bad revision")
+			return
+		}
+		since = n
+	}
+
+	s := newSession(h, conn, docID, user, dialect)
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		conn.Close(websocket.StatusGoingAway, "Server shutting down")
+		return
+	}
+	h.sessions[s] = struct{}{}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.sessions, s)
+		h.mu.Unlock()
+	}()
+	s.run(since)
+}
+
+// offeredSubprotocols lists the Sec-WebSocket-Protocol entries of r.
+func offeredSubprotocols(r *http.Request) []string {
+	var out []string
+	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(line, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeNow writes one frame outside a session (before it exists).
+func writeNow(ctx context.Context, conn *websocket.Conn, frame []byte) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// A failed write needs no handling: the caller closes the connection next.
+	_ = conn.Write(ctx, websocket.MessageText, frame)
+}
