@@ -1,0 +1,452 @@
+// Command gdoc-load is G-Doc's load generator: simulated editors typing into
+// documents over the OT dialect at a constant (open-loop) rate, measuring
+// edit propagation from each keystroke's intended send time to every other
+// editor, ack latency (durable commit), and convergence at the end.
+//
+// It talks only to the server it is given (127.0.0.1 by default), runs for a
+// bounded time and stops by itself.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/otclient"
+)
+
+type options struct {
+	url       string
+	docs      int
+	clients   int
+	users     int
+	rate      float64
+	duration  time.Duration
+	warmup    time.Duration
+	docSize   int
+	serverPID int
+	settle    time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", "http://127.0.0.1:8000", "G-Doc server base URL")
+	flag.IntVar(&o.docs, "docs", 1, "number of documents")
+	flag.IntVar(&o.clients, "clients", 50, "editors per document")
+	flag.IntVar(&o.users, "users", 5, "accounts shared by the editors")
+	flag.Float64Var(&o.rate, "rate", 5, "keystrokes per second per editor")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measured duration")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "warm-up before measuring")
+	flag.IntVar(&o.docSize, "doc-size", 0, "initial document size in bytes (e.g. 1048576 for S4)")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "server process id, to report its CPU time and RSS")
+	flag.DurationVar(&o.settle, "settle", 30*time.Second, "how long to wait for convergence at the end")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gdoc-load:", err)
+		os.Exit(1)
+	}
+}
+
+// recorder collects latencies of one kind.
+type recorder struct {
+	mu      sync.Mutex
+	samples []time.Duration
+}
+
+func (r *recorder) add(d time.Duration) {
+	r.mu.Lock()
+	r.samples = append(r.samples, d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) summary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.samples)
+	if n == 0 {
+		return "no samples"
+	}
+	sort.Slice(r.samples, func(i, j int) bool { return r.samples[i] < r.samples[j] })
+	q := func(p float64) string {
+		i := int(p * float64(n-1))
+		return fmt.Sprintf("%.2fms", float64(r.samples[i].Microseconds())/1000)
+	}
+	return fmt.Sprintf("n=%d p50=%s p95=%s p99=%s p99.9=%s max=%s", n, q(0.50), q(0.95), q(0.99), q(0.999), q(1))
+}
+
+type stats struct {
+	propagation recorder
+	ack         recorder
+	sent        atomic.Int64
+	delivered   atomic.Int64
+	errors      atomic.Int64
+	measuring   atomic.Bool
+	intended    sync.Map // op id -> time.Time (intended send time of its first keystroke)
+}
+
+type editor struct {
+	mu    sync.Mutex
+	state *otclient.State
+	conn  *otclient.Conn
+	rng   *rand.Rand
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	if o.docs < 1 || o.clients < 1 || o.users < 1 || o.rate <= 0 {
+		return errors.New("docs, clients, users and rate must be positive")
+	}
+	tokens := make([]string, o.users)
+	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	for i := range tokens {
+		tok, err := register(ctx, o.url, fmt.Sprintf("load%s_%d", tag, i))
+		if err != nil {
+			return fmt.Errorf("register: %w", err)
+		}
+		tokens[i] = tok
+	}
+	content := initialText(o.docSize)
+	docIDs := make([]string, o.docs)
+	for d := range docIDs {
+		id, err := createDocument(ctx, o.url, tokens[0], fmt.Sprintf("load %s %d.go", tag, d), content)
+		if err != nil {
+			return fmt.Errorf("create document: %w", err)
+		}
+		docIDs[d] = id
+	}
+
+	st := &stats{}
+	editors := make([][]*editor, o.docs)
+	for d, id := range docIDs {
+		for c := 0; c < o.clients; c++ {
+			conn, init, err := otclient.Dial(ctx, o.url, id, tokens[(d*o.clients+c)%o.users], -1)
+			if err != nil {
+				return fmt.Errorf("connect editor %d of %s: %w", c, id, err)
+			}
+			if init.Content == nil {
+				return errors.New("init without content")
+			}
+			e := &editor{
+				state: otclient.NewState(fmt.Sprintf("L%d-%d", d, c), *init.Content, init.Rev),
+				conn:  conn,
+				rng:   rand.New(rand.NewPCG(uint64(d), uint64(c))),
+			}
+			editors[d] = append(editors[d], e)
+			go e.readLoop(ctx, st)
+		}
+	}
+	fmt.Fprintf(out, "connected %d editors on %d documents; warm-up %s, measuring %s at %.1f keys/s each\n",
+		o.docs*o.clients, o.docs, o.warmup, o.duration, o.rate)
+
+	cpu0, _ := processCPU(o.serverPID)
+	start := time.Now()
+	measureFrom, measureTo := start.Add(o.warmup), start.Add(o.warmup+o.duration)
+	var wg sync.WaitGroup
+	for _, doc := range editors {
+		for _, e := range doc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.typeLoop(ctx, st, o.rate, measureFrom, measureTo)
+			}()
+		}
+	}
+	go func() {
+		select {
+		case <-time.After(time.Until(measureFrom)):
+			st.measuring.Store(true)
+		case <-ctx.Done():
+		}
+	}()
+	wg.Wait()
+	st.measuring.Store(false)
+	elapsed := time.Since(measureFrom)
+	cpu1, _ := processCPU(o.serverPID)
+	delivered := st.delivered.Load()
+
+	converged := waitConverged(ctx, o, editors, docIDs, tokens[0], out)
+	fmt.Fprintf(out, "ops sent (measured): %d, deliveries: %d (%.0f/s), errors: %d\n",
+		st.sent.Load(), delivered, float64(delivered)/elapsed.Seconds(), st.errors.Load())
+	fmt.Fprintf(out, "propagation: %s\n", st.propagation.summary())
+	fmt.Fprintf(out, "ack (durable commit): %s\n", st.ack.summary())
+	if o.serverPID > 0 && delivered > 0 {
+		fmt.Fprintf(out, "server CPU: %.1f ms per 1,000 deliveries; RSS %s\n",
+			float64((cpu1-cpu0).Milliseconds())*1000/float64(delivered), processRSS(o.serverPID))
+	}
+	for _, doc := range editors {
+		for _, e := range doc {
+			e.conn.Close()
+		}
+	}
+	if !converged {
+		return errors.New("documents did not converge")
+	}
+	if st.errors.Load() > 0 {
+		return fmt.Errorf("%d error messages from the server", st.errors.Load())
+	}
+	return nil
+}
+
+// typeLoop makes one random keystroke at each intended time (open loop:
+// intended times do not slip when the system is slow).
+func (e *editor) typeLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+	interval := time.Duration(float64(time.Second) / rate)
+	next := time.Now().Add(time.Duration(e.rng.Int64N(int64(interval))))
+	for next.Before(measureTo) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		e.mu.Lock()
+		op := randomKeystroke(e.rng, e.state.Doc.Len())
+		out, err := e.state.Edit(op)
+		if err == nil && out == nil && e.state.BufferID() != "" {
+			st.intended.LoadOrStore(e.state.BufferID(), next)
+		}
+		if out != nil {
+			st.intended.LoadOrStore(out.ID, next)
+			err = e.conn.SendOp(ctx, out)
+		}
+		e.mu.Unlock()
+		if err != nil {
+			st.errors.Add(1)
+			return
+		}
+		if !next.Before(measureFrom) {
+			st.sent.Add(1)
+		}
+		next = next.Add(interval)
+	}
+}
+
+func (e *editor) readLoop(ctx context.Context, st *stats) {
+	for {
+		m, err := e.conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		e.mu.Lock()
+		var out *otclient.Outgoing
+		switch m.Type {
+		case "op":
+			var op ot.Op
+			if err = json.Unmarshal(m.Op, &op); err == nil {
+				out, err = e.state.ServerOp(m.Rev, m.ID, op)
+			}
+			if st.measuring.Load() {
+				if t, ok := st.intended.Load(m.ID); ok {
+					st.propagation.add(now.Sub(t.(time.Time)))
+				}
+				st.delivered.Add(1)
+			}
+		case "ack":
+			if st.measuring.Load() {
+				if t, ok := st.intended.Load(m.ID); ok {
+					st.ack.add(now.Sub(t.(time.Time)))
+				}
+			}
+			out, err = e.state.Ack(m.ID, m.Rev)
+		case "error":
+			st.errors.Add(1)
+			fmt.Fprintf(os.Stderr, "server error: %s\n", m.Raw)
+		}
+		if err == nil && out != nil {
+			err = e.conn.SendOp(ctx, out)
+		}
+		e.mu.Unlock()
+		if err != nil {
+			st.errors.Add(1)
+			fmt.Fprintf(os.Stderr, "editor: %v\n", err)
+			return
+		}
+	}
+}
+
+// randomKeystroke inserts a character at a random place, or deletes one
+// (one time in five, when there is text).
+func randomKeystroke(rng *rand.Rand, n int) ot.Op {
+	pos := rng.IntN(n + 1)
+	var op ot.Op
+	if pos > 0 {
+		op = append(op, ot.Component{Skip: pos})
+	}
+	if n > 0 && pos < n && rng.IntN(5) == 0 {
+		return append(op, ot.Component{Delete: 1})
+	}
+	const alphabet = "abcdefghijklmnopqrstuvwxyz {}();\n"
+	return append(op, ot.Component{Insert: string(alphabet[rng.IntN(len(alphabet))])})
+}
+
+func initialText(size int) string {
+	const line = "func example(x int) int { return x * 2 } // some code\n"
+	var b strings.Builder
+	for b.Len() < size {
+		b.WriteString(line)
+	}
+	return b.String()[:size]
+}
+
+// waitConverged waits until no editor has edits pending, then checks that
+// every editor of a document and the server hold the same text.
+func waitConverged(ctx context.Context, o options, editors [][]*editor, docIDs []string, token string, out io.Writer) bool {
+	deadline := time.Now().Add(o.settle)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		pending := 0
+		for _, doc := range editors {
+			for _, e := range doc {
+				e.mu.Lock()
+				pending += e.state.Pending()
+				e.mu.Unlock()
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ok := true
+	for d, doc := range editors {
+		var server struct {
+			Content string `json:"content"`
+			Rev     int64  `json:"rev"`
+		}
+		// The last deliveries may still be in flight: retry briefly.
+		for try := 0; try < 100; try++ {
+			if err := getJSON(ctx, o.url+"/api/documents/"+docIDs[d], token, &server); err != nil {
+				fmt.Fprintf(out, "document %s: %v\n", docIDs[d], err)
+				return false
+			}
+			same := true
+			for _, e := range doc {
+				e.mu.Lock()
+				same = same && e.state.Rev == server.Rev && e.state.Text() == server.Content
+				e.mu.Unlock()
+			}
+			if same {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for i, e := range doc {
+			e.mu.Lock()
+			if e.state.Text() != server.Content || e.state.Rev != server.Rev {
+				fmt.Fprintf(out, "DIVERGED: document %s editor %d at rev %d, server at rev %d\n", docIDs[d], i, e.state.Rev, server.Rev)
+				ok = false
+			}
+			e.mu.Unlock()
+		}
+	}
+	if ok {
+		fmt.Fprintln(out, "converged: every editor holds the server's text")
+	}
+	return ok
+}
+
+func register(ctx context.Context, base, name string) (string, error) {
+	body := map[string]string{"username": name, "email": name + "@load.test", "password": "load-test-password"}
+	var resp struct {
+		AccessToken string `json:"access_token"`
+	}
+	for attempt := 0; ; attempt++ {
+		status, err := postJSON(ctx, base+"/api/auth/register", "", body, &resp)
+		if status == http.StatusTooManyRequests && attempt < 20 {
+			time.Sleep(3 * time.Second) // the auth rate limit; wait it out
+			continue
+		}
+		return resp.AccessToken, err
+	}
+}
+
+func createDocument(ctx context.Context, base, token, title, content string) (string, error) {
+	var doc struct {
+		ID string `json:"id"`
+	}
+	_, err := postJSON(ctx, base+"/api/documents", token, map[string]any{"title": title, "content": content}, &doc)
+	return doc.ID, err
+}
+
+func postJSON(ctx context.Context, url, token string, body, into any) (int, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return doJSON(req, token, into)
+}
+
+func getJSON(ctx context.Context, url, token string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	_, err = doJSON(req, token, into)
+	return err
+}
+
+func doJSON(req *http.Request, token string, into any) (int, error) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, data)
+	}
+	return resp.StatusCode, json.Unmarshal(data, into)
+}
+
+// processCPU returns the user+system CPU time of pid from /proc.
+func processCPU(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start at ')'.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
+}
+
+func processRSS(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:"))
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,152 @@
+package otclient
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gdoc/gdoc/internal/ot"
+)
+
+// server is a minimal authority for testing State: it transforms an op
+// based on an old revision over the history since (incoming on side left).
+type server struct {
+	text    string
+	history []ot.Op
+	ids     map[string]int64
+}
+
+func (s *server) receive(t *testing.T, o Outgoing) (rev int64, op ot.Op) {
+	t.Helper()
+	if rev, ok := s.ids[o.ID]; ok {
+		return rev, nil
+	}
+	op = o.Op
+	for _, other := range s.history[o.Rev:] {
+		var err error
+		if op, err = ot.Transform(op, other, ot.Left); err != nil {
+			t.Fatalf("transform: %v", err)
+		}
+	}
+	text, err := ot.Apply(s.text, op)
+	if err != nil {
+		t.Fatalf("apply %v to %q: %v", op, s.text, err)
+	}
+	s.text = text
+	s.history = append(s.history, op)
+	s.ids[o.ID] = int64(len(s.history))
+	return int64(len(s.history)), op
+}
+
+func randomEdit(rng *rand.Rand, n int) ot.Op {
+	pos := rng.IntN(n + 1)
+	var op ot.Op
+	if pos > 0 {
+		op = append(op, ot.Component{Skip: pos})
+	}
+	if pos < n && rng.IntN(3) == 0 {
+		return append(op, ot.Component{Delete: 1 + rng.IntN(n-pos)})
+	}
+	inserts := []string{"a", "😀", "\r\n", "中文", "x"}
+	return append(op, ot.Component{Insert: inserts[rng.IntN(len(inserts))]})
+}
+
+// TestStateConverges runs three clients against the server with messages
+// delivered late and in random interleavings (FIFO per client), including a
+// resend of an in-flight op that the server already committed.
+func TestStateConverges(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		srv := &server{text: "hello 😀 world", ids: map[string]int64{}}
+		type delivery struct {
+			rev int64
+			id  string
+			op  ot.Op
+			ack bool
+		}
+		clients := make([]*State, 3)
+		inboxes := make([][]delivery, 3)
+		outboxes := make([][]Outgoing, 3)
+		for i := range clients {
+			clients[i] = NewState(fmt.Sprint("c", i), srv.text, 0)
+		}
+		deliver := func(i int) {
+			d := inboxes[i][0]
+			inboxes[i] = inboxes[i][1:]
+			var out *Outgoing
+			var err error
+			if d.ack {
+				out, err = clients[i].Ack(d.id, d.rev)
+			} else {
+				out, err = clients[i].ServerOp(d.rev, d.id, d.op)
+			}
+			if err != nil {
+				t.Fatalf("seed %d: client %d: %v", seed, i, err)
+			}
+			if out != nil {
+				outboxes[i] = append(outboxes[i], *out)
+			}
+		}
+		submit := func(i int) {
+			o := outboxes[i][0]
+			outboxes[i] = outboxes[i][1:]
+			before := len(srv.history)
+			rev, op := srv.receive(t, o)
+			if len(srv.history) == before { // duplicate: ack again
+				inboxes[i] = append(inboxes[i], delivery{rev: rev, id: o.ID, ack: true})
+				return
+			}
+			for j := range clients {
+				inboxes[j] = append(inboxes[j], delivery{rev: rev, id: o.ID, op: op, ack: j == i})
+			}
+		}
+		for step := 0; step < 200; step++ {
+			i := rng.IntN(3)
+			switch rng.IntN(4) {
+			case 0:
+				out, err := clients[i].Edit(randomEdit(rng, clients[i].Doc.Len()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out != nil {
+					outboxes[i] = append(outboxes[i], *out)
+				}
+			case 1:
+				if len(outboxes[i]) > 0 {
+					submit(i)
+				}
+			case 2:
+				if len(inboxes[i]) > 0 {
+					deliver(i)
+				}
+			case 3:
+				// A reconnect: the client re-sends its in-flight op after
+				// catching up, as the server may or may not have it.
+				if len(inboxes[i]) == 0 {
+					if o := clients[i].Resend(); o != nil {
+						outboxes[i] = append(outboxes[i], *o)
+					}
+				}
+			}
+		}
+		for busy := true; busy; {
+			busy = false
+			for i := range clients {
+				for len(outboxes[i]) > 0 {
+					submit(i)
+					busy = true
+				}
+				for len(inboxes[i]) > 0 {
+					deliver(i)
+					busy = true
+				}
+			}
+		}
+		for i, c := range clients {
+			if c.Text() != srv.text || c.Pending() != 0 || c.Rev != int64(len(srv.history)) {
+				t.Fatalf("seed %d: client %d has %q at rev %d (pending %d), server %q at rev %d",
+					seed, i, c.Text(), c.Rev, c.Pending(), srv.text, len(srv.history))
+			}
+		}
+	}
+}
