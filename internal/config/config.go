@@ -222,8 +222,9 @@ var settings = []setting{
 
 // Load reads the configuration: a flag wins over the environment (getenv),
 // which wins over the .env file in the working directory (or --env-file),
-// which wins over the default. On --help it writes the usage to stdout and
-// returns ErrHelp; any invalid value is an *Error.
+// which wins over the default; an empty value in the environment or .env
+// counts as unset. On --help it writes the usage to stdout and returns
+// ErrHelp; any invalid value is an *Error.
 func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config, error) {
 	fset := flag.NewFlagSet("gdoc", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
@@ -266,7 +267,7 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 	explicit := make(map[string]bool, len(settings))
 	for _, s := range settings {
 		v, ok := s.def, false
-		if dv, found := dotenv[s.env]; found {
+		if dv := dotenv[s.env]; dv != "" {
 			v, ok = dv, true
 		}
 		if ev := getenv(s.env); ev != "" {
