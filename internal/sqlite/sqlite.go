@@ -35,7 +35,9 @@ type Store struct {
 	// read is a small pool of read-only connections; in WAL mode readers
 	// never wait for the writer's fsync.
 	read *sql.DB
-	now  func() time.Time
+	// stmts are AppendOps' statements, prepared on the writer connection.
+	stmts map[string]*sql.Stmt
+	now   func() time.Time
 }
 
 // readConns is the size of the read pool.
@@ -60,6 +62,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	params.Add("_pragma", "synchronous(FULL)")
 	params.Add("_pragma", "busy_timeout(10000)")
 	params.Add("_pragma", "foreign_keys(1)")
+	params.Add("_pragma", "temp_store(memory)") // savepoint journals stay off disk
 	writeDSN := path + "?" + params.Encode() + "&_txlock=immediate"
 	params.Add("_pragma", "query_only(1)")
 	readDSN := path + "?" + params.Encode()
@@ -74,6 +77,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	s := &Store{write: write, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -114,7 +121,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools; the WAL is checkpointed when the last
 // connection closes.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	var errs []error
+	for _, stmt := range s.stmts {
+		errs = append(errs, stmt.Close())
+	}
+	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
 // constraintViolation classifies a driver error: "unique", "foreign" or "".
@@ -145,4 +156,32 @@ func (s *Store) fault(what string, err error) error {
 		return fmt.Errorf("sqlite: %s: %w: %w", what, gdoc.Errorf(gdoc.EUNAVAILABLE, "The database is busy; try again."), err)
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// txExec runs query in tx through a statement prepared at Open when there is
+// one: parsing costs more than executing these small statements.
+func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if stmt, ok := s.stmts[query]; ok {
+		return tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// prepare prepares the statements of AppendOps on the writer connection.
+// It runs before any transaction: with one connection, preparing during one
+// would wait for it forever.
+func (s *Store) prepare(ctx context.Context) error {
+	queries := []string{savepointSQL, releaseSQL, rollbackToSQL, advanceHeadSQL}
+	for rows := 1; rows <= maxRowsPerInsert; rows *= 2 {
+		queries = append(queries, insertOpsSQL(rows))
+	}
+	s.stmts = make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		stmt, err := s.write.PrepareContext(ctx, q)
+		if err != nil {
+			return s.fault("prepare", err)
+		}
+		s.stmts[q] = stmt
+	}
+	return nil
 }

@@ -319,7 +319,18 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, content string, rev
 
 // maxRowsPerInsert bounds one multi-row INSERT (6 parameters a row) well
 // under both engines' parameter limits.
-const maxRowsPerInsert = 100
+const maxRowsPerInsert = 64
+
+// insertChunk is how many of n remaining ops the next INSERT takes: a power
+// of two, so that a handful of statement texts cover every batch size and
+// each is prepared once.
+func insertChunk(n int) int {
+	chunk := maxRowsPerInsert
+	for chunk > n {
+		chunk /= 2
+	}
+	return chunk
+}
 
 // checkBatch refuses a batch that is malformed in itself (before any
 // database work), and stamps ops that carry no CreatedAt.
@@ -392,19 +403,24 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 	return results, nil
 }
 
+// The statements of AppendOps.
+const (
+	savepointSQL   = `SAVEPOINT batch`
+	rollbackToSQL  = `ROLLBACK TO SAVEPOINT batch`
+	releaseSQL     = `RELEASE SAVEPOINT batch`
+	advanceHeadSQL = `UPDATE documents SET head_rev = $3, updated_at = $4 WHERE id = $1 AND head_rev = $2`
+)
+
 // appendBatch writes one batch inside the group transaction: advance the
 // document's head from BaseRev (refused unless BaseRev is the head), then
 // insert the ops. It returns the batch's own outcome, or err when the
 // transaction cannot go on.
 func (s *Store) appendBatch(ctx context.Context, tx *sql.Tx, b *gdoc.OpBatch) (outcome, err error) {
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+	if _, err := s.txExec(ctx, tx, savepointSQL); err != nil {
 		return nil, err
 	}
 	newHead := b.BaseRev + int64(len(b.Ops))
-	res, err := tx.ExecContext(ctx, `
-		UPDATE documents SET head_rev = $3, updated_at = $4
-		WHERE id = $1 AND head_rev = $2`,
-		b.DocID, b.BaseRev, newHead, unixMS(b.Ops[len(b.Ops)-1].CreatedAt))
+	res, err := s.txExec(ctx, tx, advanceHeadSQL, b.DocID, b.BaseRev, newHead, unixMS(b.Ops[len(b.Ops)-1].CreatedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -421,11 +437,11 @@ func (s *Store) appendBatch(ctx context.Context, tx *sql.Tx, b *gdoc.OpBatch) (o
 		return gdoc.Errorf(gdoc.ECONFLICT, "Document %q is at revision %d, not %d.", b.DocID, head, b.BaseRev), s.releaseBatch(ctx, tx)
 	}
 	for ops := b.Ops; len(ops) > 0; {
-		chunk := ops[:min(len(ops), maxRowsPerInsert)]
+		chunk := ops[:insertChunk(len(ops))]
 		ops = ops[len(chunk):]
-		_, err := tx.ExecContext(ctx, insertOpsSQL(len(chunk)), insertOpsArgs(b.DocID, chunk)...)
+		_, err := s.txExec(ctx, tx, insertOpsSQL(len(chunk)), insertOpsArgs(b.DocID, chunk)...)
 		if kind, detail := constraintViolation(err); kind == "unique" {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
+			if _, err := s.txExec(ctx, tx, rollbackToSQL); err != nil {
 				return nil, err
 			}
 			if strings.Contains(detail, "op_id") {
@@ -442,20 +458,22 @@ func (s *Store) appendBatch(ctx context.Context, tx *sql.Tx, b *gdoc.OpBatch) (o
 // releaseBatch forgets the batch's savepoint, keeping what it wrote (if
 // anything) in the enclosing transaction.
 func (s *Store) releaseBatch(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT batch`)
+	_, err := s.txExec(ctx, tx, releaseSQL)
 	return err
 }
 
+// insertOpsSQL uses anonymous "?" parameters: SQLite resolves "$n" names by
+// a linear search per parameter, quadratic in a 600-parameter statement.
 func insertOpsSQL(rows int) string {
+	const row = "(?,?,?,?,?,?)"
 	var b strings.Builder
+	b.Grow(64 + rows*(len(row)+1))
 	b.WriteString(`INSERT INTO ops (doc_id, rev, op_id, user_id, op, created_at) VALUES `)
 	for r := range rows {
 		if r > 0 {
 			b.WriteByte(',')
 		}
-		n := r * 6
-		b.WriteString("($" + strconv.Itoa(n+1) + ",$" + strconv.Itoa(n+2) + ",$" + strconv.Itoa(n+3) +
-			",$" + strconv.Itoa(n+4) + ",$" + strconv.Itoa(n+5) + ",$" + strconv.Itoa(n+6) + ")")
+		b.WriteString(row)
 	}
 	return b.String()
 }
