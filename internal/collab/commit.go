@@ -180,6 +180,7 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 		case gdoc.ECONFLICT:
 			// Another instance took these revisions: apply its ops and
 			// rebase everything again from the original base revisions.
+			s.log.Debug("commit conflict: another instance took the revisions; catching up", "doc", d.id, "attempt", attempt)
 			if attempt >= maxCommitAttempts {
 				s.failAll(d, subs, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document is too busy; resend the op."))
 				return
