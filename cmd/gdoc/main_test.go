@@ -1,0 +1,669 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
+)
+
+// TestMain lets tests run main() in a child process (re-executing the test
+// binary) to check exit codes and stderr.
+func TestMain(m *testing.M) {
+	if os.Getenv("GDOC_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// lineWriter collects output and reports the listening URL once printed.
+type lineWriter struct {
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	urlOnce  sync.Once
+	listenCh chan string
+}
+
+var listeningPattern = regexp.MustCompile(`listening on (http://[0-9A-Za-z.:\[\]]+)`)
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if m := listeningPattern.FindSubmatch(w.buf.Bytes()); m != nil {
+		w.urlOnce.Do(func() { w.listenCh <- string(m[1]) })
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// server is one gdoc started through run().
+type server struct {
+	URL     string
+	DataDir string
+	out     *lineWriter
+	stop    context.CancelFunc
+	done    chan error
+}
+
+// start runs the server on 127.0.0.1:0 with env (plus PORT, HOST and a
+// temporary DATA_DIR unless given) and stops it when the test ends.
+func start(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	vars := map[string]string{"HOST": "127.0.0.1", "PORT": "0", "AUTO_SAVE_INTERVAL": "1"}
+	if env["DATA_DIR"] == "" {
+		vars["DATA_DIR"] = filepath.Join(t.TempDir(), "data")
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{DataDir: vars["DATA_DIR"], out: &lineWriter{listenCh: make(chan string, 1)}, stop: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- run(ctx, []string{"gdoc", "--env-file="}, func(k string) string { return vars[k] }, s.out, s.out)
+	}()
+	select {
+	case s.URL = <-s.out.listenCh:
+	case err := <-s.done:
+		cancel()
+		t.Fatalf("run returned before listening: %v\n%s", err, s.out)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("server did not start:\n%s", s.out)
+	}
+	t.Cleanup(func() { s.shutdown(t) })
+	return s
+}
+
+// shutdown cancels run's context and checks it returns nil.
+func (s *server) shutdown(t *testing.T) {
+	t.Helper()
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	s.stop = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("run did not return after its context was canceled")
+	}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) detail(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Detail *string `json:"detail"`
+	}
+	if err := json.Unmarshal(r.Body, &e); err != nil || e.Detail == nil {
+		t.Fatalf("status %d: body %q is not {\"detail\": ...}", r.Status, r.Body)
+	}
+	return *e.Detail
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("status %d: %v: %s", r.Status, err, r.Body)
+	}
+}
+
+func call(t *testing.T, method, url, token, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, b}
+}
+
+type tokenBody struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	User        struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+		Email    string `json:"email"`
+	} `json:"user"`
+}
+
+type document struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Content   string    `json:"content"`
+	Language  string    `json:"language"`
+	OwnerID   string    `json:"owner_id"`
+	IsPublic  bool      `json:"is_public"`
+	Rev       int64     `json:"rev"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func register(t *testing.T, base, name string) tokenBody {
+	t.Helper()
+	r := call(t, "POST", base+"/api/auth/register", "", `{"username":"`+name+`","email":"`+name+`@example.com","password":"securepass123"}`)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register %s: %d %s", name, r.Status, r.Body)
+	}
+	var tok tokenBody
+	r.decode(t, &tok)
+	return tok
+}
+
+// seedFlow runs the seed README's curl examples verbatim against base and
+// returns alice's token and the created document.
+func seedFlow(t *testing.T, base string) (tokenBody, document) {
+	t.Helper()
+	r := call(t, "POST", base+"/api/auth/register", "", `{
+    "username": "alice",
+    "email": "alice@example.com",
+    "password": "securepass123"
+  }`)
+	var reg tokenBody
+	r.decode(t, &reg)
+	if r.Status != 201 || reg.AccessToken == "" || reg.TokenType != "bearer" || reg.User.Username != "alice" ||
+		reg.User.Email != "alice@example.com" || reg.User.ID == "" {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	r = call(t, "POST", base+"/api/auth/login", "", `{
+    "username": "alice",
+    "password": "securepass123"
+  }`)
+	var login tokenBody
+	r.decode(t, &login)
+	if r.Status != 200 || login.AccessToken == "" || login.TokenType != "bearer" || login.User != reg.User {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	r = call(t, "POST", base+"/api/documents", login.AccessToken, `{
+    "title": "My Project",
+    "content": "// Start coding here"
+  }`)
+	var doc document
+	r.decode(t, &doc)
+	if r.Status != 201 || doc.ID == "" || doc.Title != "My Project" || doc.Content != "// Start coding here" ||
+		doc.OwnerID != reg.User.ID || !doc.IsPublic || doc.Rev != 0 || doc.Language != "plaintext" {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	r = call(t, "GET", base+"/api/documents", "", "")
+	var list []document
+	r.decode(t, &list)
+	if r.Status != 200 || len(list) != 1 || list[0].ID != doc.ID || list[0].Title != "My Project" {
+		t.Fatalf("list: %d %s", r.Status, r.Body)
+	}
+	r = call(t, "GET", base+"/api/documents/"+doc.ID, "", "")
+	var got document
+	r.decode(t, &got)
+	if r.Status != 200 || got.Content != "// Start coding here" || got.Rev != 0 || got.ID != doc.ID {
+		t.Fatalf("get: %d %s", r.Status, r.Body)
+	}
+	return login, doc
+}
+
+func TestSeedExamplesEmbedded(t *testing.T) {
+	s := start(t, nil)
+	seedFlow(t, s.URL)
+	// "curl http://localhost:8000/api/documents/1": ids are assigned by
+	// POST, so "1" is a document only once someone created it.
+	if r := call(t, "GET", s.URL+"/api/documents/1", "", ""); r.Status != 404 || r.detail(t) == "" {
+		t.Fatalf("GET /api/documents/1 before it exists: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestDocumentsLifecycle(t *testing.T) {
+	s := start(t, nil)
+	alice, doc := seedFlow(t, s.URL)
+	bob := register(t, s.URL, "bob")
+	docURL := s.URL + "/api/documents/" + doc.ID
+
+	t.Run("PutContentIsAnEdit", func(t *testing.T) {
+		r := call(t, "PUT", docURL, bob.AccessToken, `{"content":"// Start coding here\nfmt.Println(1)"}`)
+		var got document
+		r.decode(t, &got)
+		if r.Status != 200 || got.Content != "// Start coding here\nfmt.Println(1)" || got.Rev != 1 {
+			t.Fatalf("put content: %d %s", r.Status, r.Body)
+		}
+		r = call(t, "GET", docURL, "", "")
+		r.decode(t, &got)
+		if got.Content != "// Start coding here\nfmt.Println(1)" || got.Rev != 1 {
+			t.Fatalf("get after put: %s", r.Body)
+		}
+		r = call(t, "GET", docURL+"/ops?from=0", "", "")
+		var ops []struct {
+			Rev    int64           `json:"rev"`
+			Op     json.RawMessage `json:"op"`
+			UserID string          `json:"user_id"`
+		}
+		r.decode(t, &ops)
+		if r.Status != 200 || len(ops) != 1 || ops[0].Rev != 1 || ops[0].UserID != bob.User.ID || string(ops[0].Op) != `[20,"\nfmt.Println(1)"]` {
+			t.Fatalf("ops: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "PUT", docURL, "", `{"content":"x"}`); r.Status != 401 {
+			t.Fatalf("anonymous put: %d", r.Status)
+		}
+	})
+	t.Run("PutMeta", func(t *testing.T) {
+		r := call(t, "PUT", docURL, bob.AccessToken, `{"title":"main.go","language":"go"}`)
+		var got document
+		r.decode(t, &got)
+		if r.Status != 200 || got.Title != "main.go" || got.Language != "go" || got.Rev != 1 {
+			t.Fatalf("put meta: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "PUT", docURL, bob.AccessToken, `{"is_public":false}`); r.Status != 403 || !strings.Contains(r.detail(t), "owner") {
+			t.Fatalf("non-owner changes is_public: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "PUT", docURL, bob.AccessToken, `{"title":""}`); r.Status != 422 || !strings.Contains(r.detail(t), "title") {
+			t.Fatalf("empty title: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "PUT", s.URL+"/api/documents/missing", bob.AccessToken, `{"title":"x"}`); r.Status != 404 {
+			t.Fatalf("put missing: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("Private", func(t *testing.T) {
+		r := call(t, "PUT", docURL, alice.AccessToken, `{"is_public":false}`)
+		var got document
+		r.decode(t, &got)
+		if r.Status != 200 || got.IsPublic {
+			t.Fatalf("owner makes private: %d %s", r.Status, r.Body)
+		}
+		for _, token := range []string{"", bob.AccessToken} {
+			if r := call(t, "GET", docURL, token, ""); r.Status != 403 || r.detail(t) == "" {
+				t.Fatalf("other user reads private: %d %s", r.Status, r.Body)
+			}
+		}
+		if r := call(t, "GET", docURL, alice.AccessToken, ""); r.Status != 200 {
+			t.Fatalf("owner reads private: %d", r.Status)
+		}
+		var list []document
+		call(t, "GET", s.URL+"/api/documents", bob.AccessToken, "").decode(t, &list)
+		if len(list) != 0 {
+			t.Fatalf("bob's list shows a private document: %+v", list)
+		}
+		call(t, "PUT", docURL, alice.AccessToken, `{"is_public":true}`)
+	})
+	t.Run("WebSocketJoinCreatesDocument", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		// The seed's form: the token in the query string.
+		conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/ws-made?token="+bob.AccessToken, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		var init map[string]any
+		if err := wsjson.Read(ctx, conn, &init); err != nil || init["type"] != "init" {
+			t.Fatalf("init: %v %v", init, err)
+		}
+		r := call(t, "GET", s.URL+"/api/documents/ws-made", "", "")
+		var got document
+		r.decode(t, &got)
+		if r.Status != 200 || got.OwnerID != bob.User.ID || got.Title != "ws-made" {
+			t.Fatalf("document made by joining: %d %s", r.Status, r.Body)
+		}
+		r = call(t, "GET", s.URL+"/api/documents/ws-made/users", "", "")
+		var users struct {
+			ActiveUsers []string `json:"active_users"`
+			Count       int      `json:"count"`
+		}
+		r.decode(t, &users)
+		if r.Status != 200 || users.Count != 1 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != bob.User.ID {
+			t.Fatalf("users: %d %s", r.Status, r.Body)
+		}
+		if err := wsjson.Write(ctx, conn, map[string]any{"type": "chat", "message": "hello from bob"}); err != nil {
+			t.Fatal(err)
+		}
+		// A ping after the chat: its pong means the chat was handled.
+		wsjson.Write(ctx, conn, map[string]any{"type": "ping"})
+		for {
+			var m map[string]any
+			if err := wsjson.Read(ctx, conn, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["type"] == "pong" {
+				break
+			}
+		}
+		var chat []struct {
+			Message string `json:"message"`
+			UserID  string `json:"user_id"`
+		}
+		call(t, "GET", s.URL+"/api/documents/ws-made/chat", "", "").decode(t, &chat)
+		if len(chat) != 1 || chat[0].Message != "hello from bob" || chat[0].UserID != bob.User.ID {
+			t.Fatalf("chat history: %+v", chat)
+		}
+		conn.Close(websocket.StatusNormalClosure, "")
+	})
+	t.Run("Delete", func(t *testing.T) {
+		if r := call(t, "DELETE", docURL, bob.AccessToken, ""); r.Status != 403 {
+			t.Fatalf("non-owner delete: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "DELETE", docURL, alice.AccessToken, ""); r.Status != 204 {
+			t.Fatalf("owner delete: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "GET", docURL, alice.AccessToken, ""); r.Status != 404 {
+			t.Fatalf("get deleted: %d %s", r.Status, r.Body)
+		}
+	})
+	s.shutdown(t)
+	logs := s.out.String()
+	for _, secret := range []string{"securepass123", alice.AccessToken, bob.AccessToken} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("logs contain a password or token %q:\n%s", secret, logs)
+		}
+	}
+	if !strings.Contains(logs, "path=/ws/ws-made ") {
+		t.Fatalf("the WebSocket request was not logged:\n%s", logs)
+	}
+}
+
+func TestAuthErrors(t *testing.T) {
+	s := start(t, nil)
+	alice := register(t, s.URL, "alice")
+
+	for _, body := range []string{
+		`{"username":"alice","email":"new@example.com","password":"securepass123"}`,
+		`{"username":"carol","email":"alice@example.com","password":"securepass123"}`,
+	} {
+		if r := call(t, "POST", s.URL+"/api/auth/register", "", body); r.Status != 409 || r.detail(t) == "" {
+			t.Fatalf("duplicate %s: %d %s", body, r.Status, r.Body)
+		}
+	}
+	wrongPassword := call(t, "POST", s.URL+"/api/auth/login", "", `{"username":"alice","password":"wrongpass999"}`)
+	wrongUser := call(t, "POST", s.URL+"/api/auth/login", "", `{"username":"mallory","password":"securepass123"}`)
+	if wrongPassword.Status != 401 || wrongUser.Status != 401 || wrongPassword.detail(t) != wrongUser.detail(t) {
+		t.Fatalf("login failures differ: %d %s / %d %s", wrongPassword.Status, wrongPassword.Body, wrongUser.Status, wrongUser.Body)
+	}
+	if r := call(t, "POST", s.URL+"/api/auth/register", "", `{"username":"x","email":"bad","password":"1"}`); r.Status != 422 {
+		t.Fatalf("validation: %d %s", r.Status, r.Body)
+	}
+	big := `{"title":"big","content":"` + strings.Repeat("x", 1<<20) + `"}`
+	if r := call(t, "POST", s.URL+"/api/documents", alice.AccessToken, big); r.Status != 413 || r.detail(t) == "" {
+		t.Fatalf("body over MAX_BODY_BYTES: %d %.200s", r.Status, r.Body)
+	}
+
+	key, err := os.ReadFile(filepath.Join(s.DataDir, "secret_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte(strings.TrimSpace(string(key)))
+	now := time.Now()
+	claims := func(exp time.Time) jwt.MapClaims {
+		return jwt.MapClaims{"sub": alice.User.ID, "jti": "t1", "aud": "gdoc", "iss": "gdoc", "iat": now.Add(-2 * time.Hour).Unix(), "exp": exp.Unix()}
+	}
+	sign := func(m jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	good := sign(jwt.SigningMethodHS256, secret, claims(now.Add(time.Hour)))
+	if r := call(t, "GET", s.URL+"/api/auth/me", good, ""); r.Status != 200 {
+		t.Fatalf("a token signed with the server's key: %d %s", r.Status, r.Body)
+	}
+	refused := map[string]string{
+		"Expired":  sign(jwt.SigningMethodHS256, secret, claims(now.Add(-time.Hour))),
+		"AlgNone":  sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(now.Add(time.Hour))),
+		"HS384":    sign(jwt.SigningMethodHS384, secret, claims(now.Add(time.Hour))),
+		"OtherKey": sign(jwt.SigningMethodHS256, []byte(strings.Repeat("z", 32)), claims(now.Add(time.Hour))),
+	}
+	for name, tok := range refused {
+		if r := call(t, "GET", s.URL+"/api/auth/me", tok, ""); r.Status != 401 || r.detail(t) == "" {
+			t.Errorf("%s token: %d %s", name, r.Status, r.Body)
+		}
+		if r := call(t, "POST", s.URL+"/api/documents", tok, `{"title":"x"}`); r.Status != 401 {
+			t.Errorf("%s token creates a document: %d %s", name, r.Status, r.Body)
+		}
+	}
+	if r := call(t, "GET", s.URL+"/api/auth/me", refused["Expired"], ""); !strings.Contains(r.detail(t), "expired") {
+		t.Errorf("expired token detail %q", r.detail(t))
+	}
+
+	r := call(t, "POST", s.URL+"/api/auth/refresh", alice.AccessToken, "")
+	var fresh tokenBody
+	r.decode(t, &fresh)
+	if r.Status != 200 || fresh.AccessToken == "" {
+		t.Fatalf("refresh: %d %s", r.Status, r.Body)
+	}
+	if r := call(t, "POST", s.URL+"/api/auth/logout", fresh.AccessToken, ""); r.Status != 204 {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
+	}
+	if r := call(t, "GET", s.URL+"/api/auth/me", fresh.AccessToken, ""); r.Status != 401 {
+		t.Fatalf("token works after logout: %d", r.Status)
+	}
+	// A revoked token cannot open a WebSocket either.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+fresh.AccessToken, nil)
+	if err == nil {
+		var m map[string]any
+		err = wsjson.Read(ctx, conn, &m)
+		conn.CloseNow()
+		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+			t.Fatalf("revoked token on the WebSocket: %v %v", m, err)
+		}
+	}
+}
+
+func TestTokensSurviveRestart(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	first := start(t, map[string]string{"DATA_DIR": dataDir})
+	alice, doc := seedFlow(t, first.URL)
+	first.shutdown(t)
+
+	st, err := os.Stat(filepath.Join(dataDir, "secret_key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret_key: %v %v", err, st)
+	}
+	second := start(t, map[string]string{"DATA_DIR": dataDir})
+	if r := call(t, "GET", second.URL+"/api/auth/me", alice.AccessToken, ""); r.Status != 200 {
+		t.Fatalf("token after restart: %d %s", r.Status, r.Body)
+	}
+	if r := call(t, "GET", second.URL+"/api/documents/"+doc.ID, "", ""); r.Status != 200 {
+		t.Fatalf("document after restart: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestServiceEndpoints(t *testing.T) {
+	s := start(t, nil)
+	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ok"`, "/docs": "/api/documents", "/api/openapi.json": `"openapi":"3.1`, "/": "make build"} {
+		r := call(t, "GET", s.URL+path, "", "")
+		if r.Status != 200 || !bytes.Contains(r.Body, []byte(want)) {
+			t.Errorf("GET %s: %d %.300s", path, r.Status, r.Body)
+		}
+	}
+}
+
+func TestShutdownClosesWebSockets(t *testing.T) {
+	s := start(t, nil)
+	tok := register(t, s.URL, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.AccessToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	var init map[string]any
+	if err := wsjson.Read(ctx, conn, &init); err != nil {
+		t.Fatal(err)
+	}
+	// Read (and so answer the close handshake) while the server shuts down.
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			var m map[string]any
+			if err := wsjson.Read(ctx, conn, &m); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	s.shutdown(t)
+	if err := <-closed; websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Fatalf("close after shutdown: %v, want 1001", err)
+	}
+	if _, err := http.Get(s.URL + "/healthz"); err == nil {
+		t.Fatal("the server still accepts connections after shutdown")
+	}
+}
+
+// runMain runs main() in a child process with args and env and returns its
+// exit code, stdout and stderr.
+func runMain(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append([]string{"GDOC_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH")}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func TestConfigErrorsExit2(t *testing.T) {
+	cases := map[string]struct {
+		env  []string
+		args []string
+		want string
+	}{
+		"BadPort":        {args: []string{"--port", "eighty"}, want: "PORT must be"},
+		"Algorithm":      {env: []string{"ALGORITHM=RS256"}, want: "ALGORITHM must be HS256"},
+		"PostgresNoKey":  {env: []string{"DATABASE_URL=postgres://127.0.0.1:1/x"}, want: "SECRET_KEY is required"},
+		"ShortSecretKey": {env: []string{"SECRET_KEY=tooshort"}, want: "SECRET_KEY must be at least 32 bytes"},
+		"UnknownFlag":    {args: []string{"--bogus"}, want: "flag provided but not defined"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runMain(t, tc.env, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 ||
+				strings.Contains(stderr, "goroutine") || stdout != "" {
+				t.Fatalf("exit %d stdout %q stderr %q, want 2 and one line containing %q", code, stdout, stderr, tc.want)
+			}
+		})
+	}
+	t.Run("Help", func(t *testing.T) {
+		code, stdout, _ := runMain(t, nil, "--help")
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		for _, name := range []string{"PORT", "HOST", "DATABASE_URL", "REDIS_HOST", "REDIS_URL", "SECRET_KEY", "ALGORITHM",
+			"ACCESS_TOKEN_EXPIRE_MINUTES", "CORS_ORIGINS", "AUTO_SAVE_INTERVAL", "APP_NAME", "DEBUG", "DATA_DIR", "MAX_BODY_BYTES",
+			"--port", "--database-url", "default 8000"} {
+			if !strings.Contains(stdout, name) {
+				t.Errorf("--help does not mention %s", name)
+			}
+		}
+	})
+}
+
+// TestPostgres runs the seed examples against PostgreSQL (a fresh schema).
+func TestPostgres(t *testing.T) {
+	url := os.Getenv("TEST_DATABASE_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set, and CI=true: the server must be tested on PostgreSQL in CI")
+		}
+		t.Skip("SKIPPING the PostgreSQL server test: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	schemaURL := freshSchema(t, url)
+	key := strings.Repeat("p", 40)
+	s := start(t, map[string]string{"DATABASE_URL": schemaURL, "SECRET_KEY": key})
+	alice, doc := seedFlow(t, s.URL)
+	if r := call(t, "GET", s.URL+"/readyz", "", ""); r.Status != 200 {
+		t.Fatalf("readyz: %d %s", r.Status, r.Body)
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir, "gdoc.db")); err == nil {
+		t.Fatal("PostgreSQL mode created an SQLite file")
+	}
+	s.shutdown(t)
+	again := start(t, map[string]string{"DATABASE_URL": schemaURL, "SECRET_KEY": key})
+	if r := call(t, "GET", again.URL+"/api/auth/me", alice.AccessToken, ""); r.Status != 200 {
+		t.Fatalf("token after restart: %d %s", r.Status, r.Body)
+	}
+	if r := call(t, "GET", again.URL+"/api/documents/"+doc.ID, "", ""); r.Status != 200 {
+		t.Fatalf("document after restart: %d %s", r.Status, r.Body)
+	}
+}
+
+// freshSchema creates a uniquely named schema, drops it when the test ends,
+// and returns url with search_path set to it.
+func freshSchema(t *testing.T, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var suffix [6]byte
+	rand.Read(suffix[:])
+	schema := "gdoc_cmd_test_" + hex.EncodeToString(suffix[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema
+}
