@@ -72,7 +72,7 @@ export function ChatPanel({ session, snap }: { session: DocumentSession; snap: S
               {loadingOlder ? 'Loading…' : 'Load older messages'}
             </button>
           )}
-          <ol className="chat-list" role="log" aria-label="Chat messages" ref={listRef}>
+          <ol className="chat-list" role="log" aria-label="Message history" ref={listRef}>
             {snap.chat.length === 0 && <li className="hint">No messages yet.</li>}
             {snap.chat.map((m) => (
               <li key={m.key} className={`chat-msg${m.user_id === snap.me?.user_id ? ' mine' : ''}${m.pending ? ' pending' : ''}`} data-testid="chat-message">

@@ -54,6 +54,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const onMount = (ed: CodeEditor, monaco: Monaco) => {
     unbind.current?.()
     unbind.current = bindEditor(ed, monaco, session)
+    ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
     ed.focus()
   }
 

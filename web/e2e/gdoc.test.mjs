@@ -1,0 +1,294 @@
+// Browser end-to-end tests: the real gdoc binary (GDOC_BIN) on 127.0.0.1 and
+// Debian's Chromium driven by playwright-core. Two users in two browser
+// contexts edit one document, chat, undo, reload, go offline and back.
+
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const repoRoot = resolve(here, '..', '..')
+const artifacts = join(repoRoot, 'test-artifacts')
+const bin = process.env.GDOC_BIN ?? join(repoRoot, 'bin', 'gdoc')
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+]
+
+let server
+let baseURL
+let dataDir
+let browser
+const foreignRequests = []
+
+/** startServer runs the binary on a random port and resolves with its base URL. */
+function startServer() {
+  dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-'))
+  server = spawn(bin, [], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      SECRET_KEY: randomBytes(36).toString('base64').slice(0, 48),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolveURL, reject) => {
+    let log = ''
+    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${log}`)), 20_000)
+    const onData = (chunk) => {
+      log += chunk
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)
+      if (m) {
+        clearTimeout(timer)
+        resolveURL(m[1])
+      }
+    }
+    server.stdout.on('data', onData)
+    server.stderr.on('data', onData)
+    server.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${log}`))
+    })
+  })
+}
+
+async function newContext(options = {}) {
+  const context = await browser.newContext({ baseURL, ...options })
+  context.on('request', (req) => {
+    const url = new URL(req.url())
+    if (!['http:', 'ws:', 'data:', 'blob:'].includes(url.protocol) || (url.protocol.startsWith('http') && url.host !== new URL(baseURL).host)) {
+      if (url.protocol !== 'data:' && url.protocol !== 'blob:') foreignRequests.push(req.url())
+    }
+  })
+  return context
+}
+
+async function register(page, username) {
+  await page.goto('/register')
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Email').fill(`${username}@example.com`)
+  await page.getByLabel('Password').fill('securepass123')
+  await page.getByRole('button', { name: 'Register' }).click()
+  await page.waitForURL((u) => u.pathname === '/')
+}
+
+/** editorText reads what Monaco shows. */
+const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
+
+async function waitSynced(page) {
+  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+}
+
+async function serverContent(docId) {
+  const res = await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)
+  assert.equal(res.status, 200)
+  return (await res.json()).content
+}
+
+/** eventually retries fn until it stops throwing (bounded). */
+async function eventually(fn, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+async function focusEditorEnd(page) {
+  await page.locator('.monaco-editor .view-lines').click()
+  await page.keyboard.press('Control+End')
+}
+
+describe('G-Doc in the browser', () => {
+  let alice
+  let bob
+  let aliceCtx
+  let bobCtx
+  let docId
+
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true })
+    baseURL = await startServer()
+    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    aliceCtx = await newContext()
+    bobCtx = await newContext()
+    alice = await aliceCtx.newPage()
+    bob = await bobCtx.newPage()
+  })
+
+  after(async () => {
+    await browser?.close()
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server.once('exit', r))
+      process.kill(server.pid, 'SIGTERM')
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+      if (server.exitCode === null) process.kill(server.pid, 'SIGKILL')
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  it('registers two users; one creates a document, the other joins it by id', async () => {
+    await register(alice, `alice${Date.now() % 100000}`)
+    await register(bob, `bob${Date.now() % 100000}`)
+
+    await alice.getByLabel('Title').fill('shared.js')
+    await alice.getByRole('button', { name: 'Create document' }).click()
+    await alice.waitForURL(/\/d\/[^/]+$/)
+    docId = decodeURIComponent(new URL(alice.url()).pathname.split('/')[2])
+
+    await bob.getByLabel('Document ID').fill(docId)
+    await bob.getByRole('button', { name: 'Join document' }).click()
+    await bob.waitForURL((u) => u.pathname === `/d/${encodeURIComponent(docId)}`)
+
+    for (const page of [alice, bob]) {
+      await page.locator('.monaco-editor').waitFor()
+      await page.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+      await page.getByTestId('user-count').filter({ hasText: '2 active' }).waitFor()
+    }
+    // Highlighting follows the title's extension.
+    assert.equal(await alice.evaluate(() => window.gdocEditor.getModel().getLanguageId()), 'javascript')
+  })
+
+  it('merges concurrent typing: both editors equal the server content', async () => {
+    await focusEditorEnd(alice)
+    await focusEditorEnd(bob)
+    await Promise.all([
+      alice.keyboard.type('const fromAlice = "😀 αβγ";\n', { delay: 15 }),
+      bob.keyboard.type('let fromBob = 42;\n', { delay: 15 }),
+    ])
+    await waitSynced(alice)
+    await waitSynced(bob)
+    await eventually(async () => {
+      const [a, b] = await Promise.all([editorText(alice), editorText(bob)])
+      assert.equal(a, b)
+      assert.equal(a, await serverContent(docId))
+      assert.match(a, /const fromAlice = "😀 αβγ";/)
+      assert.match(a, /let fromBob = 42;/)
+    })
+  })
+
+  it("undo in one window reverts only that user's edit", async () => {
+    await alice.keyboard.press('Control+z')
+    await waitSynced(alice)
+    await eventually(async () => {
+      const b = await editorText(bob)
+      assert.doesNotMatch(b, /fromAlice/)
+      assert.match(b, /let fromBob = 42;/)
+      assert.equal(await editorText(alice), b)
+      assert.equal(await serverContent(docId), b)
+    })
+    await alice.keyboard.press('Control+Shift+z')
+    await eventually(async () => assert.match(await editorText(bob), /const fromAlice = "😀 αβγ";/))
+    await waitSynced(alice)
+  })
+
+  it('shows a chat message once on each side, with an unread badge for the receiver', async () => {
+    await alice.getByRole('button', { name: 'Open chat' }).click()
+    await alice.getByLabel('Chat message').fill('hello bob <b>not bold</b>')
+    await alice.getByLabel('Chat message').press('Enter')
+    await bob.getByTestId('chat-unread').filter({ hasText: '1' }).waitFor()
+    await eventually(async () => {
+      const mine = alice.getByTestId('chat-message').filter({ hasText: 'hello bob <b>not bold</b>' })
+      assert.equal(await mine.count(), 1)
+      assert.equal(await alice.locator('.chat-pending').count(), 0)
+    })
+    await bob.getByRole('button', { name: /Open chat, 1 unread/ }).click()
+    const theirs = bob.getByTestId('chat-message').filter({ hasText: 'hello bob <b>not bold</b>' })
+    await theirs.waitFor()
+    assert.equal(await theirs.count(), 1)
+    assert.equal(await bob.getByTestId('chat-unread').count(), 0)
+
+    // Two cursors: Alice selects a word, Bob's editor shows her labelled caret.
+    await alice.locator('.monaco-editor .view-lines').click()
+    await alice.keyboard.press('Control+Home')
+    await alice.keyboard.press('Shift+End')
+    await bob.locator('.rc-label').first().waitFor({ timeout: 10_000 })
+    const label = await bob.locator('.rc-label').first().textContent()
+    assert.match(label, /^alice/)
+    await bob.screenshot({ path: join(artifacts, 'editor-two-cursors-chat.png') })
+    await alice.screenshot({ path: join(artifacts, 'editor-alice.png') })
+  })
+
+  it('keeps the content across a reload', async () => {
+    const before = await editorText(bob)
+    await bob.reload()
+    await bob.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+    await eventually(async () => assert.equal(await editorText(bob), before))
+  })
+
+  it('loses nothing typed while offline', async () => {
+    await focusEditorEnd(alice)
+    await aliceCtx.setOffline(true)
+    await alice.keyboard.type('// typed offline\n', { delay: 10 })
+    // The edits wait, visibly, while the link is down.
+    await alice.getByTestId('unsaved').filter({ hasText: /[1-9]\d* unsaved edits?/ }).waitFor({ timeout: 5000 })
+    assert.doesNotMatch(await editorText(bob), /typed offline/)
+    await aliceCtx.setOffline(false)
+    await waitSynced(alice)
+    await eventually(async () => {
+      const b = await editorText(bob)
+      assert.match(b, /\/\/ typed offline\n/)
+      assert.equal((b.match(/typed offline/g) ?? []).length, 1)
+      assert.equal(await editorText(alice), b)
+      assert.equal(await serverContent(docId), b)
+    }, 20_000)
+  })
+
+  it('renders Swagger UI at /docs without any outside request', async () => {
+    const page = await aliceCtx.newPage()
+    await page.goto('/docs')
+    await page.locator('.swagger-ui .opblock').first().waitFor({ timeout: 15_000 })
+    assert.ok((await page.locator('.swagger-ui .opblock').count()) > 3)
+    await page.close()
+  })
+
+  it('is usable at 375 px, and a signed-out visitor returns to the document after login', async () => {
+    const ctx = await newContext({ viewport: { width: 375, height: 740 } })
+    const page = await ctx.newPage()
+    await page.goto(`/d/${encodeURIComponent(docId)}`)
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === `/d/${encodeURIComponent(docId)}`)
+    await page.getByRole('link', { name: 'Register' }).click()
+    await page.getByLabel('Username').fill(`carol${Date.now() % 100000}`)
+    await page.getByLabel('Email').fill('carol@example.com')
+    await page.getByLabel('Password').fill('securepass123')
+    await page.getByRole('button', { name: 'Register' }).click()
+    await page.waitForURL((u) => u.pathname === `/d/${encodeURIComponent(docId)}`)
+    await page.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+    await eventually(async () => assert.equal(await editorText(page), await editorText(alice)))
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px at 375 px`)
+    await page.getByRole('button', { name: /Open chat/ }).click()
+    await page.getByLabel('Chat message').fill('hi from a phone')
+    await page.getByRole('button', { name: 'Send' }).click()
+    await alice.getByTestId('chat-message').filter({ hasText: 'hi from a phone' }).waitFor()
+    const box = await page.getByRole('region', { name: 'Chat' }).boundingBox()
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 375, 'chat panel fits the screen')
+    await page.screenshot({ path: join(artifacts, 'editor-375px.png') })
+    await ctx.close()
+  })
+
+  it('made no request outside the server', () => {
+    assert.deepEqual(foreignRequests, [])
+  })
+})
