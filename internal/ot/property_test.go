@@ -191,8 +191,8 @@ func checkTextInvariants(t *testing.T, text *Text) {
 	total := 0
 	blocks := make([]int, 0, len(text.blocks))
 	for i, l := range text.leaves {
-		if l.s == "" || len(l.s) > maxLeafBytes || utf8.RuneCountInString(l.s) != l.runes || !utf8.ValidString(l.s) {
-			t.Fatalf("leaf %d of %d is malformed: %d bytes, %d runes", i, len(text.leaves), len(l.s), l.runes)
+		if len(l.b) == 0 || len(l.b) > maxLeafBytes || utf8.RuneCount(l.b) != l.runes || !utf8.Valid(l.b) {
+			t.Fatalf("leaf %d of %d is malformed: %d bytes, %d runes", i, len(text.leaves), len(l.b), l.runes)
 		}
 		if i%leavesPerBlock == 0 {
 			blocks = append(blocks, 0)

@@ -28,18 +28,47 @@ type Text struct {
 	runes  int
 }
 
-// leaf is a non-empty piece of valid UTF-8.
+// leaf is a non-empty piece of valid UTF-8 in a buffer of maxLeafBytes, so
+// that typing into it moves bytes but allocates nothing.
 type leaf struct {
-	s     string
+	b     []byte
 	runes int
 }
 
+func newLeaf(s string) leaf {
+	b := make([]byte, len(s), max(len(s), maxLeafBytes))
+	copy(b, s)
+	return leaf{b: b, runes: utf8.RuneCountInString(s)}
+}
+
+// byteOffset is the byte offset of code point k, counted from the nearer
+// end by the bytes that start a code point (a leaf is valid UTF-8).
 func (l leaf) byteOffset(k int) int {
-	if l.runes == len(l.s) {
+	s := l.b
+	if l.runes == len(s) {
 		return k // ASCII
 	}
-	b, _ := byteOffset(l.s, k)
-	return b
+	if k <= l.runes/2 {
+		for i := 0; i < len(s); i++ {
+			if s[i]&0xC0 != 0x80 {
+				if k == 0 {
+					return i
+				}
+				k--
+			}
+		}
+		return len(s)
+	}
+	after := l.runes - k
+	for i := len(s); after > 0; {
+		i--
+		if s[i]&0xC0 != 0x80 {
+			if after--; after == 0 {
+				return i
+			}
+		}
+	}
+	return len(s)
 }
 
 // NewText returns a Text holding s. Invalid UTF-8 in s (which a G-Doc text
@@ -66,7 +95,7 @@ func splitLeaves(s string, dst []leaf) []leaf {
 		for cut < len(s) && !utf8.RuneStart(s[cut]) {
 			cut++
 		}
-		dst = append(dst, leaf{s: s[:cut], runes: utf8.RuneCountInString(s[:cut])})
+		dst = append(dst, newLeaf(s[:cut]))
 		s = s[cut:]
 	}
 	return dst
@@ -114,11 +143,11 @@ func (t *Text) String() string {
 	var b strings.Builder
 	n := 0
 	for _, l := range t.leaves {
-		n += len(l.s)
+		n += len(l.b)
 	}
 	b.Grow(n)
 	for _, l := range t.leaves {
-		b.WriteString(l.s)
+		b.Write(l.b)
 	}
 	return b.String()
 }
@@ -135,7 +164,7 @@ func (t *Text) Slice(from, to int) string {
 		l := t.leaves[i]
 		take := min(n, l.runes-k)
 		start := l.byteOffset(k)
-		b.WriteString(l.s[start:l.byteOffset(k+take)])
+		b.Write(l.b[start:l.byteOffset(k+take)])
 		n -= take
 	}
 	return b.String()
@@ -191,13 +220,17 @@ func (t *Text) insert(pos int, s string) int {
 	}
 	i, k := t.locate(pos, true)
 	l := t.leaves[i]
-	b := l.byteOffset(k)
-	joined := l.s[:b] + s + l.s[b:]
-	if len(joined) <= maxLeafBytes {
-		t.leaves[i] = leaf{s: joined, runes: l.runes + n}
+	at := l.byteOffset(k)
+	if len(l.b)+len(s) <= cap(l.b) {
+		l.b = l.b[:len(l.b)+len(s)]
+		copy(l.b[at+len(s):], l.b[at:])
+		copy(l.b[at:], s)
+		l.runes += n
+		t.leaves[i] = l
 		t.blocks[i/leavesPerBlock] += n
 		return n
 	}
+	joined := string(l.b[:at]) + s + string(l.b[at:])
 	t.leaves = slices.Replace(t.leaves, i, i+1, splitLeaves(joined, nil)...)
 	t.reindex()
 	return n
@@ -209,31 +242,33 @@ func (t *Text) delete(from, to int) {
 	i, ki := t.locate(from, false)
 	j, kj := t.locate(to, true)
 	first, last := t.leaves[i], t.leaves[j]
-	kept := first.s[:first.byteOffset(ki)] + last.s[last.byteOffset(kj):]
-	keptRunes := ki + last.runes - kj
-	small := len(kept) < mergeLeafBytes
-	mergeNext := small && j+1 < len(t.leaves) && len(kept)+len(t.leaves[j+1].s) <= fillLeafBytes
-	mergePrev := small && !mergeNext && i > 0 && len(kept)+len(t.leaves[i-1].s) <= fillLeafBytes
-	if i == j && kept != "" && !mergeNext && !mergePrev {
-		t.leaves[i] = leaf{s: kept, runes: keptRunes}
+	cutFrom, cutTo := first.byteOffset(ki), last.byteOffset(kj)
+	keptBytes := cutFrom + len(last.b) - cutTo
+	small := keptBytes < mergeLeafBytes
+	mergeNext := small && j+1 < len(t.leaves) && keptBytes+len(t.leaves[j+1].b) <= fillLeafBytes
+	mergePrev := small && !mergeNext && i > 0 && keptBytes+len(t.leaves[i-1].b) <= fillLeafBytes
+	if i == j && keptBytes > 0 && !mergeNext && !mergePrev {
+		copy(first.b[cutFrom:], first.b[cutTo:])
+		first.b = first.b[:keptBytes]
+		first.runes -= to - from
+		t.leaves[i] = first
 		t.blocks[i/leavesPerBlock] -= to - from
 		return
 	}
 	// Leaves disappear or a small leaf joins its neighbour: relink and reindex.
+	kept := string(first.b[:cutFrom]) + string(last.b[cutTo:])
 	if mergeNext {
 		j++
-		kept += t.leaves[j].s
-		keptRunes += t.leaves[j].runes
+		kept += string(t.leaves[j].b)
 	} else if mergePrev {
 		i--
-		kept = t.leaves[i].s + kept
-		keptRunes += t.leaves[i].runes
+		kept = string(t.leaves[i].b) + kept
 	}
 	var replacement []leaf
 	if len(kept) > maxLeafBytes {
 		replacement = splitLeaves(kept, nil)
 	} else if kept != "" {
-		replacement = []leaf{{s: kept, runes: keptRunes}}
+		replacement = []leaf{newLeaf(kept)}
 	}
 	t.leaves = slices.Replace(t.leaves, i, j+1, replacement...)
 	t.reindex()
