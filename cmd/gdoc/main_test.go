@@ -667,3 +667,55 @@ func freshSchema(t *testing.T, url string) string {
 	}
 	return url + sep + "search_path=" + schema
 }
+
+// TestTwoInstancesWithRedis runs two servers on one PostgreSQL schema with
+// Redis fan-out: a user connected to one instance is listed by the other.
+func TestTwoInstancesWithRedis(t *testing.T) {
+	dbURL, redisURL := os.Getenv("TEST_DATABASE_URL"), os.Getenv("TEST_REDIS_URL")
+	if dbURL == "" || redisURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL or TEST_REDIS_URL is not set, and CI=true: multi-instance mode must be tested in CI")
+		}
+		t.Skip("SKIPPING the multi-instance test: set TEST_DATABASE_URL and TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+	}
+	env := map[string]string{"DATABASE_URL": freshSchema(t, dbURL), "SECRET_KEY": strings.Repeat("r", 40), "REDIS_URL": redisURL}
+	one, two := start(t, env), start(t, env)
+	if !strings.Contains(one.out.String(), "fanout=Redis") {
+		t.Fatalf("REDIS_URL did not select Redis fan-out:\n%s", one.out)
+	}
+	alice := register(t, one.URL, "alice")
+	// A token from one instance works on the other (shared SECRET_KEY).
+	if r := call(t, "GET", two.URL+"/api/auth/me", alice.AccessToken, ""); r.Status != 200 {
+		t.Fatalf("token from instance one on instance two: %d %s", r.Status, r.Body)
+	}
+	docID := "redis-" + hex.EncodeToString([]byte(t.Name()))[:8]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(one.URL, "http://", "ws://", 1)+"/ws/"+docID+"?token="+alice.AccessToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	var init map[string]any
+	if err := wsjson.Read(ctx, conn, &init); err != nil {
+		t.Fatal(err)
+	}
+	r := call(t, "GET", two.URL+"/api/documents/"+docID+"/users", "", "")
+	var users struct {
+		ActiveUsers []string `json:"active_users"`
+	}
+	r.decode(t, &users)
+	if r.Status != 200 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != alice.User.ID {
+		t.Fatalf("instance two's view of instance one's users: %d %s", r.Status, r.Body)
+	}
+	// An edit through instance two's REST API is read back on instance one.
+	if r := call(t, "PUT", two.URL+"/api/documents/"+docID, alice.AccessToken, `{"content":"from two"}`); r.Status != 200 {
+		t.Fatalf("put on two: %d %s", r.Status, r.Body)
+	}
+	var got document
+	call(t, "GET", one.URL+"/api/documents/"+docID, "", "").decode(t, &got)
+	if got.Content != "from two" || got.Rev != 1 {
+		t.Fatalf("instance one after an edit on two: %+v", got)
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
+}
