@@ -1,0 +1,690 @@
+package collab_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/collab"
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/ot"
+)
+
+func TestJoin(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+
+	t.Run("CreatesMissingDocumentOwnedByJoiner", func(t *testing.T) {
+		state := join(t, svc, "fresh-doc", newClient(alice), -1)
+		if state.Rev != 0 || state.Document.Content != "" || state.Document.OwnerID != alice.ID || !state.Document.Public || state.Document.Title != "fresh-doc" {
+			t.Fatalf("state = %+v", state)
+		}
+		if state.Color == "" || len(state.Users) != 1 || state.Users[0].UserID != alice.ID {
+			t.Fatalf("color %q, users %+v", state.Color, state.Users)
+		}
+		stored, err := e.store.Document(ctx, "fresh-doc")
+		if err != nil || stored.OwnerID != alice.ID {
+			t.Fatalf("stored = %+v, %v", stored, err)
+		}
+	})
+
+	t.Run("ErrInvalidID", func(t *testing.T) {
+		_, err := svc.Join(ctx, "bad id!", newClient(alice), -1)
+		if gdoc.ErrorCode(err) != gdoc.EINVALID {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := e.store.Document(ctx, "bad id!"); gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
+			t.Fatalf("a document was created: %v", err)
+		}
+	})
+
+	t.Run("ErrForbiddenPrivate", func(t *testing.T) {
+		doc := &gdoc.Document{ID: "secret", Title: "s", OwnerID: alice.ID, Public: false}
+		if err := e.store.CreateDocument(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Join(ctx, "secret", newClient(bob), -1); gdoc.ErrorCode(err) != gdoc.EFORBIDDEN {
+			t.Fatalf("bob joining alice's private doc: %v", err)
+		}
+		join(t, svc, "secret", newClient(alice), -1)
+	})
+
+	t.Run("ErrBadRevision", func(t *testing.T) {
+		c := newClient(alice)
+		join(t, svc, "revdoc", c, -1)
+		_, err := svc.Join(ctx, "revdoc", newClient(alice), 5)
+		if gdoc.ErrorCode(err) != gdoc.EINVALID || !strings.Contains(gdoc.ErrorMessage(err), "Bad revision") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+
+	t.Run("SinceGivesCatchUpOps", func(t *testing.T) {
+		c := newClient(alice)
+		join(t, svc, "catchup", c, -1)
+		for i := range 5 {
+			op := fmt.Sprintf(`[%d,"%d"]`, i, i)
+			if i == 0 {
+				op = `["0"]`
+			}
+			submit(t, svc, "catchup", c, int64(i), fmt.Sprintf("a:%d", i), op)
+			c.waitAck(t, fmt.Sprintf("a:%d", i))
+		}
+		late := newClient(bob)
+		state := join(t, svc, "catchup", late, 2)
+		if state.Rev != 5 || state.Document.Content != "" || state.Reset || len(state.Ops) != 3 {
+			t.Fatalf("state = %+v", state)
+		}
+		for i, m := range state.Ops {
+			if m.Op.Rev != int64(3+i) || m.Op.OpID != fmt.Sprintf("a:%d", 2+i) || m.Username != "alice" || len(m.Parsed) == 0 {
+				t.Fatalf("op %d = %+v", i, m)
+			}
+		}
+		upToDate := join(t, svc, "catchup", newClient(bob), 5)
+		if upToDate.Ops == nil || len(upToDate.Ops) != 0 {
+			t.Fatalf("joining at head: ops = %#v, want empty non-nil", upToDate.Ops)
+		}
+		full := join(t, svc, "catchup", newClient(bob), -1)
+		if full.Ops != nil || full.Document.Content != "01234" || full.Rev != 5 {
+			t.Fatalf("full join = %+v", full)
+		}
+	})
+
+	t.Run("SinceOlderThanMemoryReadsOpLog", func(t *testing.T) {
+		// A second service loads the document from its snapshot, so ops
+		// before the snapshot are only in the OpLog.
+		c := newClient(alice)
+		join(t, svc, "oldcatch", c, -1)
+		for i := range 4 {
+			submit(t, svc, "oldcatch", c, int64(i), fmt.Sprintf("o:%d", i), `["x"]`)
+			c.waitAck(t, fmt.Sprintf("o:%d", i))
+		}
+		if err := e.store.SaveSnapshot(ctx, "oldcatch", "xxxx", 4); err != nil {
+			t.Fatal(err)
+		}
+		other := e.service(t, serviceOptions{serverID: "server-2"})
+		state := join(t, other, "oldcatch", newClient(bob), 1)
+		if state.Rev != 4 || len(state.Ops) != 3 || state.Ops[0].Op.Rev != 2 || state.Ops[0].Username != "alice" {
+			t.Fatalf("state = %+v", state)
+		}
+	})
+}
+
+func TestSubmitOp(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+
+	t.Run("AckToSenderOpToOthers", func(t *testing.T) {
+		a, b := newClient(alice), newClient(bob)
+		join(t, svc, "basic", a, -1)
+		join(t, svc, "basic", b, -1)
+		submit(t, svc, "basic", a, 0, "a:1", `["hello 😀"]`)
+		if ack := a.waitAck(t, "a:1"); ack.Rev != 1 {
+			t.Fatalf("ack = %+v", ack)
+		}
+		op := b.waitOp(t, 1)
+		if op.Op.OpID != "a:1" || op.Op.UserID != alice.ID || op.Username != "alice" || string(op.Op.Op) != `["hello 😀"]` {
+			t.Fatalf("op = %+v", op)
+		}
+		for _, m := range a.messages() {
+			if _, isOp := m.(collab.OpMessage); isOp {
+				t.Fatalf("the sender received its own op: %+v", m)
+			}
+		}
+		if text, rev := storedText(t, e.store, "basic"); text != "hello 😀" || rev != 1 {
+			t.Fatalf("stored %q at %d", text, rev)
+		}
+	})
+
+	t.Run("StaleRevIsTransformed", func(t *testing.T) {
+		a, b := newClient(alice), newClient(bob)
+		join(t, svc, "stale", a, -1)
+		join(t, svc, "stale", b, -1)
+		submit(t, svc, "stale", a, 0, "a:1", `["abc"]`)
+		a.waitAck(t, "a:1")
+		submit(t, svc, "stale", b, 0, "b:1", `["X"]`) // written before seeing "abc"
+		if ack := b.waitAck(t, "b:1"); ack.Rev != 2 {
+			t.Fatalf("ack = %+v", ack)
+		}
+		if got := a.waitOp(t, 2); string(got.Op.Op) != `["X"]` {
+			t.Fatalf("a received %s", got.Op.Op)
+		}
+		if doc := current(t, svc, "stale"); doc.Content != "Xabc" || doc.Rev != 2 {
+			t.Fatalf("current = %q at %d", doc.Content, doc.Rev)
+		}
+	})
+
+	t.Run("DuplicateIDAppliedOnce", func(t *testing.T) {
+		a, b := newClient(alice), newClient(bob)
+		join(t, svc, "dedupe", a, -1)
+		join(t, svc, "dedupe", b, -1)
+		for range 3 { // the same id three times, possibly in one batch
+			submit(t, svc, "dedupe", a, 0, "dup:1", `["once"]`)
+		}
+		eventually(t, "three acks", func() bool {
+			n := 0
+			for _, m := range a.messages() {
+				if ack, ok := m.(collab.AckMessage); ok && ack.OpID == "dup:1" {
+					if ack.Rev != 1 {
+						t.Fatalf("ack with rev %d", ack.Rev)
+					}
+					n++
+				}
+			}
+			return n == 3
+		})
+		// A resend after a reconnect: new connection, same id.
+		again := newClient(alice)
+		join(t, svc, "dedupe", again, 1)
+		submit(t, svc, "dedupe", again, 0, "dup:1", `["once"]`)
+		if ack := again.waitAck(t, "dup:1"); ack.Rev != 1 {
+			t.Fatalf("resend ack = %+v", ack)
+		}
+		if doc := current(t, svc, "dedupe"); doc.Content != "once" || doc.Rev != 1 {
+			t.Fatalf("current = %q at %d", doc.Content, doc.Rev)
+		}
+		ops := 0
+		for _, m := range b.messages() {
+			if _, ok := m.(collab.OpMessage); ok {
+				ops++
+			}
+		}
+		if ops != 1 {
+			t.Fatalf("the other client received %d ops, want 1", ops)
+		}
+	})
+
+	t.Run("DuplicateIDOlderThanMemoryAskedOfOpLog", func(t *testing.T) {
+		a := newClient(alice)
+		join(t, svc, "olddup", a, -1)
+		submit(t, svc, "olddup", a, 0, "old:1", `["a"]`)
+		a.waitAck(t, "old:1")
+		submit(t, svc, "olddup", a, 1, "old:2", `[1,"b"]`)
+		a.waitAck(t, "old:2")
+		if err := e.store.SaveSnapshot(ctx, "olddup", "ab", 2); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh instance knows no ids from before its snapshot.
+		other := e.service(t, serviceOptions{serverID: "server-2"})
+		c := newClient(alice)
+		join(t, other, "olddup", c, 0)
+		submit(t, other, "olddup", c, 0, "old:1", `["a"]`)
+		if ack := c.waitAck(t, "old:1"); ack.Rev != 1 {
+			t.Fatalf("ack = %+v", ack)
+		}
+		if text, rev := storedText(t, e.store, "olddup"); text != "ab" || rev != 2 {
+			t.Fatalf("stored %q at %d", text, rev)
+		}
+	})
+
+	t.Run("ErrOpPastEnd", func(t *testing.T) {
+		a := newClient(alice)
+		join(t, svc, "pastend", a, -1)
+		submit(t, svc, "pastend", a, 0, "a:1", `["abc"]`)
+		a.waitAck(t, "a:1")
+		for id, op := range map[string]string{"a:2": `[5,"x"]`, "a:3": `[1,{"d":5}]`, "a:4": `[{"d":"abd"}]`} {
+			submit(t, svc, "pastend", a, 1, id, op)
+			if e := a.waitOpError(t, id); e.Code != gdoc.EINVALID {
+				t.Fatalf("%s: %+v", op, e)
+			}
+		}
+		if doc := current(t, svc, "pastend"); doc.Content != "abc" || doc.Rev != 1 {
+			t.Fatalf("current = %q at %d", doc.Content, doc.Rev)
+		}
+		// The refused ids were not used up.
+		submit(t, svc, "pastend", a, 1, "a:2", `[3,"x"]`)
+		if ack := a.waitAck(t, "a:2"); ack.Rev != 2 {
+			t.Fatalf("ack = %+v", ack)
+		}
+	})
+
+	t.Run("ErrRevAheadOfHead", func(t *testing.T) {
+		a := newClient(alice)
+		join(t, svc, "ahead", a, -1)
+		submit(t, svc, "ahead", a, 3, "a:1", `["x"]`)
+		e1 := a.waitOpError(t, "a:1")
+		if e1.Code != gdoc.EINVALID || !strings.Contains(e1.Message, "Bad revision") {
+			t.Fatalf("error = %+v", e1)
+		}
+		submit(t, svc, "ahead", a, -1, "a:2", `["x"]`)
+		a.waitOpError(t, "a:2")
+		if doc := current(t, svc, "ahead"); doc.Content != "" || doc.Rev != 0 {
+			t.Fatalf("current = %q at %d", doc.Content, doc.Rev)
+		}
+	})
+
+	t.Run("ErrImmediate", func(t *testing.T) {
+		a := newClient(alice)
+		stranger := newClient(bob)
+		join(t, svc, "immediate", a, -1)
+		op := ot.Op{{Insert: "x"}}
+		if err := svc.SubmitOp(ctx, "immediate", stranger, 0, "s:1", op); gdoc.ErrorCode(err) != gdoc.EINVALID {
+			t.Fatalf("not joined: %v", err)
+		}
+		if err := svc.SubmitOp(ctx, "immediate", a, 0, "", op); gdoc.ErrorCode(err) != gdoc.EINVALID {
+			t.Fatalf("empty id: %v", err)
+		}
+		if err := svc.SubmitOp(ctx, "immediate", a, 0, "a:1", ot.Op{{Skip: 2}}); gdoc.ErrorCode(err) != gdoc.EINVALID {
+			t.Fatalf("trailing skip: %v", err)
+		}
+		if doc := current(t, svc, "immediate"); doc.Rev != 0 {
+			t.Fatalf("rev = %d", doc.Rev)
+		}
+	})
+}
+
+func TestReplaceContent(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+	a := newClient(alice)
+	join(t, svc, "rest", a, -1)
+	submit(t, svc, "rest", a, 0, "a:1", `["hello world"]`)
+	a.waitAck(t, "a:1")
+
+	doc, err := svc.ReplaceContent(ctx, "rest", bob, "hello brave world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Content != "hello brave world" || doc.Rev != 2 {
+		t.Fatalf("ReplaceContent returned %q at %d", doc.Content, doc.Rev)
+	}
+	op := a.waitOp(t, 2)
+	if op.Op.UserID != bob.ID || op.Username != "bob" || !strings.HasPrefix(op.Op.OpID, "rest:") || string(op.Op.Op) != `[6,"brave "]` {
+		t.Fatalf("live client received %+v (%s)", op, op.Op.Op)
+	}
+	if text, rev := storedText(t, e.store, "rest"); text != "hello brave world" || rev != 2 {
+		t.Fatalf("stored %q at %d", text, rev)
+	}
+
+	t.Run("SameContentCommitsNothing", func(t *testing.T) {
+		doc, err := svc.ReplaceContent(ctx, "rest", bob, "hello brave world")
+		if err != nil || doc.Rev != 2 {
+			t.Fatalf("doc = %+v, %v", doc, err)
+		}
+	})
+	t.Run("NotLoadedDocument", func(t *testing.T) {
+		d := &gdoc.Document{ID: "cold", Title: "cold", OwnerID: alice.ID, Public: true, Content: "abc"}
+		if err := e.store.CreateDocument(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := svc.ReplaceContent(ctx, "cold", alice, "abXc")
+		if err != nil || doc.Content != "abXc" || doc.Rev != 1 {
+			t.Fatalf("doc = %+v, %v", doc, err)
+		}
+	})
+	t.Run("ErrNotFound", func(t *testing.T) {
+		if _, err := svc.ReplaceContent(ctx, "nope", alice, "x"); gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := svc.Current(ctx, "nope"); gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
+			t.Fatalf("Current err = %v", err)
+		}
+	})
+	t.Run("ErrInvalidText", func(t *testing.T) {
+		if _, err := svc.ReplaceContent(ctx, "rest", alice, "bad \xff"); gdoc.ErrorCode(err) != gdoc.EINVALID {
+			t.Fatalf("err = %v", err)
+		}
+		if doc := current(t, svc, "rest"); doc.Rev != 2 {
+			t.Fatalf("rev = %d", doc.Rev)
+		}
+	})
+}
+
+func TestCurrentWithoutLoading(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	alice := e.user(t, "alice")
+	a := newClient(alice)
+	join(t, svc, "cur", a, -1)
+	submit(t, svc, "cur", a, 0, "a:1", `["abc"]`)
+	a.waitAck(t, "a:1")
+	other := e.service(t, serviceOptions{serverID: "server-2"})
+	doc := current(t, other, "cur")
+	if doc.Content != "abc" || doc.Rev != 1 || doc.OwnerID != alice.ID {
+		t.Fatalf("doc = %+v", doc)
+	}
+	if n := other.LoadedDocuments(); n != 0 {
+		t.Fatalf("Current loaded %d documents", n)
+	}
+}
+
+func TestAutosaveWritesSnapshot(t *testing.T) {
+	e := newEnv(t)
+	var saved atomic.Int64
+	logger := slog.New(countingHandler{prefix: "Saved document autosave at rev 2", n: &saved})
+	svc := e.service(t, serviceOptions{autosave: 20 * time.Millisecond, run: true, logger: logger})
+	a := newClient(e.user(t, "alice"))
+	join(t, svc, "autosave", a, -1)
+	submit(t, svc, "autosave", a, 0, "a:1", `["ab"]`)
+	a.waitAck(t, "a:1")
+	submit(t, svc, "autosave", a, 1, "a:2", `[2,"c"]`)
+	a.waitAck(t, "a:2")
+	eventually(t, "snapshot at rev 2", func() bool {
+		doc, err := e.store.Document(context.Background(), "autosave")
+		return err == nil && doc.Rev == 2 && doc.Content == "abc"
+	})
+	eventually(t, "the autosave log line", func() bool { return saved.Load() > 0 })
+}
+
+func TestShutdownSavesAndClosesClients(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{}) // autosave never fires in this test
+	a := newClient(e.user(t, "alice"))
+	join(t, svc, "shut", a, -1)
+	submit(t, svc, "shut", a, 0, "a:1", `["abc"]`)
+	a.waitAck(t, "a:1")
+	if err := svc.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := e.store.Document(context.Background(), "shut")
+	if err != nil || doc.Rev != 1 || doc.Content != "abc" {
+		t.Fatalf("snapshot = %+v, %v", doc, err)
+	}
+	a.waitMessage(t, "closing", func(m collab.Message) bool {
+		c, ok := m.(collab.ClosingMessage)
+		return ok && c.Reason == collab.ReasonShutdown
+	})
+	if err := svc.SubmitOp(context.Background(), "shut", a, 1, "a:2", ot.Op{{Insert: "x"}}); gdoc.ErrorCode(err) != gdoc.EUNAVAILABLE {
+		t.Fatalf("SubmitOp after shutdown: %v", err)
+	}
+	if parts, _ := e.presence.Participants(context.Background(), "shut"); len(parts) != 0 {
+		t.Fatalf("presence after shutdown: %+v", parts)
+	}
+}
+
+func TestIdleDocumentsUnload(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{idleUnload: 30 * time.Millisecond, run: true})
+	alice := e.user(t, "alice")
+	const docs = 20
+	clients := make([]*fakeClient, docs)
+	for i := range docs {
+		clients[i] = newClient(alice)
+		id := fmt.Sprintf("idle-%d", i)
+		join(t, svc, id, clients[i], -1)
+		submit(t, svc, id, clients[i], 0, "a:1", fmt.Sprintf(`["doc %d"]`, i))
+		clients[i].waitAck(t, "a:1")
+	}
+	if n := svc.LoadedDocuments(); n != docs {
+		t.Fatalf("loaded = %d, want %d", n, docs)
+	}
+	// One client stays: its document must stay loaded.
+	for i := 1; i < docs; i++ {
+		svc.Leave(fmt.Sprintf("idle-%d", i), clients[i])
+	}
+	eventually(t, "idle documents unloaded", func() bool { return svc.LoadedDocuments() == 1 })
+	for i := 1; i < docs; i++ {
+		eventually(t, fmt.Sprintf("snapshot of idle-%d", i), func() bool {
+			doc, err := e.store.Document(context.Background(), fmt.Sprintf("idle-%d", i))
+			return err == nil && doc.Rev == 1 && doc.Content == fmt.Sprintf("doc %d", i)
+		})
+	}
+	// The kept one still works, and an unloaded one loads again.
+	submit(t, svc, "idle-0", clients[0], 1, "a:2", `[5,"!"]`)
+	clients[0].waitAck(t, "a:2")
+	back := newClient(alice)
+	if state := join(t, svc, "idle-3", back, -1); state.Document.Content != "doc 3" || state.Rev != 1 {
+		t.Fatalf("reloaded state = %+v", state)
+	}
+	svc.Leave("idle-0", clients[0])
+	svc.Leave("idle-3", back)
+	eventually(t, "all unloaded", func() bool { return svc.LoadedDocuments() == 0 })
+}
+
+func TestPresence(t *testing.T) {
+	e := newEnv(t)
+	svcA := e.service(t, serviceOptions{serverID: "server-a"})
+	svcB := e.service(t, serviceOptions{serverID: "server-b"})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+
+	a := newClient(alice)
+	join(t, svcA, "pres", a, -1)
+	b1 := newClient(bob)
+	state := join(t, svcB, "pres", b1, -1) // bob on the other instance
+	if len(state.Users) != 2 {
+		t.Fatalf("bob's init users = %+v", state.Users)
+	}
+	joined := a.waitMessage(t, "user_joined bob", func(m collab.Message) bool {
+		j, ok := m.(collab.UserJoinedMessage)
+		return ok && j.User.UserID == bob.ID
+	}).(collab.UserJoinedMessage)
+	if joined.User.Username != "bob" || joined.User.Color == "" {
+		t.Fatalf("joined = %+v", joined)
+	}
+	for _, m := range b1.messages() {
+		if j, ok := m.(collab.UserJoinedMessage); ok && j.User.UserID == bob.ID {
+			t.Fatalf("bob was told he joined: %+v", m)
+		}
+	}
+
+	// A second tab of bob: no new user.
+	b2 := newClient(bob)
+	join(t, svcA, "pres", b2, -1)
+	users, err := svcA.ActiveUsers(ctx, "pres")
+	if err != nil || len(users) != 2 || users[0].UserID != alice.ID || users[1].Connections != 2 {
+		t.Fatalf("ActiveUsers = %+v, %v", users, err)
+	}
+	svcB.Leave("pres", b1) // one of bob's tabs closes: bob is still here
+	svcA.Leave("pres", b2) // the last one: bob leaves
+	a.waitMessage(t, "user_left bob", func(m collab.Message) bool {
+		l, ok := m.(collab.UserLeftMessage)
+		return ok && l.UserID == bob.ID && l.Username == "bob"
+	})
+	joins, lefts := 0, 0
+	for _, m := range a.messages() {
+		switch m := m.(type) {
+		case collab.UserJoinedMessage:
+			if m.User.UserID == bob.ID {
+				joins++
+			}
+		case collab.UserLeftMessage:
+			lefts++
+		}
+	}
+	if joins != 1 || lefts != 1 {
+		t.Fatalf("alice saw %d joins and %d leaves of bob, want 1 and 1", joins, lefts)
+	}
+	users, _ = svcA.ActiveUsers(ctx, "pres")
+	if len(users) != 1 || users[0].UserID != alice.ID {
+		t.Fatalf("ActiveUsers after leaving = %+v", users)
+	}
+	sessions, err := e.store.Sessions(ctx, "pres", 10)
+	if err != nil || len(sessions) != 3 {
+		t.Fatalf("sessions = %+v, %v", sessions, err)
+	}
+	ended := 0
+	for _, s := range sessions {
+		if s.LeftAt != nil {
+			ended++
+		}
+	}
+	if ended != 2 {
+		t.Fatalf("%d sessions ended, want 2", ended)
+	}
+}
+
+func TestChat(t *testing.T) {
+	e := newEnv(t)
+	svcA := e.service(t, serviceOptions{serverID: "server-a"})
+	svcB := e.service(t, serviceOptions{serverID: "server-b"})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+	a, b, remote := newClient(alice), newClient(bob), newClient(bob)
+	join(t, svcA, "chat", a, -1)
+	join(t, svcA, "chat", b, -1)
+	join(t, svcB, "chat", remote, -1)
+
+	if err := svcA.SendChat(ctx, "chat", a, "  hi all 👋 ", "m1"); err != nil {
+		t.Fatal(err)
+	}
+	ack := a.waitMessage(t, "chat ack", func(m collab.Message) bool { _, ok := m.(collab.ChatAckMessage); return ok }).(collab.ChatAckMessage)
+	if ack.ClientMsgID != "m1" || ack.Chat.Message != "hi all 👋" || ack.Chat.ID == 0 || ack.Chat.Username != "alice" {
+		t.Fatalf("ack = %+v", ack)
+	}
+	for _, c := range []*fakeClient{b, remote} {
+		got := c.waitMessage(t, "chat", func(m collab.Message) bool { _, ok := m.(collab.ChatMessage); return ok }).(collab.ChatMessage)
+		if got.Chat.ID != ack.Chat.ID || got.Chat.Message != "hi all 👋" || got.Chat.UserID != alice.ID {
+			t.Fatalf("%s received %+v", c.connID, got)
+		}
+	}
+	for _, m := range a.messages() {
+		if _, ok := m.(collab.ChatMessage); ok {
+			t.Fatal("the sender received its own message as chat")
+		}
+	}
+	state := join(t, svcB, "chat", newClient(bob), -1)
+	if len(state.Chat) != 1 || state.Chat[0].Message != "hi all 👋" {
+		t.Fatalf("history = %+v", state.Chat)
+	}
+	for _, bad := range []string{"", "   ", strings.Repeat("x", 2001)} {
+		if err := svcA.SendChat(ctx, "chat", a, bad, "m2"); gdoc.ErrorCode(err) != gdoc.EINVALID {
+			t.Fatalf("SendChat(%.10q) = %v", bad, err)
+		}
+	}
+	if msgs, _ := e.store.ChatMessages(ctx, "chat", 0, 10); len(msgs) != 1 {
+		t.Fatalf("stored %d messages", len(msgs))
+	}
+}
+
+func TestCursors(t *testing.T) {
+	e := newEnv(t)
+	svcA := e.service(t, serviceOptions{serverID: "server-a"})
+	svcB := e.service(t, serviceOptions{serverID: "server-b"})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+	a, b := newClient(alice), newClient(bob)
+	join(t, svcA, "cursor", a, -1)
+	join(t, svcB, "cursor", b, -1)
+	seed := json.RawMessage(`{"lineNumber":1,"column":3}`)
+	if err := svcA.UpdateCursor(ctx, "cursor", a, collab.Cursor{Rev: 0, Anchor: 2, Head: 2, Position: seed, UserID: "spoofed"}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.waitMessage(t, "cursor", func(m collab.Message) bool { _, ok := m.(collab.CursorMessage); return ok }).(collab.CursorMessage)
+	if got.Cursor.ConnID != a.connID || got.Cursor.UserID != alice.ID || got.Cursor.Color == "" || got.Cursor.Head != 2 || string(got.Cursor.Position) != string(seed) {
+		t.Fatalf("cursor = %+v", got.Cursor)
+	}
+	late := newClient(bob)
+	state := join(t, svcB, "cursor", late, -1)
+	if len(state.Cursors) != 1 || state.Cursors[0].ConnID != a.connID {
+		t.Fatalf("init cursors = %+v", state.Cursors)
+	}
+	if err := svcA.UpdateCursor(ctx, "cursor", a, collab.Cursor{Anchor: -1}); gdoc.ErrorCode(err) != gdoc.EINVALID {
+		t.Fatalf("negative anchor: %v", err)
+	}
+	svcA.Leave("cursor", a)
+	b.waitMessage(t, "cursor removal", func(m collab.Message) bool {
+		c, ok := m.(collab.CursorMessage)
+		return ok && c.Cursor.Removed && c.Cursor.ConnID == a.connID
+	})
+	if state := join(t, svcB, "cursor", newClient(bob), -1); len(state.Cursors) != 0 {
+		t.Fatalf("removed cursor still listed: %+v", state.Cursors)
+	}
+}
+
+func TestSlowClientDropped(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	a, slow := newClient(alice), newClient(bob)
+	join(t, svc, "slow", a, -1)
+	join(t, svc, "slow", slow, -1)
+	slow.setFull(true)
+	submit(t, svc, "slow", a, 0, "a:1", `["x"]`)
+	a.waitAck(t, "a:1")
+	// Dropped: it may no longer submit, and the others see it go.
+	if err := svc.SubmitOp(context.Background(), "slow", slow, 1, "s:1", ot.Op{{Insert: "y"}}); gdoc.ErrorCode(err) != gdoc.EINVALID {
+		t.Fatalf("the slow client can still submit: %v", err)
+	}
+	a.waitMessage(t, "bob left", func(m collab.Message) bool {
+		l, ok := m.(collab.UserLeftMessage)
+		return ok && l.UserID == bob.ID
+	})
+	submit(t, svc, "slow", a, 1, "a:2", `[1,"y"]`)
+	if ack := a.waitAck(t, "a:2"); ack.Rev != 2 {
+		t.Fatalf("ack = %+v", ack)
+	}
+}
+
+func TestForget(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	a := newClient(e.user(t, "alice"))
+	join(t, svc, "gone", a, -1)
+	if err := e.store.DeleteDocument(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Forget("gone")
+	a.waitMessage(t, "closing", func(m collab.Message) bool {
+		c, ok := m.(collab.ClosingMessage)
+		return ok && c.Reason == collab.ReasonDeleted
+	})
+	if svc.LoadedDocuments() != 0 {
+		t.Fatal("forgotten document still loaded")
+	}
+	if err := svc.SubmitOp(context.Background(), "gone", a, 0, "a:1", ot.Op{{Insert: "x"}}); err == nil {
+		t.Fatal("op accepted on a forgotten document")
+	}
+}
+
+func BenchmarkSubmitOp(b *testing.B) {
+	e := newEnv(b)
+	svc := e.service(b, serviceOptions{})
+	alice := e.user(b, "alice")
+	for _, docs := range []int{1, 16} {
+		b.Run(fmt.Sprintf("docs=%d", docs), func(b *testing.B) {
+			clients := make([]*fakeClient, docs)
+			revs := make([]int64, docs)
+			for i := range clients {
+				clients[i] = newClient(alice)
+				id := fmt.Sprintf("bench-%d-%d", docs, i)
+				revs[i] = join(b, svc, id, clients[i], -1).Rev
+			}
+			op := ot.Op{{Insert: "x"}}
+			b.ResetTimer()
+			// Every client keeps one op in flight, as a real editor does.
+			done := make(chan struct{})
+			per := (b.N + docs - 1) / docs
+			for i := range clients {
+				go func(i int) {
+					defer func() { done <- struct{}{} }()
+					c, id := clients[i], fmt.Sprintf("bench-%d-%d", docs, i)
+					for n := range per {
+						opID := fmt.Sprintf("%d:%d", b.N, n)
+						if err := svc.SubmitOp(context.Background(), id, c, revs[i], opID, op); err != nil {
+							b.Error(err)
+							return
+						}
+						for {
+							var ack *collab.AckMessage
+							for _, m := range c.take() {
+								if a, ok := m.(collab.AckMessage); ok {
+									ack = &a
+								}
+							}
+							if ack != nil {
+								revs[i] = ack.Rev
+								break
+							}
+							<-c.signal
+						}
+					}
+				}(i)
+			}
+			for range clients {
+				<-done
+			}
+			b.ReportMetric(float64(per*docs)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
