@@ -62,11 +62,18 @@ func appendReplace(op Op, oldText, newText string) Op {
 	return appendComponent(op, Component{Insert: newText})
 }
 
+// compareChunk is how many bytes the prefix and suffix scans compare at once
+// (string equality is vectorized; a byte loop is not).
+const compareChunk = 256
+
 // commonPrefix is the byte length of the longest common prefix of a and b
 // that ends on a code point boundary.
 func commonPrefix(a, b string) int {
 	n := min(len(a), len(b))
 	i := 0
+	for i+compareChunk <= n && a[i:i+compareChunk] == b[i:i+compareChunk] {
+		i += compareChunk
+	}
 	for i < n && a[i] == b[i] {
 		i++
 	}
@@ -81,6 +88,9 @@ func commonPrefix(a, b string) int {
 func commonSuffix(a, b string) int {
 	n := min(len(a), len(b))
 	i := 0
+	for i+compareChunk <= n && a[len(a)-i-compareChunk:len(a)-i] == b[len(b)-i-compareChunk:len(b)-i] {
+		i += compareChunk
+	}
 	for i < n && a[len(a)-1-i] == b[len(b)-1-i] {
 		i++
 	}

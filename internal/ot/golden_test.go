@@ -159,6 +159,9 @@ func TestGoldenCases(t *testing.T) {
 			if got, err := MakeInvertible(a, c.Doc); err != nil || !opsEqual(got, wantOp(t, c.InvertibleA)) {
 				t.Errorf("makeInvertible(a, doc) = %v, %v; want %s", got, err, c.InvertibleA)
 			}
+			if got, err := NewText(c.Doc).MakeInvertible(a); err != nil || !opsEqual(got, wantOp(t, c.InvertibleA)) {
+				t.Errorf("Text.MakeInvertible(a) = %v, %v; want %s", got, err, c.InvertibleA)
+			}
 			if got, err := InvertWithDoc(a, c.Doc); err != nil || !opsEqual(got, wantOp(t, c.InvertWithDocA)) {
 				t.Errorf("invertWithDoc(a, doc) = %v, %v; want %s", got, err, c.InvertWithDocA)
 			}

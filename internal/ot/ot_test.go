@@ -125,6 +125,9 @@ func TestInvalidOpsAreRefusedEverywhere(t *testing.T) {
 			if _, err := MakeInvertible(bad, "abcdef"); err == nil {
 				t.Error("MakeInvertible accepts it")
 			}
+			if _, err := NewText("abcdef").MakeInvertible(bad); err == nil {
+				t.Error("Text.MakeInvertible accepts it")
+			}
 			text := NewText("abcdef")
 			if err := text.Apply(bad); err == nil || text.String() != "abcdef" {
 				t.Errorf("Text.Apply: %v, text %q", err, text.String())
@@ -159,6 +162,9 @@ func TestApplyRefusesOpsThatDoNotFit(t *testing.T) {
 			}
 			if _, err := MakeInvertible(op, doc); err == nil {
 				t.Errorf("MakeInvertible(%v, %q) accepts it", op, doc)
+			}
+			if _, err := NewText(doc).MakeInvertible(op); err == nil {
+				t.Errorf("Text.MakeInvertible(%v) on %q accepts it", op, doc)
 			}
 		})
 	}
@@ -239,6 +245,19 @@ func TestDiff(t *testing.T) {
 		got := Diff(tc.old, tc.new)
 		if !opsEqual(got, tc.want) {
 			t.Errorf("Diff(%q, %q) = %v, want %v", tc.old, tc.new, got, tc.want)
+		}
+	}
+	// Long texts take the chunked prefix and suffix scans.
+	long := strings.Repeat("漢字😀a", 700)
+	for _, cut := range []int{0, 1, 255, 256, 257, 1400, 2799, 2800} {
+		runes := []rune(long)
+		edited := string(runes[:cut]) + "é" + string(runes[cut:])
+		want := Normalize(Op{{Skip: cut}, {Insert: "é"}})
+		if got := Diff(long, edited); !opsEqual(got, want) {
+			t.Errorf("Diff(long, insert at %d) = %v, want %v", cut, got, want)
+		}
+		if got := Diff(edited, long); !opsEqual(got, Normalize(Op{{Skip: cut}, {Delete: 1}})) {
+			t.Errorf("Diff(edited at %d, long) = %v", cut, got)
 		}
 	}
 	// Out of contract input still round-trips through its valid form.

@@ -108,6 +108,11 @@ func TestPropertyInvertUndoes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("InvertWithDoc(%v, %q): %v", op, doc, err)
 		}
+		invertible, err := MakeInvertible(op, doc)
+		fromText, textErr := NewText(doc).MakeInvertible(op)
+		if err != nil || textErr != nil || !opsEqual(invertible, fromText) {
+			t.Fatalf("MakeInvertible(%v) = %v, %v; on a Text %v, %v", op, invertible, err, fromText, textErr)
+		}
 		if got := mustApply(t, mustApply(t, doc, op), inv); got != doc {
 			t.Fatalf("op %v inverse %v: %q, want %q", op, inv, got, doc)
 		}

@@ -209,6 +209,32 @@ func (t *Text) Apply(op Op) error {
 	return nil
 }
 
+// MakeInvertible returns op with every delete carrying the text it removes
+// from t, as the package's MakeInvertible does for a string, without copying
+// the whole text. It fails when op does not fit t.
+func (t *Text) MakeInvertible(op Op) (Op, error) {
+	if err := Check(op); err != nil {
+		return nil, err
+	}
+	out := make(Op, 0, len(op))
+	pos := 0
+	for i, c := range op {
+		if pos+c.Skip+c.Delete > t.runes {
+			return nil, fmt.Errorf("op component %d runs past the end of the text", i)
+		}
+		if c.kind() == kindDelete {
+			removed := t.Slice(pos, pos+c.Delete)
+			if c.DeleteText != "" && c.DeleteText != removed {
+				return nil, fmt.Errorf("op component %d deletes a text that differs from the document's", i)
+			}
+			c.DeleteText = removed
+		}
+		out = appendComponent(out, c)
+		pos += c.Skip + c.Delete
+	}
+	return out, nil
+}
+
 // insert puts valid UTF-8 s at code point pos and returns its length.
 func (t *Text) insert(pos int, s string) int {
 	n := utf8.RuneCountInString(s)
