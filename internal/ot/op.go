@@ -74,6 +74,18 @@ const (
 	kindMixed // more than one field set: never valid
 )
 
+func (k kind) plural() string {
+	switch k {
+	case kindSkip:
+		return "skips"
+	case kindInsert:
+		return "inserts"
+	case kindDelete:
+		return "deletes"
+	}
+	return "invalid"
+}
+
 func (c Component) kind() kind {
 	k, n := kindNone, 0
 	if c.Skip != 0 {
@@ -153,7 +165,7 @@ func Check(op Op) error {
 			}
 		}
 		if k == prev {
-			return fmt.Errorf("op components %d and %d are of one kind and must be combined", i-1, i)
+			return fmt.Errorf("op components %d and %d are both %s; adjacent components of one kind must be combined", i-1, i, k.plural())
 		}
 		prev = k
 	}
