@@ -25,7 +25,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/gdoc/gdoc/internal/otclient"
 )
 
 // Paths of the tools the tests drive; overridable for other distributions.
@@ -81,9 +85,13 @@ var build struct {
 	err  error
 }
 
-// gdocBinary builds ./cmd/gdoc once per test process.
+// gdocBinary builds ./cmd/gdoc once per test process, or returns GDOC_BIN
+// when that names an already built binary.
 func gdocBinary(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("GDOC_BIN"); bin != "" {
+		return bin
+	}
 	build.once.Do(func() {
 		build.dir, build.err = os.MkdirTemp("", "gdoc-mi-bin-")
 		if build.err != nil {
@@ -590,28 +598,20 @@ type activeUser struct {
 	Username string `json:"username"`
 }
 
-// activeUsers reads GET /api/documents/{id}/users, accepting either a bare
-// list or an object holding one.
+// activeUsers reads GET /api/documents/{id}/users: {"active_users":[ids],
+// "users":[{user_id,username,...}]}.
 func activeUsers(ctx context.Context, baseURL, docID string) ([]activeUser, error) {
-	var raw json.RawMessage
-	if err := getJSON(ctx, baseURL+"/api/documents/"+url.PathEscape(docID)+"/users", &raw); err != nil {
+	var body struct {
+		ActiveUsers []string     `json:"active_users"`
+		Users       []activeUser `json:"users"`
+	}
+	if err := getJSON(ctx, baseURL+"/api/documents/"+url.PathEscape(docID)+"/users", &body); err != nil {
 		return nil, err
 	}
-	var list []activeUser
-	if err := json.Unmarshal(raw, &list); err == nil {
-		return list, nil
+	if len(body.ActiveUsers) != len(body.Users) {
+		return nil, fmt.Errorf("users response lists %d active_users but %d users", len(body.ActiveUsers), len(body.Users))
 	}
-	var wrapped struct {
-		Users       []activeUser `json:"users"`
-		ActiveUsers []activeUser `json:"active_users"`
-	}
-	if err := json.Unmarshal(raw, &wrapped); err != nil {
-		return nil, fmt.Errorf("users response %s: %v", raw, err)
-	}
-	if wrapped.Users != nil {
-		return wrapped.Users, nil
-	}
-	return wrapped.ActiveUsers, nil
+	return body.Users, nil
 }
 
 // opLogRevisions reads a document's revisions and op ids straight from the
@@ -643,4 +643,66 @@ func opLogRevisions(t *testing.T, dbURL, docID string) (revs []int64, opIDs []st
 		t.Fatal(err)
 	}
 	return revs, opIDs
+}
+
+// rawConn is a bare OT-dialect WebSocket for the tests that look at
+// messages other than ops (chat ids are numbers, otclient's are strings).
+type rawConn struct {
+	ws   *websocket.Conn
+	init map[string]any
+}
+
+type rawMessage map[string]any
+
+func (m rawMessage) str(field string) string {
+	s, _ := m[field].(string)
+	return s
+}
+
+func (m rawMessage) num(field string) int64 {
+	f, _ := m[field].(float64)
+	return int64(f)
+}
+
+func dialRaw(ctx context.Context, baseURL, docID, token string) (*rawConn, rawMessage, error) {
+	u := strings.Replace(baseURL, "http://", "ws://", 1) + "/ws/" + url.PathEscape(docID)
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{otclient.Subprotocol, "bearer." + token}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial %s: %w", u, err)
+	}
+	c := &rawConn{ws: ws}
+	init, err := c.read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, nil, err
+	}
+	if init.str("type") != "init" {
+		ws.CloseNow()
+		return nil, nil, fmt.Errorf("first message is not init: %v", init)
+	}
+	return c, init, nil
+}
+
+func (c *rawConn) read(ctx context.Context) (rawMessage, error) {
+	var m rawMessage
+	err := wsjson.Read(ctx, c.ws, &m)
+	return m, err
+}
+
+func (c *rawConn) send(ctx context.Context, v any) error { return wsjson.Write(ctx, c.ws, v) }
+
+// readUntil reads messages until one of the given types arrives.
+func (c *rawConn) readUntil(t *testing.T, ctx context.Context, types ...string) rawMessage {
+	t.Helper()
+	for {
+		m, err := c.read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", types, err)
+		}
+		for _, typ := range types {
+			if m.str("type") == typ {
+				return m
+			}
+		}
+	}
 }

@@ -40,6 +40,10 @@ type editor struct {
 	// pendingSend is the op applyServerOp made ready to send (the buffer,
 	// once the in-flight op is acknowledged during catch-up).
 	pendingSend *otclient.Outgoing
+	// resendDue is set when the server answered the in-flight op with
+	// "unavailable": resend it (same id, rebased) after a pause.
+	resendDue   bool
+	unavailable int // "unavailable" answers received
 }
 
 func newEditor(name, token, docID string, urls ...string) *editor {
@@ -201,12 +205,27 @@ func (e *editor) session(ctx context.Context, conn *otclient.Conn, rng *rand.Ran
 	}()
 	typeTimer := time.NewTimer(time.Duration(5+rng.IntN(20)) * time.Millisecond)
 	defer typeTimer.Stop()
+	resendTicker := time.NewTicker(100 * time.Millisecond)
+	defer resendTicker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-readErr:
 			return err
+		case <-resendTicker.C:
+			e.mu.Lock()
+			var out *otclient.Outgoing
+			if e.resendDue {
+				e.resendDue = false
+				out = e.state.Resend()
+			}
+			e.mu.Unlock()
+			if out != nil {
+				if err := conn.SendOp(ctx, out); err != nil {
+					return err
+				}
+			}
 		case <-typeTimer.C:
 			if *typed < n {
 				out, err := e.typeMarker(rng, *typed)
@@ -289,8 +308,12 @@ func (e *editor) receive(m *otclient.Message) (*otclient.Outgoing, error) {
 		return e.pendingSend, nil
 	case "error":
 		if m.Code == "unavailable" {
-			// Storage is briefly down: the op stays in flight and is
-			// resent after the next reconnect; nothing to do now.
+			// Storage down or the document too contended: the op stays in
+			// flight and is resent shortly with the same id.
+			e.unavailable++
+			if inflight := e.state.Inflight(); inflight != nil && inflight.ID == m.ID {
+				e.resendDue = true
+			}
 			return nil, nil
 		}
 		return nil, fmt.Errorf("server error: %s", m.Raw)
