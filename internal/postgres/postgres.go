@@ -153,9 +153,3 @@ func unavailable(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || pgconn.Timeout(err)
 }
-
-// txExec runs query in tx; pgx prepares and caches statements per
-// connection by itself.
-func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	return tx.ExecContext(ctx, query, args...)
-}

@@ -2,10 +2,10 @@ package postgres
 
 // The queries below are written in the SQL that PostgreSQL and SQLite share
 // ($n placeholders, RETURNING); internal/sqlite carries the same file with
-// only its driver-specific parts changed.
+// only its driver-specific parts changed. AppendOps differs: it is in
+// appendops.go, pipelined through pgx.
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -317,21 +317,6 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, content string, rev
 	return nil
 }
 
-// maxRowsPerInsert bounds one multi-row INSERT (6 parameters a row) well
-// under both engines' parameter limits.
-const maxRowsPerInsert = 64
-
-// insertChunk is how many of n remaining ops the next INSERT takes: a power
-// of two, so that a handful of statement texts cover every batch size and
-// each is prepared once.
-func insertChunk(n int) int {
-	chunk := maxRowsPerInsert
-	for chunk > n {
-		chunk /= 2
-	}
-	return chunk
-}
-
 // checkBatch refuses a batch that is malformed in itself (before any
 // database work), and stamps ops that carry no CreatedAt.
 func (s *Store) checkBatch(b *gdoc.OpBatch) error {
@@ -360,132 +345,6 @@ func (s *Store) checkBatch(b *gdoc.OpBatch) error {
 		}
 	}
 	return nil
-}
-
-// AppendOps commits every batch in one transaction (group commit), one
-// SAVEPOINT per batch, and returns one error per batch: ECONFLICT when the
-// batch's base revision is not the document's head or one of its op ids is
-// already taken, ENOTFOUND when the document does not exist, EINVALID when
-// the batch is malformed; other batches are unaffected. Ops without a
-// CreatedAt are stamped with the commit time (in the caller's slice). A
-// non-nil second result means nothing was committed.
-func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error, error) {
-	results := make([]error, len(batches))
-	order := make([]int, 0, len(batches))
-	for i := range batches {
-		if results[i] = s.checkBatch(&batches[i]); results[i] == nil {
-			order = append(order, i)
-		}
-	}
-	if len(order) == 0 {
-		return results, nil
-	}
-	// Batches of one document apply in revision order so that consecutive
-	// batches in one call both commit; documents go in id order so that two
-	// concurrent group commits lock rows in the same order.
-	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Or(strings.Compare(batches[a].DocID, batches[b].DocID), cmp.Compare(batches[a].BaseRev, batches[b].BaseRev))
-	})
-
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, s.fault("append ops", err)
-	}
-	defer tx.Rollback()
-	for _, i := range order {
-		if results[i], err = s.appendBatch(ctx, tx, &batches[i]); err != nil {
-			return nil, s.fault("append ops", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, s.fault("append ops: commit", err)
-	}
-	return results, nil
-}
-
-// The statements of AppendOps.
-const (
-	savepointSQL   = `SAVEPOINT batch`
-	rollbackToSQL  = `ROLLBACK TO SAVEPOINT batch`
-	releaseSQL     = `RELEASE SAVEPOINT batch`
-	advanceHeadSQL = `UPDATE documents SET head_rev = $3, updated_at = $4 WHERE id = $1 AND head_rev = $2`
-)
-
-// appendBatch writes one batch inside the group transaction: advance the
-// document's head from BaseRev (refused unless BaseRev is the head), then
-// insert the ops. It returns the batch's own outcome, or err when the
-// transaction cannot go on.
-func (s *Store) appendBatch(ctx context.Context, tx *sql.Tx, b *gdoc.OpBatch) (outcome, err error) {
-	if _, err := s.txExec(ctx, tx, savepointSQL); err != nil {
-		return nil, err
-	}
-	newHead := b.BaseRev + int64(len(b.Ops))
-	res, err := s.txExec(ctx, tx, advanceHeadSQL, b.DocID, b.BaseRev, newHead, unixMS(b.Ops[len(b.Ops)-1].CreatedAt))
-	if err != nil {
-		return nil, err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, err
-	} else if n == 0 {
-		var head int64
-		err := tx.QueryRowContext(ctx, `SELECT head_rev FROM documents WHERE id = $1`, b.DocID).Scan(&head)
-		if errors.Is(err, sql.ErrNoRows) {
-			return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", b.DocID), s.releaseBatch(ctx, tx)
-		} else if err != nil {
-			return nil, err
-		}
-		return gdoc.Errorf(gdoc.ECONFLICT, "Document %q is at revision %d, not %d.", b.DocID, head, b.BaseRev), s.releaseBatch(ctx, tx)
-	}
-	for ops := b.Ops; len(ops) > 0; {
-		chunk := ops[:insertChunk(len(ops))]
-		ops = ops[len(chunk):]
-		_, err := s.txExec(ctx, tx, insertOpsSQL(len(chunk)), insertOpsArgs(b.DocID, chunk)...)
-		if kind, detail := constraintViolation(err); kind == "unique" {
-			if _, err := s.txExec(ctx, tx, rollbackToSQL); err != nil {
-				return nil, err
-			}
-			if strings.Contains(detail, "op_id") {
-				return gdoc.Errorf(gdoc.ECONFLICT, "An op of this batch was already committed to document %q.", b.DocID), s.releaseBatch(ctx, tx)
-			}
-			return gdoc.Errorf(gdoc.ECONFLICT, "A revision after %d of document %q is taken.", b.BaseRev, b.DocID), s.releaseBatch(ctx, tx)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	return nil, s.releaseBatch(ctx, tx)
-}
-
-// releaseBatch forgets the batch's savepoint, keeping what it wrote (if
-// anything) in the enclosing transaction.
-func (s *Store) releaseBatch(ctx context.Context, tx *sql.Tx) error {
-	_, err := s.txExec(ctx, tx, releaseSQL)
-	return err
-}
-
-func insertOpsSQL(rows int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO ops (doc_id, rev, op_id, user_id, op, created_at) VALUES `)
-	for r := range rows {
-		if r > 0 {
-			b.WriteByte(',')
-		}
-		n := r * 6
-		b.WriteString("($" + strconv.Itoa(n+1) + ",$" + strconv.Itoa(n+2) + ",$" + strconv.Itoa(n+3) +
-			",$" + strconv.Itoa(n+4) + ",$" + strconv.Itoa(n+5) + ",$" + strconv.Itoa(n+6) + ")")
-	}
-	return b.String()
-}
-
-func insertOpsArgs(docID string, ops []gdoc.CommittedOp) []any {
-	args := make([]any, 0, 6*len(ops))
-	for _, op := range ops {
-		var opID any // NULL: an op without an id is never deduplicated
-		if op.OpID != "" {
-			opID = op.OpID
-		}
-		args = append(args, docID, op.Rev, opID, op.UserID, string(op.Op), unixMS(op.CreatedAt))
-	}
-	return args
 }
 
 // Ops returns the ops of docID with from < Rev <= to in rev order (to <= 0

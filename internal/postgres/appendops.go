@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+// appendBatchSQL advances a document's head from $2 to $3 and inserts the
+// batch's ops, in one statement: when the head is not $2 (or the document
+// does not exist) the UPDATE matches nothing and no op is inserted, so a
+// batch never lands on a stale head. Two transactions racing on one
+// document serialize on the row lock; the second re-checks head_rev = $2
+// after the first commits, and inserts nothing. Ops travel as arrays, so the
+// statement text is fixed and prepared once per connection.
+const appendBatchSQL = `
+WITH head AS (
+	UPDATE documents SET head_rev = $3, updated_at = $4
+	WHERE id = $1 AND head_rev = $2
+	RETURNING id
+)
+INSERT INTO ops (doc_id, rev, op_id, user_id, op, created_at)
+SELECT head.id, o.rev, o.op_id, o.user_id, o.op, o.created_at
+FROM head, unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+	AS o (rev, op_id, user_id, op, created_at)`
+
+// AppendOps commits every batch in one transaction (group commit) and
+// returns one error per batch: ECONFLICT when the batch's base revision is
+// not the document's head or one of its op ids is already taken, ENOTFOUND
+// when the document does not exist, EINVALID when the batch is malformed;
+// other batches are unaffected. Ops without a CreatedAt are stamped with the
+// commit time (in the caller's slice). A non-nil second result means nothing
+// was committed.
+//
+// Each batch is a SAVEPOINT and one statement, and all of them go to the
+// server in one pipeline: three round trips per call however many batches
+// it holds. When a batch's statement fails (a unique key taken), the
+// pipeline stops there; the transaction returns to that batch's savepoint
+// and the batches after it are sent again.
+func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error, error) {
+	results := make([]error, len(batches))
+	order := make([]int, 0, len(batches))
+	for i := range batches {
+		if results[i] = s.checkBatch(&batches[i]); results[i] == nil {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return results, nil
+	}
+	// Batches of one document apply in revision order so that consecutive
+	// batches in one call both commit; documents go in id order so that two
+	// concurrent group commits lock rows in the same order (no deadlock).
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(batches[a].DocID, batches[b].DocID), cmp.Compare(batches[a].BaseRev, batches[b].BaseRev))
+	})
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, s.fault("append ops", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var unwritten []int // batches whose statement matched no head
+	for pending := order; len(pending) > 0; {
+		failed, detail, err := s.sendBatches(ctx, tx, batches, pending, &unwritten)
+		if err != nil {
+			return nil, s.fault("append ops", err)
+		}
+		if failed < 0 {
+			break
+		}
+		i := pending[failed]
+		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
+			return nil, s.fault("append ops", err)
+		}
+		if strings.Contains(detail, "op_id") {
+			results[i] = gdoc.Errorf(gdoc.ECONFLICT, "An op of this batch was already committed to document %q.", batches[i].DocID)
+		} else {
+			results[i] = gdoc.Errorf(gdoc.ECONFLICT, "A revision after %d of document %q is taken.", batches[i].BaseRev, batches[i].DocID)
+		}
+		pending = pending[failed+1:]
+	}
+	if err := s.explainUnwritten(ctx, tx, batches, unwritten, results); err != nil {
+		return nil, s.fault("append ops", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, s.fault("append ops: commit", err)
+	}
+	return results, nil
+}
+
+// sendBatches pipelines a savepoint and the statement of each pending
+// batch. It returns failed = the position in pending of the first batch
+// whose statement hit a unique key (detail names the key), or failed = -1
+// when every statement ran. Batches that wrote nothing are added to
+// unwritten; err is for anything else, which ends the transaction.
+func (s *Store) sendBatches(ctx context.Context, tx pgx.Tx, batches []gdoc.OpBatch, pending []int, unwritten *[]int) (failed int, detail string, err error) {
+	pipeline := &pgx.Batch{}
+	for _, i := range pending {
+		b := &batches[i]
+		n := len(b.Ops)
+		revs, createdAt := make([]int64, n), make([]int64, n)
+		opIDs, userIDs, ops := make([]*string, n), make([]string, n), make([]string, n)
+		for j := range b.Ops {
+			op := &b.Ops[j]
+			revs[j], userIDs[j], ops[j], createdAt[j] = op.Rev, op.UserID, string(op.Op), unixMS(op.CreatedAt)
+			if op.OpID != "" { // NULL otherwise: an op without an id is never deduplicated
+				opIDs[j] = &op.OpID
+			}
+		}
+		pipeline.Queue(`SAVEPOINT batch`)
+		pipeline.Queue(appendBatchSQL, b.DocID, b.BaseRev, b.BaseRev+int64(n), createdAt[n-1],
+			revs, opIDs, userIDs, ops, createdAt)
+	}
+	replies := tx.SendBatch(ctx, pipeline)
+	defer func() {
+		if closeErr := replies.Close(); err == nil && failed < 0 && closeErr != nil {
+			err = closeErr
+		}
+	}()
+	for k, i := range pending {
+		if _, err := replies.Exec(); err != nil {
+			return -1, "", fmt.Errorf("savepoint: %w", err)
+		}
+		tag, err := replies.Exec()
+		if kind, detail := constraintViolation(err); kind == "unique" {
+			return k, detail, nil
+		} else if err != nil {
+			return -1, "", err
+		}
+		switch tag.RowsAffected() {
+		case 0:
+			*unwritten = append(*unwritten, i)
+		case int64(len(batches[i].Ops)):
+		default:
+			return -1, "", fmt.Errorf("batch for %q wrote %d of %d ops", batches[i].DocID, tag.RowsAffected(), len(batches[i].Ops))
+		}
+	}
+	return -1, "", nil
+}
+
+// explainUnwritten sets the outcome of batches that wrote nothing: ENOTFOUND
+// when their document does not exist, ECONFLICT (stale base) otherwise.
+func (s *Store) explainUnwritten(ctx context.Context, tx pgx.Tx, batches []gdoc.OpBatch, unwritten []int, results []error) error {
+	if len(unwritten) == 0 {
+		return nil
+	}
+	ids := make([]string, len(unwritten))
+	for k, i := range unwritten {
+		ids[k] = batches[i].DocID
+	}
+	rows, err := tx.Query(ctx, `SELECT id, head_rev FROM documents WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return err
+	}
+	heads := map[string]int64{}
+	var id string
+	var head int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &head}, func() error { heads[id] = head; return nil }); err != nil {
+		return err
+	}
+	for _, i := range unwritten {
+		b := &batches[i]
+		if head, ok := heads[b.DocID]; !ok {
+			results[i] = gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", b.DocID)
+		} else {
+			results[i] = gdoc.Errorf(gdoc.ECONFLICT, "Document %q is at revision %d, not %d.", b.DocID, head, b.BaseRev)
+		}
+	}
+	return nil
+}
