@@ -416,20 +416,20 @@ func ParseDotenv(data string) (map[string]string, error) {
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
 		if !ok || key == "" || strings.ContainsAny(key, " \t\"'") {
-			return nil, fmt.Errorf("line %d is not KEY=VALUE.", i+1)
+			return nil, errorf("line %d is not KEY=VALUE.", i+1)
 		}
 		value = strings.TrimSpace(value)
 		switch {
 		case strings.HasPrefix(value, `"`):
 			end := closingQuote(value)
 			if end < 0 {
-				return nil, fmt.Errorf("line %d has an unterminated double quote.", i+1)
+				return nil, errorf("line %d has an unterminated double quote.", i+1)
 			}
 			value = strings.NewReplacer(`\n`, "\n", `\"`, `"`, `\\`, `\`).Replace(value[1:end])
 		case strings.HasPrefix(value, "'"):
 			end := strings.Index(value[1:], "'")
 			if end < 0 {
-				return nil, fmt.Errorf("line %d has an unterminated single quote.", i+1)
+				return nil, errorf("line %d has an unterminated single quote.", i+1)
 			}
 			value = value[1 : end+1]
 		default:
