@@ -20,8 +20,12 @@ import (
 
 // presenceBound is the documented bound (docs/architecture.md) within which
 // the connections of a crashed instance disappear from presence: the
-// heartbeat TTL of internal/redis.
-const presenceBound = 15 * time.Second
+// heartbeat TTL of internal/redis. userLeftBound adds the interval at which
+// each instance re-reads presence to tell its clients (internal/collab).
+const (
+	presenceBound = 15 * time.Second
+	userLeftBound = presenceBound + 5*time.Second
+)
 
 // editing runs editors typing n markers each and returns a function that
 // waits for them all to finish and converge.
@@ -365,6 +369,27 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			users, err := activeUsers(ctx, survivors[0].url, docID)
 			return err == nil && hasID(users, ghost.ID), nil
 		})
+		// An observer on a survivor, reading all along, must be told the
+		// ghost left.
+		observer := register(t, c.lbURL, "observer")
+		obsConn, _, err := dialRaw(ctx, survivors[0].url, docID, observer.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obsConn.ws.CloseNow()
+		ghostLeft := make(chan time.Time, 1)
+		go func() {
+			for {
+				m, err := obsConn.read(ctx)
+				if err != nil {
+					return
+				}
+				if m.str("type") == "user_left" && m.str("user_id") == ghost.ID {
+					ghostLeft <- time.Now()
+					return
+				}
+			}
+		}()
 
 		ed := startEditing(t, editors, 40)
 		ed.typedAtLeast(15)
@@ -389,6 +414,14 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		})
 		if gone := time.Since(killedAt); gone > presenceBound+2*time.Second {
 			t.Fatalf("the crashed instance's user stayed listed %s, bound is %s", gone, presenceBound)
+		}
+		select {
+		case at := <-ghostLeft:
+			if gone := at.Sub(killedAt); gone > userLeftBound+2*time.Second {
+				t.Fatalf("user_left for the crashed instance's user came after %s, bound is %s", gone, userLeftBound)
+			}
+		case <-time.After(userLeftBound + 2*time.Second - time.Since(killedAt)):
+			t.Fatalf("the observer never received user_left for the crashed instance's user (bound %s)", userLeftBound)
 		}
 	})
 }
