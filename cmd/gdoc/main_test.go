@@ -22,6 +22,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 )
 
 // TestMain lets tests run main() in a child process (re-executing the test
@@ -31,7 +32,8 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// Every goroutine run() starts must end when it returns.
+	goleak.VerifyTestMain(m)
 }
 
 // lineWriter collects output and reports the listening URL once printed.
