@@ -119,7 +119,7 @@ func (s *Service) catchUp(d *document) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	d.mu.Lock()
-	head := d.head
+	head, target := d.head, d.remoteHint
 	d.mu.Unlock()
 	ops, err := s.cfg.Store.Ops(ctx, d.id, head, 0)
 	var missing []committed
@@ -141,9 +141,12 @@ func (s *Service) catchUp(d *document) {
 		}
 		d.broadcastLocked(c.message(), "")
 	}
-	// Whatever the hint promised beyond the log is not there (yet); the
-	// next event or conflict brings it.
-	d.remoteHint = d.head
+	// A hint raised meanwhile (a newer event) makes the worker read again;
+	// otherwise whatever the hint promised beyond the log is not there and
+	// the next event, conflict or sweep brings it.
+	if err != nil || d.remoteHint <= target {
+		d.remoteHint = d.head
+	}
 }
 
 // prepared is a submission rebased to the head and checked against the
@@ -172,6 +175,12 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 			subs = deferred
 			continue
 		}
+		// The submissions still unanswered: prepare answered the refused.
+		open := make([]*submission, 0, len(batch)+len(deferred))
+		for _, p := range batch {
+			open = append(open, p.sub)
+		}
+		open = append(open, deferred...)
 		err = s.commitPrepared(ctx, d, batch)
 		switch gdoc.ErrorCode(err) {
 		case "":
@@ -182,13 +191,14 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 			// rebase everything again from the original base revisions.
 			s.log.Debug("commit conflict: another instance took the revisions; catching up", "doc", d.id, "attempt", attempt)
 			if attempt >= maxCommitAttempts {
-				s.failAll(d, subs, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document is too busy; resend the op."))
+				s.failAll(d, open, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document is too busy; resend the op."))
 				return
 			}
 			s.catchUp(d)
+			subs = open
 		default:
 			s.log.Warn("committing ops failed", "doc", d.id, "err", err)
-			s.failAll(d, subs, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
+			s.failAll(d, open, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
 			return
 		}
 	}
@@ -377,7 +387,10 @@ func (s *Service) failAll(d *document, subs []*submission, err error) {
 // finishLocked tells sub's author the outcome: rev on success, else err.
 func (d *document) finishLocked(sub *submission, rev int64, err error) {
 	if sub.done != nil {
-		sub.done <- submitResult{rev: rev, err: err}
+		select {
+		case sub.done <- submitResult{rev: rev, err: err}:
+		default: // answered already
+		}
 		return
 	}
 	if sub.client == nil {

@@ -162,6 +162,7 @@ type serviceOptions struct {
 	idleUnload time.Duration
 	run        bool
 	logger     *slog.Logger
+	bus        gdoc.Bus // default: the env's bus
 }
 
 // service starts a Service on e and shuts it down at cleanup.
@@ -173,11 +174,15 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 	if opts.store == nil {
 		opts.store = e.store
 	}
+	bus := gdoc.Bus(e.bus)
+	if opts.bus != nil {
+		bus = opts.bus
+	}
 	if opts.logger == nil {
 		opts.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := collab.New(collab.Config{
-		Store: opts.store, Bus: e.bus, Presence: e.presence, ServerID: opts.serverID,
+		Store: opts.store, Bus: bus, Presence: e.presence, ServerID: opts.serverID,
 		AutoSaveInterval: opts.autosave, IdleUnload: opts.idleUnload,
 		Logger: opts.logger,
 	})

@@ -41,6 +41,12 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 	head := d.head
 	d.mu.Unlock()
 	if since > head {
+		s.waitHead(ctx, d, since)
+		d.mu.Lock()
+		head = d.head
+		d.mu.Unlock()
+	}
+	if since > head {
 		return JoinState{}, gdoc.Errorf(gdoc.EINVALID, "Bad revision: %d is ahead of the document's revision %d.", since, head)
 	}
 

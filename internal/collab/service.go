@@ -114,6 +114,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-sweep.C:
 			for _, d := range s.loadedDocs() {
 				s.queuePresence(d)
+				s.checkHead(ctx, d)
 			}
 		}
 	}
@@ -207,6 +208,42 @@ func (s *Service) Forget(docID string) {
 	s.mu.Unlock()
 	if d != nil {
 		s.closeDocument(d, ReasonDeleted)
+	}
+}
+
+// checkHead compares d with the OpLog and catches up when another instance
+// committed ops whose bus events were lost (the bus is at most once).
+// It returns the OpLog's head (-1 when unknown).
+func (s *Service) checkHead(ctx context.Context, d *document) int64 {
+	head, err := s.cfg.Store.HeadRev(ctx, d.id)
+	if err != nil {
+		return -1
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if head > d.head && !d.unloaded {
+		d.remoteHint = max(d.remoteHint, head)
+		s.startWorkerLocked(d)
+	}
+	return head
+}
+
+// waitHead waits until d reached rev, catching up from the OpLog, for a
+// client reconnecting from an instance that is a little ahead of this one.
+func (s *Service) waitHead(ctx context.Context, d *document, rev int64) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if s.checkHead(ctx, d) < rev {
+		return // no instance has it: the client is wrong
+	}
+	for {
+		d.mu.Lock()
+		head := d.head
+		d.mu.Unlock()
+		if head >= rev || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

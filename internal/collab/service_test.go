@@ -12,6 +12,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/collab"
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/ot"
 )
 
@@ -114,6 +115,33 @@ func TestJoin(t *testing.T) {
 			t.Fatalf("state = %+v", state)
 		}
 	})
+}
+
+// A client reconnecting to an instance that has not heard of the newest
+// ops yet (its bus lost them) is served after that instance reads the log.
+func TestJoinSinceAheadOfLaggingInstance(t *testing.T) {
+	e := newEnv(t)
+	a := e.service(t, serviceOptions{serverID: "server-a"})
+	deaf := inmem.NewBus() // b hears nothing a publishes
+	t.Cleanup(func() { deaf.Close() })
+	b := e.service(t, serviceOptions{serverID: "server-b", bus: deaf})
+	alice := e.user(t, "alice")
+	ca, cb := newClient(alice), newClient(alice)
+	join(t, a, "lag", ca, -1)
+	join(t, b, "lag", cb, -1)
+	submit(t, a, "lag", ca, 0, "a:1", `["abc"]`)
+	ca.waitAck(t, "a:1")
+	state := join(t, b, "lag", newClient(alice), 1)
+	if state.Rev != 1 || len(state.Ops) != 0 {
+		t.Fatalf("state = %+v", state)
+	}
+	if doc := current(t, b, "lag"); doc.Content != "abc" {
+		t.Fatalf("b has %q", doc.Content)
+	}
+	// b's existing client received the op it missed, in order.
+	if op := cb.waitOp(t, 1); string(op.Op.Op) != `["abc"]` {
+		t.Fatalf("op = %+v", op)
+	}
 }
 
 func TestSubmitOp(t *testing.T) {
@@ -686,5 +714,35 @@ func BenchmarkSubmitOp(b *testing.B) {
 			}
 			b.ReportMetric(float64(per*docs)/b.Elapsed().Seconds(), "ops/s")
 		})
+	}
+}
+
+// When the database is down an op is refused as unavailable (resend
+// later) and nobody sees it applied.
+func TestStoreDownRefusesOps(t *testing.T) {
+	e := newEnv(t)
+	second, err := openSecondStore(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := e.service(t, serviceOptions{store: second})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	a, b := newClient(alice), newClient(bob)
+	join(t, svc, "down", a, -1)
+	join(t, svc, "down", b, -1)
+	submit(t, svc, "down", a, 0, "a:1", `["ok"]`)
+	a.waitAck(t, "a:1")
+	second.Close()
+	submit(t, svc, "down", a, 1, "a:2", `["lost"]`)
+	if e := a.waitOpError(t, "a:2"); e.Code != gdoc.EUNAVAILABLE {
+		t.Fatalf("error = %+v", e)
+	}
+	for _, m := range b.messages() {
+		if op, ok := m.(collab.OpMessage); ok && op.Op.Rev != 1 {
+			t.Fatalf("an uncommitted op was delivered: %+v", op)
+		}
+	}
+	if text, rev := storedText(t, e.store, "down"); text != "ok" || rev != 1 {
+		t.Fatalf("stored %q at %d", text, rev)
 	}
 }
