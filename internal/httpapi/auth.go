@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -41,9 +42,6 @@ func (s *Server) authenticateMiddleware(api huma.API) func(huma.Context, func(hu
 		}
 		user, err := s.auth.Authenticate(ctx.Context(), token)
 		if err != nil {
-			if gdoc.ErrorCode(err) == gdoc.EUNAUTHORIZED {
-				ctx.SetHeader("WWW-Authenticate", "Bearer")
-			}
 			writeErr(api, ctx, s.statusError(ctx.Context(), err))
 			return
 		}
@@ -53,9 +51,21 @@ func (s *Server) authenticateMiddleware(api huma.API) func(huma.Context, func(hu
 	}
 }
 
-// writeErr writes a StatusError from a middleware.
+// writeErr writes an error made by statusError (or an *ErrorBody) from a
+// middleware, with its headers.
 func writeErr(api huma.API, ctx huma.Context, err error) {
-	se := err.(huma.StatusError)
+	var se huma.StatusError
+	if !errors.As(err, &se) {
+		se = &ErrorBody{Detail: "Internal error.", status: http.StatusInternalServerError}
+	}
+	var he huma.HeadersError
+	if errors.As(err, &he) {
+		for name, values := range he.GetHeaders() {
+			for _, v := range values {
+				ctx.AppendHeader(name, v)
+			}
+		}
+	}
 	ctx.SetHeader("Content-Type", "application/json")
 	ctx.SetStatus(se.GetStatus())
 	api.Marshal(ctx.BodyWriter(), "application/json", se)

@@ -192,7 +192,11 @@ func (s *Server) statusError(ctx context.Context, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &ErrorBody{Detail: "The request was canceled or timed out.", status: http.StatusServiceUnavailable}
 	}
-	return &ErrorBody{Detail: gdoc.ErrorMessage(err), status: HTTPStatus(code)}
+	body := &ErrorBody{Detail: gdoc.ErrorMessage(err), status: HTTPStatus(code)}
+	if code == gdoc.EUNAUTHORIZED {
+		return huma.ErrorWithHeaders(body, http.Header{"WWW-Authenticate": {"Bearer"}})
+	}
+	return body
 }
 
 // ErrorBody is every error response: {"detail": "<sentence>"}.

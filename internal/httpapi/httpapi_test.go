@@ -188,11 +188,11 @@ func TestAuthEndpoints(t *testing.T) {
 			}
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			if res.StatusCode != 401 || !strings.Contains(string(body), `"detail"`) {
+			if res.StatusCode != 401 || !strings.Contains(string(body), `"detail"`) || res.Header.Get("WWW-Authenticate") != "Bearer" {
 				t.Errorf("Authorization %q: %d %s", h, res.StatusCode, body)
 			}
 		}
-		if r := do(t, "GET", base+"/api/auth/me", "", ""); r.status != 401 {
+		if r := do(t, "GET", base+"/api/auth/me", "", ""); r.status != 401 || r.header.Get("WWW-Authenticate") != "Bearer" {
 			t.Errorf("no token: %d", r.status)
 		}
 	})
