@@ -52,9 +52,10 @@ type AckMessage struct {
 }
 
 // OpErrorMessage tells the submitter its op was refused and changed
-// nothing. Code is a gdoc error code: EINVALID (malformed, out of range for
-// the text, or a revision ahead of the server: Message says which),
-// EUNAVAILABLE (storage down: resend later with the same id), EINTERNAL.
+// nothing. Code is a gdoc error code — EINVALID (malformed or out of range
+// for the text), EUNAVAILABLE (storage down or document too busy: resend
+// later with the same id), EINTERNAL — or CodeBadRevision (the op's
+// revision is negative or ahead of the document).
 type OpErrorMessage struct {
 	OpID    string
 	Code    string
@@ -93,6 +94,10 @@ func (CursorMessage) isMessage()     {}
 func (UserJoinedMessage) isMessage() {}
 func (UserLeftMessage) isMessage()   {}
 func (ClosingMessage) isMessage()    {}
+
+// CodeBadRevision is OpErrorMessage.Code for an op based on a revision the
+// document does not have; it is also the wire code.
+const CodeBadRevision = "bad_revision"
 
 // Closing reasons carried by ClosingMessage.
 const (

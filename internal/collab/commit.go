@@ -301,7 +301,7 @@ func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) 
 	var undo []ot.Op
 	for _, sub := range subs {
 		if sub.baseRev < 0 || sub.baseRev > head {
-			d.finishLocked(sub, 0, gdoc.Errorf(gdoc.EINVALID, "Bad revision: %d is not between 0 and the document's revision %d.", sub.baseRev, head))
+			d.finishLocked(sub, 0, gdoc.Errorf(CodeBadRevision, "Bad revision: %d is not between 0 and the document's revision %d.", sub.baseRev, head))
 			continue
 		}
 		if inBatch[sub.opID] {

@@ -279,11 +279,13 @@ func TestSubmitOp(t *testing.T) {
 		join(t, svc, "ahead", a, -1)
 		submit(t, svc, "ahead", a, 3, "a:1", `["x"]`)
 		e1 := a.waitOpError(t, "a:1")
-		if e1.Code != gdoc.EINVALID || !strings.Contains(e1.Message, "Bad revision") {
+		if e1.Code != collab.CodeBadRevision || !strings.Contains(e1.Message, "Bad revision") {
 			t.Fatalf("error = %+v", e1)
 		}
 		submit(t, svc, "ahead", a, -1, "a:2", `["x"]`)
-		a.waitOpError(t, "a:2")
+		if e2 := a.waitOpError(t, "a:2"); e2.Code != collab.CodeBadRevision {
+			t.Fatalf("error = %+v", e2)
+		}
 		if doc := current(t, svc, "ahead"); doc.Content != "" || doc.Rev != 0 {
 			t.Fatalf("current = %q at %d", doc.Content, doc.Rev)
 		}
