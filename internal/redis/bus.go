@@ -194,6 +194,8 @@ func (b *Bus) Subscribe(ctx context.Context, docID string, handle func(gdoc.Even
 		state.waiters = append(state.waiters, confirmed)
 	}
 	pubsub := b.pubsub
+	// Added under mu while not closed, so Close's Wait covers it.
+	b.wg.Add(1)
 	b.mu.Unlock()
 	var subscribeErr error
 	if isNew {
@@ -203,7 +205,6 @@ func (b *Bus) Subscribe(ctx context.Context, docID string, handle func(gdoc.Even
 	}
 	b.wireMu.Unlock()
 
-	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		sub.deliver()
