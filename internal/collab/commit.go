@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -17,6 +19,9 @@ import (
 // maxCommitAttempts bounds the retries of a batch that lost a commit race
 // to another instance.
 const maxCommitAttempts = 5
+
+// maxOpIDBytes bounds a client's op id ("<client id>:<seq>").
+const maxOpIDBytes = 256
 
 // submission is one op waiting to be committed.
 type submission struct {
@@ -42,8 +47,8 @@ type submitResult struct {
 // EINVALID when c has not joined docID, the id is empty or op is not a
 // valid op; EUNAVAILABLE while shutting down.
 func (s *Service) SubmitOp(ctx context.Context, docID string, c Client, rev int64, opID string, op ot.Op) error {
-	if opID == "" {
-		return gdoc.Errorf(gdoc.EINVALID, "An op needs an id.")
+	if opID == "" || len(opID) > maxOpIDBytes || !utf8.ValidString(opID) || strings.IndexByte(opID, 0) >= 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "An op needs an id of 1 to %d bytes of text.", maxOpIDBytes)
 	}
 	if err := ot.Check(op); err != nil {
 		return gdoc.Errorf(gdoc.EINVALID, "Invalid op: %v", err)
@@ -196,6 +201,13 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 			}
 			s.catchUp(d)
 			subs = open
+		case gdoc.ENOTFOUND:
+			s.failAll(d, open, gdoc.Errorf(gdoc.ENOTFOUND, "The document was deleted."))
+			return
+		case gdoc.EINVALID: // the store refused what prepare accepted
+			s.log.Error("the store refused a checked batch", "doc", d.id, "err", err)
+			s.failAll(d, open, err)
+			return
 		default:
 			s.log.Warn("committing ops failed", "doc", d.id, "err", err)
 			s.failAll(d, open, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -299,8 +300,10 @@ func TestSubmitOp(t *testing.T) {
 		if err := svc.SubmitOp(ctx, "immediate", stranger, 0, "s:1", op); gdoc.ErrorCode(err) != gdoc.EINVALID {
 			t.Fatalf("not joined: %v", err)
 		}
-		if err := svc.SubmitOp(ctx, "immediate", a, 0, "", op); gdoc.ErrorCode(err) != gdoc.EINVALID {
-			t.Fatalf("empty id: %v", err)
+		for _, id := range []string{"", "nul\x00id", strings.Repeat("x", 257), "bad\xff"} {
+			if err := svc.SubmitOp(ctx, "immediate", a, 0, id, op); gdoc.ErrorCode(err) != gdoc.EINVALID {
+				t.Fatalf("id %q: %v", id, err)
+			}
 		}
 		if err := svc.SubmitOp(ctx, "immediate", a, 0, "a:1", ot.Op{{Skip: 2}}); gdoc.ErrorCode(err) != gdoc.EINVALID {
 			t.Fatalf("trailing skip: %v", err)
@@ -667,54 +670,61 @@ func TestForget(t *testing.T) {
 	}
 }
 
+// BenchmarkSubmitOp measures committed ops per second through the whole
+// path (rebase, group commit on SQLite with synchronous=FULL, ack), each
+// client keeping one op in flight as a real editor does.
 func BenchmarkSubmitOp(b *testing.B) {
 	e := newEnv(b)
 	svc := e.service(b, serviceOptions{})
 	alice := e.user(b, "alice")
-	for _, docs := range []int{1, 16} {
-		b.Run(fmt.Sprintf("docs=%d", docs), func(b *testing.B) {
-			clients := make([]*fakeClient, docs)
-			revs := make([]int64, docs)
-			for i := range clients {
-				clients[i] = newClient(alice)
-				id := fmt.Sprintf("bench-%d-%d", docs, i)
-				revs[i] = join(b, svc, id, clients[i], -1).Rev
+	for _, tc := range []struct{ docs, clientsPerDoc int }{{1, 1}, {16, 1}, {1, 16}, {64, 4}} {
+		b.Run(fmt.Sprintf("docs=%d/clients=%d", tc.docs, tc.clientsPerDoc), func(b *testing.B) {
+			type benchClient struct {
+				c     *fakeClient
+				docID string
+				rev   int64
+			}
+			var clients []*benchClient
+			for d := range tc.docs {
+				docID := fmt.Sprintf("bench-%d-%d-%d-%d", tc.docs, tc.clientsPerDoc, d, b.N)
+				for range tc.clientsPerDoc {
+					bc := &benchClient{c: newClient(alice), docID: docID}
+					bc.rev = join(b, svc, docID, bc.c, -1).Rev
+					clients = append(clients, bc)
+				}
 			}
 			op := ot.Op{{Insert: "x"}}
+			per := (b.N + len(clients) - 1) / len(clients)
 			b.ResetTimer()
-			// Every client keeps one op in flight, as a real editor does.
-			done := make(chan struct{})
-			per := (b.N + docs - 1) / docs
-			for i := range clients {
-				go func(i int) {
-					defer func() { done <- struct{}{} }()
-					c, id := clients[i], fmt.Sprintf("bench-%d-%d", docs, i)
+			var wg sync.WaitGroup
+			for _, bc := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
 					for n := range per {
-						opID := fmt.Sprintf("%d:%d", b.N, n)
-						if err := svc.SubmitOp(context.Background(), id, c, revs[i], opID, op); err != nil {
+						opID := fmt.Sprintf("%s:%d", bc.c.connID, n)
+						if err := svc.SubmitOp(context.Background(), bc.docID, bc.c, bc.rev, opID, op); err != nil {
 							b.Error(err)
 							return
 						}
-						for {
-							var ack *collab.AckMessage
-							for _, m := range c.take() {
-								if a, ok := m.(collab.AckMessage); ok {
-									ack = &a
+						for acked := false; !acked; {
+							for _, m := range bc.c.take() {
+								if a, ok := m.(collab.AckMessage); ok && a.OpID == opID {
+									bc.rev, acked = a.Rev, true
+								} else if e, ok := m.(collab.OpErrorMessage); ok {
+									b.Errorf("op refused: %+v", e)
+									return
 								}
 							}
-							if ack != nil {
-								revs[i] = ack.Rev
-								break
+							if !acked {
+								<-bc.c.signal
 							}
-							<-c.signal
 						}
 					}
-				}(i)
+				}()
 			}
-			for range clients {
-				<-done
-			}
-			b.ReportMetric(float64(per*docs)/b.Elapsed().Seconds(), "ops/s")
+			wg.Wait()
+			b.ReportMetric(float64(per*len(clients))/b.Elapsed().Seconds(), "ops/s")
 		})
 	}
 }
