@@ -188,6 +188,42 @@ describe('G-Doc in the browser', () => {
     })
   })
 
+  it('sends a multi-cursor edit and a CRLF paste as LF text', async () => {
+    // Two carets, one keystroke: both places change, in one op.
+    await bob.evaluate(() => {
+      const ed = window.gdocEditor
+      const m = ed.getModel()
+      const last = m.getLineCount()
+      ed.setSelections([
+        { selectionStartLineNumber: 1, selectionStartColumn: 1, positionLineNumber: 1, positionColumn: 1 },
+        { selectionStartLineNumber: last, selectionStartColumn: 1, positionLineNumber: last, positionColumn: 1 },
+      ])
+      ed.focus()
+    })
+    await bob.keyboard.type('#')
+    await bob.keyboard.press('Escape') // back to one caret, so the paste is not split across carets
+    await bob.evaluate(() => window.gdocEditor.trigger('keyboard', 'paste', { text: 'p1\r\np2\r\n' }))
+    await waitSynced(bob)
+    await eventually(async () => {
+      const a = await editorText(alice)
+      assert.equal(a, await editorText(bob))
+      assert.equal(a, await serverContent(docId))
+      assert.ok(!a.includes('\r'), 'no CR reaches the document')
+      assert.match(a, /p1\np2\n/)
+      assert.ok(a.startsWith('#'), 'first caret typed at the start')
+      assert.equal((a.match(/#/g) ?? []).length, 2)
+    })
+    // Put things back for the next test (by Bob, so Alice's history is untouched).
+    // (The two edits may form one undo step or two, depending on timing.)
+    for (let i = 0; i < 2 && /#|p1/.test(await editorText(bob)); i++) await bob.keyboard.press('Control+z')
+    await waitSynced(bob)
+    await eventually(async () => {
+      const a = await editorText(alice)
+      assert.doesNotMatch(a, /#|p1/)
+      assert.match(a, /let fromBob = 42;/)
+    })
+  })
+
   it("undo in one window reverts only that user's edit", async () => {
     await alice.keyboard.press('Control+z')
     await waitSynced(alice)

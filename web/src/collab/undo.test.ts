@@ -76,6 +76,39 @@ describe('UndoHistory', () => {
     expect(h.canUndo).toBe(false)
   })
 
+  it('keeps a typed run together across remote edits, but not across a caret move', () => {
+    const h = new UndoHistory(700)
+    let text = 'line\n'
+    const own = (op: TextOp, at: number) => {
+      h.recordLocal(op, text, at)
+      text = textType.apply(text, op)
+    }
+    own([5, 'a'], 0)
+    text = textType.apply(text, ['R'])
+    h.transformRemote(['R'])
+    own([7, 'b'], 100) // continues after "a", which moved right by one
+    h.breakGroup() // the user clicked elsewhere
+    own(['X'], 200)
+    text = textType.apply(text, h.undo(text)!)
+    expect(text).toBe('Rline\nab')
+    text = textType.apply(text, h.undo(text)!)
+    expect(text).toBe('Rline\n')
+    expect(h.canUndo).toBe(false)
+  })
+
+  it('merges a backspace run', () => {
+    const h = new UndoHistory(700)
+    let text = 'abcd'
+    for (const [i, op] of [[3, { d: 1 }], [2, { d: 1 }]].entries()) {
+      h.recordLocal(op as TextOp, text, i * 10)
+      text = textType.apply(text, op as TextOp)
+    }
+    expect(text).toBe('ab')
+    text = textType.apply(text, h.undo(text)!)
+    expect(text).toBe('abcd')
+    expect(h.canUndo).toBe(false)
+  })
+
   it('a new own edit clears redo', () => {
     const d = new Doc('x')
     d.local([1, 'a'])

@@ -12,7 +12,10 @@ export class UndoHistory {
   private readonly mergeWindowMs: number
   private readonly maxDepth: number
 
-  /** Own edits closer than mergeWindowMs apart undo together (one typed word, not one letter). */
+  /**
+   * Own edits closer than mergeWindowMs apart undo together (one typed run, not
+   * one letter), unless breakGroup was called between them (the user moved the caret).
+   */
   constructor(mergeWindowMs = 700, maxDepth = 500) {
     this.mergeWindowMs = mergeWindowMs
     this.maxDepth = maxDepth
@@ -39,6 +42,11 @@ export class UndoHistory {
     }
     this.lastRecordAt = now
     this.redoStack = []
+  }
+
+  /** breakGroup makes the next own edit a new undo step. */
+  breakGroup(): void {
+    this.lastRecordAt = -Infinity
   }
 
   /** transformRemote rebases both stacks over a remote op applied to the local text. */

@@ -112,6 +112,8 @@ export function bindEditor(ed: CodeEditor, monaco: Monaco, session: DocumentSess
   disposables.push(
     ed.onDidChangeCursorSelection((e) => {
       if (applying) return
+      // A caret the user moved (click, arrows) starts a new undo step.
+      if (e.reason === monaco.editor.CursorChangeReason.Explicit) session.history.breakGroup()
       const s = e.selection
       const map = new OffsetMap(session.text)
       try {
