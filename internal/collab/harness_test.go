@@ -163,6 +163,7 @@ type serviceOptions struct {
 	run        bool
 	logger     *slog.Logger
 	bus        gdoc.Bus // default: the env's bus
+	sweep      time.Duration
 }
 
 // service starts a Service on e and shuts it down at cleanup.
@@ -186,6 +187,9 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 		AutoSaveInterval: opts.autosave, IdleUnload: opts.idleUnload,
 		Logger: opts.logger,
 	})
+	if opts.sweep > 0 {
+		collab.SetSweepInterval(s, opts.sweep)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	if opts.run {

@@ -34,10 +34,10 @@ var _ gdoc.Collab = (*Service)(nil)
 const (
 	defaultAutoSaveInterval = 30 * time.Second
 	defaultIdleUnload       = time.Minute
-	// presenceSweepInterval is how often loaded documents recompute their
-	// user set, so that users of an instance that died vanish once their
-	// presence expires.
-	presenceSweepInterval = 5 * time.Second
+	// defaultSweepInterval is how often loaded documents recompute their
+	// user set (so that users of an instance that died vanish once their
+	// presence expires) and compare their head with the OpLog's.
+	defaultSweepInterval = 5 * time.Second
 	// storeTimeout bounds store calls made on nobody's request context
 	// (commits shared by many clients, snapshots, session records).
 	storeTimeout = 10 * time.Second
@@ -50,11 +50,12 @@ const (
 
 // Service owns the live state of every loaded document. Create it with New.
 type Service struct {
-	cfg       Config
-	log       *slog.Logger
-	committer *groupCommitter
-	loads     singleflight.Group
-	usernames usernameCache
+	cfg        Config
+	sweepEvery time.Duration
+	log        *slog.Logger
+	committer  *groupCommitter
+	loads      singleflight.Group
+	usernames  usernameCache
 
 	mu      sync.Mutex
 	docs    map[string]*document
@@ -76,9 +77,10 @@ func New(cfg Config) *Service {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		docs: make(map[string]*document),
+		cfg:        cfg,
+		sweepEvery: defaultSweepInterval,
+		log:        cfg.Logger,
+		docs:       make(map[string]*document),
 	}
 	s.committer = &groupCommitter{store: cfg.Store}
 	s.usernames.store = cfg.Store
@@ -101,7 +103,7 @@ func (s *Service) Run(ctx context.Context) error {
 	unloadEvery := min(max(s.cfg.IdleUnload/4, 10*time.Millisecond), 5*time.Second)
 	unload := time.NewTicker(unloadEvery)
 	defer unload.Stop()
-	sweep := time.NewTicker(presenceSweepInterval)
+	sweep := time.NewTicker(s.sweepEvery)
 	defer sweep.Stop()
 	for {
 		select {

@@ -758,3 +758,38 @@ func TestStoreDownRefusesOps(t *testing.T) {
 		t.Fatalf("stored %q at %d", text, rev)
 	}
 }
+
+// An instance that dies leaves no Leave calls behind: its connections
+// vanish from presence when they expire, and its last op's bus event may
+// be lost. The sweep repairs both.
+func TestSweepRepairsDeadInstance(t *testing.T) {
+	e := newEnv(t)
+	a := e.service(t, serviceOptions{serverID: "server-a", run: true, sweep: 20 * time.Millisecond})
+	deaf := inmem.NewBus() // what b publishes never reaches a
+	t.Cleanup(func() { deaf.Close() })
+	b := e.service(t, serviceOptions{serverID: "server-b", bus: deaf})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	ctx := context.Background()
+	ca, cb := newClient(alice), newClient(bob)
+	join(t, a, "dead", ca, -1)
+	join(t, b, "dead", cb, -1)
+	submit(t, b, "dead", cb, 0, "b:1", `["from b"]`)
+	cb.waitAck(t, "b:1")
+	// a hears of the op only from the log.
+	if op := ca.waitOp(t, 1); string(op.Op.Op) != `["from b"]` || op.Username != "bob" {
+		t.Fatalf("op = %+v", op)
+	}
+	// a learns of bob through presence (the sweep), though b's bus is deaf.
+	ca.waitMessage(t, "user_joined bob", func(m collab.Message) bool {
+		j, ok := m.(collab.UserJoinedMessage)
+		return ok && j.User.UserID == bob.ID
+	})
+	// b dies: its presence entries expire; nobody calls Leave.
+	if err := e.presence.Leave(ctx, "dead", cb.connID); err != nil {
+		t.Fatal(err)
+	}
+	ca.waitMessage(t, "user_left bob", func(m collab.Message) bool {
+		l, ok := m.(collab.UserLeftMessage)
+		return ok && l.UserID == bob.ID
+	})
+}
