@@ -721,3 +721,37 @@ func TestTwoInstancesWithRedis(t *testing.T) {
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 }
+
+// TestCORSOriginsReachWebSockets checks CORS_ORIGINS governs both the REST
+// API and WebSocket handshakes.
+func TestCORSOriginsReachWebSockets(t *testing.T) {
+	s := start(t, map[string]string{"CORS_ORIGINS": `["http://app.example:3000"]`})
+	tok := register(t, s.URL, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dial := func(origin string) (*http.Response, error) {
+		conn, res, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.AccessToken,
+			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
+		if err == nil {
+			conn.CloseNow()
+		}
+		return res, err
+	}
+	if _, err := dial("http://app.example:3000"); err != nil {
+		t.Fatalf("allowed origin refused: %v", err)
+	}
+	if res, err := dial("http://evil.example"); err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v %v", res, err)
+	}
+	req, _ := http.NewRequest("OPTIONS", s.URL+"/api/documents", nil)
+	req.Header.Set("Origin", "http://app.example:3000")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "http://app.example:3000" {
+		t.Fatalf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+}
