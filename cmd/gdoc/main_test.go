@@ -594,6 +594,14 @@ func TestConfigErrorsExit2(t *testing.T) {
 			}
 		})
 	}
+	t.Run("UnreachableDatabaseExits1", func(t *testing.T) {
+		code, _, stderr := runMain(t, []string{"DATABASE_URL=postgres://gdoc:hunter2secret@127.0.0.1:1/x?connect_timeout=2",
+			"SECRET_KEY=" + strings.Repeat("s", 32), "PORT=0"})
+		if code != 1 || !strings.Contains(stderr, "cannot open the PostgreSQL database") || strings.Contains(stderr, "hunter2secret") ||
+			strings.Contains(stderr, "goroutine") {
+			t.Fatalf("exit %d stderr %q", code, stderr)
+		}
+	})
 	t.Run("Help", func(t *testing.T) {
 		code, stdout, _ := runMain(t, nil, "--help")
 		if code != 0 {
