@@ -426,6 +426,9 @@ func (s *Service) ReplaceContent(ctx context.Context, docID string, user *gdoc.U
 	if !gdoc.ValidDocumentID(docID) {
 		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.")
 	}
+	if user == nil || user.ID == "" {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Editing a document needs a signed-in user.")
+	}
 	if err := ot.Check(ot.Op{{Insert: content}}); content != "" && err != nil {
 		return nil, gdoc.Errorf(gdoc.EINVALID, "The content must be valid Unicode text.")
 	}
