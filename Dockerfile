@@ -13,7 +13,6 @@ WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY web/ ./
-COPY testdata/ /src/testdata/
 RUN npm run build
 
 # 2. The server, with web/dist embedded

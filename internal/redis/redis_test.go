@@ -539,3 +539,45 @@ func TestPresenceCloseRemovesConnections(t *testing.T) {
 		t.Fatalf("Join without a connection id: %v, want EINVALID", err)
 	}
 }
+
+// BenchmarkBusCrossInstanceHop measures one event's trip from Publish on
+// one instance to the handler on another (one event in flight at a time:
+// latency, not throughput).
+func BenchmarkBusCrossInstanceHop(b *testing.B) {
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("SKIPPING: set TEST_REDIS_URL to benchmark the Redis bus")
+	}
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pubClient, subClient := goredis.NewClient(opt), goredis.NewClient(opt)
+	defer pubClient.Close()
+	defer subClient.Close()
+	pub := NewBus(pubClient, "pub", nil)
+	defer pub.Close()
+	sub := NewBus(subClient, "sub", nil)
+	defer sub.Close()
+	docID := unique("bench")
+	arrived := make(chan struct{}, 1)
+	cancel, err := sub.Subscribe(context.Background(), docID, func(ev gdoc.Event) {
+		if ev.Kind == gdoc.EventOp {
+			arrived <- struct{}{}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cancel()
+	ev := gdoc.Event{ServerID: "pub", DocID: docID, Kind: gdoc.EventOp,
+		Payload: json.RawMessage(`{"doc_id":"d","rev":1,"id":"c:1","user_id":"1","op":[3,"x"]}`)}
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := pub.Publish(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+		<-arrived
+	}
+}
