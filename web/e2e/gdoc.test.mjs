@@ -62,6 +62,10 @@ function startServer() {
     }
     server.stdout.on('data', onData)
     server.stderr.on('data', onData)
+    server.on('error', (err) => {
+      clearTimeout(timer)
+      reject(new Error(`cannot start ${bin} (set GDOC_BIN; \`make build\` builds bin/gdoc): ${err.message}`))
+    })
     server.on('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`server exited with ${code}:\n${log}`))
@@ -73,9 +77,11 @@ async function newContext(options = {}) {
   const context = await browser.newContext({ baseURL, ...options })
   context.on('request', (req) => {
     const url = new URL(req.url())
-    if (!['http:', 'ws:', 'data:', 'blob:'].includes(url.protocol) || (url.protocol.startsWith('http') && url.host !== new URL(baseURL).host)) {
-      if (url.protocol !== 'data:' && url.protocol !== 'blob:') foreignRequests.push(req.url())
-    }
+    const local = url.protocol === 'data:' || url.protocol === 'blob:' || url.host === new URL(baseURL).host
+    if (!local) foreignRequests.push(req.url())
+  })
+  context.on('websocket', (ws) => {
+    if (new URL(ws.url()).host !== new URL(baseURL).host) foreignRequests.push(ws.url())
   })
   return context
 }

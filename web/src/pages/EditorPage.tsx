@@ -48,6 +48,26 @@ export default function EditorPage({ docId }: { docId: string }) {
     }
   }, [session])
 
+  useEffect(() => {
+    document.title = `${snap.title} · G-Doc`
+    return () => {
+      document.title = 'G-Doc'
+    }
+  }, [snap.title])
+
+  // The protocol has no message for metadata changes: pick up a language
+  // someone else chose when this window regains focus.
+  useEffect(() => {
+    const refresh = () => {
+      api.getDocument(docId).then(
+        (d) => setLanguageOverride(d.language || 'plaintext'),
+        () => {},
+      )
+    }
+    window.addEventListener('focus', refresh)
+    return () => window.removeEventListener('focus', refresh)
+  }, [docId])
+
   const language = languageOverride ?? snap.language
   const highlight = editorLanguage(language, snap.title)
 
