@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -34,14 +35,23 @@ const DefaultPresenceTTL = 15 * time.Second
 // hash expires 2×ttl after the last live instance with connections to it
 // refreshed it, so no key outlives every instance that used it. When the
 // heartbeat key is found missing (Redis restarted empty, or this instance
-// stalled longer than ttl), the instance writes its connections again.
+// stalled longer than ttl), the instance writes its connections again. A
+// Join or Leave that failed because Redis was unreachable is written by the
+// next heartbeat that succeeds, so a Redis outage leaves neither missing
+// nor ghost connections behind.
 type Presence struct {
 	client   *goredis.Client
 	serverID string
 	ttl      time.Duration
 
-	mu     sync.Mutex
-	local  map[string]map[string]string // doc id -> conn id -> entry JSON joined here
+	mu    sync.Mutex
+	local map[string]map[string]string // doc id -> conn id -> entry JSON joined here
+	// unsynced is set when a write of local entries failed: the next
+	// heartbeat writes them all again.
+	unsynced bool
+	// leaves are the connections whose removal from Redis failed, retried
+	// by each heartbeat.
+	leaves map[string]map[string]bool // doc id -> conn id
 	closed bool
 
 	closing chan struct{}
@@ -67,6 +77,7 @@ func NewPresence(client *goredis.Client, serverID string, ttl time.Duration) *Pr
 		serverID: serverID,
 		ttl:      ttl,
 		local:    make(map[string]map[string]string),
+		leaves:   make(map[string]map[string]bool),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -102,6 +113,7 @@ func (p *Presence) Join(ctx context.Context, docID string, part gdoc.Participant
 		p.local[docID] = make(map[string]string)
 	}
 	p.local[docID][part.ConnID] = string(raw)
+	removeConn(p.leaves, docID, part.ConnID)
 	p.mu.Unlock()
 
 	_, err = p.client.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
@@ -113,20 +125,21 @@ func (p *Presence) Join(ctx context.Context, docID string, part gdoc.Participant
 		return nil
 	})
 	if err != nil {
-		p.forget(docID, part.ConnID)
+		// The entry stays in local: the next successful heartbeat writes it.
+		p.mu.Lock()
+		p.unsynced = true
+		p.mu.Unlock()
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "Presence is unavailable.")
 	}
 	return nil
 }
 
-// forget drops a connection from the ones this instance re-publishes.
-func (p *Presence) forget(docID, connID string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if conns := p.local[docID]; conns != nil {
+// removeConn deletes connID of docID from a doc -> conn set map.
+func removeConn[V any](m map[string]map[string]V, docID, connID string) {
+	if conns := m[docID]; conns != nil {
 		delete(conns, connID)
 		if len(conns) == 0 {
-			delete(p.local, docID)
+			delete(m, docID)
 		}
 	}
 }
@@ -134,8 +147,20 @@ func (p *Presence) forget(docID, connID string) {
 // Leave removes connection connID of docID, whichever instance joined it.
 // An unknown connection is not an error. EUNAVAILABLE when Redis is down.
 func (p *Presence) Leave(ctx context.Context, docID, connID string) error {
-	p.forget(docID, connID)
+	p.mu.Lock()
+	removeConn(p.local, docID, connID)
+	p.mu.Unlock()
 	if err := p.client.HDel(ctx, docKey(docID), connID).Err(); err != nil {
+		// Retried by the heartbeat, or the entry would outlive the
+		// connection for as long as this instance lives.
+		p.mu.Lock()
+		if p.leaves != nil {
+			if p.leaves[docID] == nil {
+				p.leaves[docID] = make(map[string]bool)
+			}
+			p.leaves[docID][connID] = true
+		}
+		p.mu.Unlock()
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "Presence is unavailable.")
 	}
 	return nil
@@ -232,32 +257,41 @@ func (p *Presence) Participants(ctx context.Context, docID string) ([]gdoc.Parti
 }
 
 // heartbeat refreshes this instance's heartbeat and the TTL of every
-// document it has connections to; if the heartbeat had vanished, it writes
-// this instance's connections again.
+// document it has connections to. It writes this instance's connections
+// again when the heartbeat had vanished or an earlier write failed, and
+// retries failed removals.
 func (p *Presence) heartbeat(ctx context.Context) error {
 	// SET ... GET answers nil when the key did not exist.
 	_, err := p.client.SetArgs(ctx, serverKey(p.serverID), time.Now().UTC().Format(time.RFC3339),
 		goredis.SetArgs{TTL: p.ttl, Get: true}).Result()
 	lost := errors.Is(err, goredis.Nil)
 	if err != nil && !lost {
+		p.mu.Lock()
+		p.unsynced = true
+		p.mu.Unlock()
 		return err
 	}
 	p.mu.Lock()
+	rewrite := lost || p.unsynced
+	p.unsynced = false
 	local := make(map[string]map[string]string, len(p.local))
 	for docID, conns := range p.local {
-		copied := make(map[string]string, len(conns))
-		for connID, raw := range conns {
-			copied[connID] = raw
-		}
-		local[docID] = copied
+		local[docID] = maps.Clone(conns)
 	}
+	leaves := p.leaves
+	p.leaves = make(map[string]map[string]bool)
 	p.mu.Unlock()
-	if len(local) == 0 {
+	if len(local) == 0 && len(leaves) == 0 {
 		return nil
 	}
 	_, err = p.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for docID, conns := range leaves {
+			for connID := range conns {
+				pipe.HDel(ctx, docKey(docID), connID)
+			}
+		}
 		for docID, conns := range local {
-			if lost {
+			if rewrite {
 				for connID, raw := range conns {
 					pipe.HSet(ctx, docKey(docID), connID, raw)
 				}
@@ -266,6 +300,24 @@ func (p *Presence) heartbeat(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err != nil {
+		// Try everything again next time, except what was left or
+		// rejoined meanwhile.
+		p.mu.Lock()
+		p.unsynced = p.unsynced || rewrite
+		for docID, conns := range leaves {
+			for connID := range conns {
+				if _, rejoined := p.local[docID][connID]; rejoined {
+					continue
+				}
+				if p.leaves[docID] == nil {
+					p.leaves[docID] = make(map[string]bool)
+				}
+				p.leaves[docID][connID] = true
+			}
+		}
+		p.mu.Unlock()
+	}
 	return err
 }
 
@@ -301,17 +353,24 @@ func (p *Presence) Close() error {
 		return nil
 	}
 	p.closed = true
-	local := p.local
-	p.local = nil
 	p.mu.Unlock()
 	close(p.closing)
-	<-p.done
+	<-p.done // no heartbeat touches local or leaves any more
+	p.mu.Lock()
+	local, leaves := p.local, p.leaves
+	p.local, p.leaves = nil, nil
+	p.mu.Unlock()
 
 	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
 	defer stop()
 	_, err := p.client.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
 		pipe.Del(ctx, serverKey(p.serverID))
 		for docID, conns := range local {
+			for connID := range conns {
+				pipe.HDel(ctx, docKey(docID), connID)
+			}
+		}
+		for docID, conns := range leaves {
 			for connID := range conns {
 				pipe.HDel(ctx, docKey(docID), connID)
 			}

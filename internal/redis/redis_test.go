@@ -243,6 +243,7 @@ type freezingProxy struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	frozen []chan struct{}
+	down   bool // new connections are closed at once
 	wg     sync.WaitGroup
 }
 
@@ -264,6 +265,13 @@ func (p *freezingProxy) accept() {
 		client, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			client.Close()
+			continue
 		}
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -312,6 +320,19 @@ func (p *freezingProxy) freezeAll() {
 		case <-f:
 		default:
 			close(f)
+		}
+	}
+}
+
+// setDown cuts every open connection and refuses new ones (true), or lets
+// new ones through again (false): Redis unreachable, then back.
+func (p *freezingProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
 		}
 	}
 }
@@ -580,4 +601,44 @@ func BenchmarkBusCrossInstanceHop(b *testing.B) {
 		}
 		<-arrived
 	}
+}
+
+// TestPresenceRecoversFromRedisOutage: a Join and a Leave that fail while
+// Redis is unreachable are written once it answers again, so the outage
+// leaves neither a missing connection nor a ghost one.
+func TestPresenceRecoversFromRedisOutage(t *testing.T) {
+	opt := redisOptions(t)
+	proxy := startFreezingProxy(t, opt.Addr)
+	viaProxy := *opt
+	viaProxy.Addr = proxy.ln.Addr().String()
+	viaProxy.MaxRetries = -1
+	viaProxy.DialTimeout = 200 * time.Millisecond
+	const ttl = 900 * time.Millisecond
+	serverID := unique("flaky")
+	p := NewPresence(newClient(t, &viaProxy), serverID, ttl)
+	defer p.Close()
+	observer := NewPresence(newClient(t, opt), unique("observer"), ttl)
+	defer observer.Close()
+	docID := unique("outagedoc")
+	ctx := context.Background()
+	if err := p.Join(ctx, docID, participant("before", serverID, "1")); err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.setDown(true)
+	if err := p.Leave(ctx, docID, "before"); gdoc.ErrorCode(err) != gdoc.EUNAVAILABLE {
+		t.Fatalf("Leave while Redis is unreachable: %v, want EUNAVAILABLE", err)
+	}
+	if err := p.Join(ctx, docID, participant("during", serverID, "2")); gdoc.ErrorCode(err) != gdoc.EUNAVAILABLE {
+		t.Fatalf("Join while Redis is unreachable: %v, want EUNAVAILABLE", err)
+	}
+	if got := connIDs(t, observer, docID); len(got) != 1 || got[0] != "before" {
+		t.Fatalf("during the outage the observer lists %v, want [before]", got)
+	}
+	proxy.setDown(false)
+
+	waitUntil(t, 4*ttl, "the failed Leave and Join to reach Redis", func() bool {
+		got := connIDs(t, observer, docID)
+		return len(got) == 1 && got[0] == "during"
+	})
 }
