@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -54,13 +56,13 @@ func newServer(t testing.TB, tune func(*ws.Config)) *server {
 	}
 	svc := collab.New(collab.Config{
 		Store: store, Bus: inmem.NewBus(), Presence: inmem.NewPresence(),
-		ServerID: "test", AutoSaveInterval: time.Hour, IdleUnload: time.Hour,
+		ServerID: "test", AutoSaveInterval: time.Hour, IdleUnload: time.Hour, Logger: testLogger(),
 	})
 	runCtx, stopRun := context.WithCancel(ctx)
 	runDone := make(chan struct{})
 	go func() { defer close(runDone); svc.Run(runCtx) }()
 
-	cfg := ws.Config{Collab: svc, Auth: authSvc, OriginPatterns: []string{"http://allowed.example"}}
+	cfg := ws.Config{Collab: svc, Auth: authSvc, OriginPatterns: []string{"http://allowed.example"}, Logger: testLogger()}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -291,6 +293,13 @@ func (c *client) readLoop() {
 
 func (c *client) send(v any) {
 	c.t.Helper()
+	if err := c.trySend(v); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// trySend is send for goroutines other than the test's.
+func (c *client) trySend(v any) error {
 	var data []byte
 	switch v := v.(type) {
 	case string:
@@ -300,14 +309,15 @@ func (c *client) send(v any) {
 	default:
 		var err error
 		if data, err = json.Marshal(v); err != nil {
-			c.t.Fatalf("marshal: %v", err)
+			return err
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, data); err != nil {
-		c.t.Fatalf("send %s: %v", data, err)
+		return fmt.Errorf("send %.200s: %w", data, err)
 	}
+	return nil
 }
 
 const waitFor = 10 * time.Second
@@ -429,4 +439,12 @@ func mustOp(t testing.TB, js string) ot.Op {
 		t.Fatalf("parse op %s: %v", js, err)
 	}
 	return op
+}
+
+// testLogger logs to stderr with GDOC_TEST_DEBUG=1 and discards otherwise.
+func testLogger() *slog.Logger {
+	if os.Getenv("GDOC_TEST_DEBUG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

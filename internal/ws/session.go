@@ -139,6 +139,7 @@ func (s *session) sendError(e *wireError) {
 // stop asks the session to close with code and reason; the first call wins.
 func (s *session) stop(code websocket.StatusCode, reason string, now bool) {
 	s.stopOnce.Do(func() {
+		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
 		close(s.stopped)
 	})
@@ -274,6 +275,7 @@ func (s *session) readLoop() {
 	for {
 		_, r, err := s.conn.Reader(s.ctx)
 		if err != nil {
+			s.log.Debug("read failed", "err", err)
 			if websocket.CloseStatus(err) != -1 {
 				s.stop(websocket.StatusNormalClosure, "", false)
 			} else {
@@ -493,6 +495,7 @@ func (s *session) write(frame []byte) bool {
 	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
 	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
+		s.log.Debug("write failed", "err", err)
 		s.stop(websocket.StatusGoingAway, "", true)
 		return false
 	}

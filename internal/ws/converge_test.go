@@ -1,0 +1,496 @@
+package ws_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/ot"
+)
+
+// editor is a test OT client: the classic one-op-in-flight algorithm
+// (ot.js, ShareDB) over a real connection, with reconnects that keep the
+// op in flight and the buffer.
+type editor struct {
+	t        *testing.T
+	s        *server
+	doc      string
+	username string
+	name     string // client id, the prefix of op ids
+	rng      *rand.Rand
+
+	c        *client
+	text     string
+	rev      int64
+	seq      int
+	inflight *pendingOp
+	buffer   ot.Op
+	acked    map[string]int64 // op id -> rev, for the exactly-once check
+	offline  bool
+}
+
+type pendingOp struct {
+	id  string
+	op  ot.Op
+	rev int64 // the revision op is based on
+}
+
+func newEditor(t *testing.T, s *server, doc, username, name string, seed uint64) *editor {
+	e := &editor{t: t, s: s, doc: doc, username: username, name: name, rng: rand.New(rand.NewPCG(seed, 7)), acked: map[string]int64{}}
+	e.c = s.ot(doc, username)
+	e.text, e.rev = *e.c.init.Content, e.c.init.Rev
+	return e
+}
+
+func (e *editor) fail(format string, args ...any) {
+	e.t.Errorf("%s: %s", e.name, fmt.Sprintf(format, args...))
+	panic(errStop)
+}
+
+var errStop = fmt.Errorf("editor stopped")
+
+// edit applies a local edit and sends or buffers it.
+func (e *editor) edit(op ot.Op) {
+	text, err := ot.Apply(e.text, op)
+	if err != nil {
+		e.fail("local edit %v on %q: %v", op, e.text, err)
+	}
+	e.text = text
+	if e.inflight == nil {
+		e.seq++
+		e.inflight = &pendingOp{id: fmt.Sprintf("%s:%d", e.name, e.seq), op: op, rev: e.rev}
+		e.sendInflight()
+		return
+	}
+	if e.buffer == nil {
+		e.buffer = op
+	} else if e.buffer, err = ot.Compose(e.buffer, op); err != nil {
+		e.fail("compose: %v", err)
+	}
+}
+
+func (e *editor) sendInflight() {
+	if e.offline {
+		return // reconnect resends it
+	}
+	if err := e.c.trySend(map[string]any{"type": "op", "rev": e.inflight.rev, "op": e.inflight.op, "id": e.inflight.id}); err != nil {
+		e.fail("%v", err)
+	}
+}
+
+// serverOp applies someone's committed op (or recognizes our own, after a
+// reconnect, as the acknowledgement of the op in flight).
+func (e *editor) serverOp(m msg) {
+	if m.Rev != e.rev+1 {
+		e.fail("op rev %d after rev %d", m.Rev, e.rev)
+	}
+	if e.inflight != nil && m.id() == e.inflight.id {
+		e.ack(m.id(), m.Rev)
+		return
+	}
+	op, err := ot.Parse(m.Op)
+	if err != nil {
+		e.fail("parse server op: %v", err)
+	}
+	if e.inflight != nil {
+		mine, err1 := ot.Transform(e.inflight.op, op, ot.Left)
+		theirs, err2 := ot.Transform(op, e.inflight.op, ot.Right)
+		if err1 != nil || err2 != nil {
+			e.fail("transform: %v %v", err1, err2)
+		}
+		e.inflight.op, op = mine, theirs
+		e.inflight.rev = m.Rev
+	}
+	if e.buffer != nil {
+		mine, err1 := ot.Transform(e.buffer, op, ot.Left)
+		theirs, err2 := ot.Transform(op, e.buffer, ot.Right)
+		if err1 != nil || err2 != nil {
+			e.fail("transform buffer: %v %v", err1, err2)
+		}
+		e.buffer, op = mine, theirs
+	}
+	if e.text, err = ot.Apply(e.text, op); err != nil {
+		e.fail("apply server op: %v", err)
+	}
+	e.rev = m.Rev
+}
+
+func (e *editor) ack(id string, rev int64) {
+	if e.inflight == nil || id != e.inflight.id {
+		// The resend of an op that a reconnect already acknowledged: its
+		// ack names the original revision, which we have.
+		if prev, ok := e.acked[id]; !ok || prev != rev {
+			e.fail("unexpected ack %s rev %d (acked before: %v %d)", id, rev, ok, prev)
+		}
+		return
+	}
+	if rev != e.rev+1 {
+		e.fail("ack rev %d after rev %d", rev, e.rev)
+	}
+	e.acked[id] = rev
+	e.rev = rev
+	e.inflight = nil
+	if e.buffer != nil {
+		e.seq++
+		e.inflight = &pendingOp{id: fmt.Sprintf("%s:%d", e.name, e.seq), op: e.buffer, rev: e.rev}
+		e.buffer = nil
+		e.sendInflight()
+	}
+}
+
+func (e *editor) handle(m msg) {
+	switch m.Type {
+	case "op":
+		e.serverOp(m)
+	case "ack":
+		e.ack(m.id(), m.Rev)
+	case "error":
+		e.fail("server error %s", m.raw)
+	}
+}
+
+// reconnect drops the connection abruptly (ops may be in flight), then
+// joins again with ?since= and resends the op in flight with its id.
+func (e *editor) reconnect() {
+	e.c.conn.CloseNow()
+	e.offline = true
+	for m := range e.c.in {
+		e.handle(m)
+	}
+	e.offline = false
+	c, _, err := e.s.dial(e.doc, dialOpts{query: fmt.Sprintf("since=%d", e.rev), subprotocols: []string{"gdoc.v1", "bearer." + e.s.token(e.username)}})
+	if err != nil {
+		e.fail("reconnect: %v", err)
+	}
+	e.c = c
+	if c.init.Content != nil || c.init.Rev < e.rev {
+		e.fail("catch-up init %s", c.init.raw)
+	}
+	for _, m := range c.init.Ops {
+		m.Type = "op"
+		e.serverOp(m)
+	}
+	if e.rev != c.init.Rev {
+		e.fail("after catch-up at rev %d, init says %d", e.rev, c.init.Rev)
+	}
+	if e.inflight != nil {
+		e.inflight.rev = e.rev
+		e.sendInflight()
+	}
+}
+
+var alphabet = []string{"a", "b", "é", "中", "😀", "👍🏽", "\r\n", "\n", " ", "👨‍👩‍👧"}
+
+// randomOp makes a random insert or delete on text.
+func randomOp(rng *rand.Rand, text string) ot.Op {
+	n := len([]rune(text))
+	pos := rng.IntN(n + 1)
+	var parts []any
+	if pos > 0 {
+		parts = append(parts, pos)
+	}
+	if n > 0 && rng.IntN(3) == 0 && pos < n {
+		parts = append(parts, map[string]int{"d": 1 + rng.IntN(min(n-pos, 5))})
+	} else {
+		var b strings.Builder
+		for range 1 + rng.IntN(3) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		parts = append(parts, b.String())
+	}
+	raw, _ := json.Marshal(parts)
+	op, err := ot.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return op
+}
+
+// TestConvergenceOT: 8 OT clients (4 users, two tabs each) type random
+// edits concurrently, dropping and resuming connections with ops in flight.
+// Every replica, the live document and the stored log end up equal, and
+// every acknowledged op is in the log exactly once.
+func TestConvergenceOT(t *testing.T) {
+	s := newServer(t, nil)
+	const doc, clients, edits = "converge", 8, 60
+	eds := make([]*editor, clients)
+	for i := range eds {
+		eds[i] = newEditor(t, s, doc, fmt.Sprintf("user%d", i/2), fmt.Sprintf("c%d", i), uint64(i+1))
+	}
+	// Phase 1: edit; phase 2: after everyone's edits are acked, catch up
+	// to the final head.
+	var editing sync.WaitGroup
+	finalRev := make(chan int64)
+	results := make(chan *editor, clients)
+	for _, e := range eds {
+		editing.Add(1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil && p != errStop {
+					panic(p)
+				}
+				results <- e
+			}()
+			e.run(edits, &editing, finalRev)
+		}()
+	}
+	editing.Wait()
+	_, head := s.current(doc)
+	for range clients {
+		finalRev <- head
+	}
+	text, rev := s.current(doc)
+	storedText, storedRev := s.stored(doc)
+	if storedText != text || storedRev != rev {
+		t.Fatalf("stored %d %q != live %d %q", storedRev, storedText, rev, text)
+	}
+	for range clients {
+		e := <-results
+		if e.text != text || e.rev != rev {
+			t.Errorf("%s at rev %d has %q; document at rev %d has %q", e.name, e.rev, e.text, rev, text)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// Exactly once: every acked id appears once in the log, at its rev.
+	ops, err := s.Store.Ops(t.Context(), doc, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int64{}
+	for _, o := range ops {
+		if _, dup := seen[o.OpID]; dup {
+			t.Fatalf("op %s committed twice", o.OpID)
+		}
+		seen[o.OpID] = o.Rev
+	}
+	total := 0
+	for _, e := range eds {
+		for id, r := range e.acked {
+			total++
+			if seen[id] != r {
+				t.Fatalf("acked op %s rev %d; log has it at %d", id, r, seen[id])
+			}
+		}
+	}
+	if total < clients || int64(len(ops)) != rev {
+		t.Fatalf("%d acked ops, %d in the log, rev %d", total, len(ops), rev)
+	}
+}
+
+func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) {
+	doneEditing := false
+	finish := func() {
+		if !doneEditing {
+			doneEditing = true
+			editing.Done()
+		}
+	}
+	defer finish()
+	tick := time.NewTicker(time.Duration(2+e.rng.IntN(4)) * time.Millisecond)
+	defer tick.Stop()
+	made := 0
+	for made < edits || e.inflight != nil || e.buffer != nil {
+		select {
+		case m, ok := <-e.c.in:
+			if !ok {
+				e.fail("connection lost: %v", e.c.err)
+			}
+			e.handle(m)
+		case <-tick.C:
+			if made >= edits {
+				continue
+			}
+			e.edit(randomOp(e.rng, e.text))
+			made++
+			if e.rng.IntN(25) == 0 {
+				e.reconnect()
+			}
+		case <-time.After(waitFor):
+			e.fail("stuck with %d edits made, in flight %v", made, e.inflight != nil)
+		}
+	}
+	finish()
+	target := <-finalRev
+	for e.rev < target {
+		select {
+		case m, ok := <-e.c.in:
+			if !ok {
+				e.fail("connection lost: %v", e.c.err)
+			}
+			e.handle(m)
+		case <-time.After(waitFor):
+			e.fail("stuck at rev %d of %d", e.rev, target)
+		}
+	}
+}
+
+// seedClient is a seed-dialect client: it sends its whole text and
+// replaces it with every update it receives, as the seed's frontend does.
+type seedClient struct {
+	c    *client
+	mu   sync.Mutex
+	text string
+	done chan struct{}
+}
+
+func newSeedClient(s *server, doc, username string) *seedClient {
+	sc := &seedClient{c: s.seed(doc, username), done: make(chan struct{})}
+	sc.text = *sc.c.init.Content
+	go func() {
+		defer close(sc.done)
+		for m := range sc.c.in {
+			if m.Type == "update" {
+				sc.mu.Lock()
+				sc.text = m.Data.Content
+				sc.mu.Unlock()
+			}
+		}
+	}()
+	return sc
+}
+
+func (sc *seedClient) set(edit func(string) string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.text = edit(sc.text)
+	if err := sc.c.trySend(map[string]any{"type": "update", "data": map[string]string{"content": sc.text}, "timestamp": float64(time.Now().UnixMilli()) / 1000}); err != nil {
+		sc.c.t.Error(err)
+	}
+}
+
+func (sc *seedClient) get() string {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.text
+}
+
+// waitConverged waits until every seed client and OT editor shows the
+// document's current text, which must also be what the store holds.
+func waitConverged(t *testing.T, s *server, doc string, seeds []*seedClient) string {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		text, _ := s.current(doc)
+		same := true
+		for _, sc := range seeds {
+			same = same && sc.get() == text
+		}
+		if same {
+			if stored, _ := s.stored(doc); stored != text {
+				t.Fatalf("stored %q != live %q", stored, text)
+			}
+			return text
+		}
+		if time.Now().After(deadline) {
+			for i, sc := range seeds {
+				t.Logf("seed client %d: %q", i, sc.get())
+			}
+			t.Fatalf("seed clients did not converge on %q", text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSeedLoadPattern is the seed README's load test: 10 seed clients
+// (one account, as in the README) each send 100 whole-text updates.
+func TestSeedLoadPattern(t *testing.T) {
+	s := newServer(t, nil)
+	const doc = "test-doc"
+	seeds := make([]*seedClient, 10)
+	for i := range seeds {
+		seeds[i] = newSeedClient(s, doc, "loadtester")
+	}
+	var wg sync.WaitGroup
+	for i, sc := range seeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 100 {
+				sc.set(func(string) string { return fmt.Sprintf("Test %d from user user_%d", n, i) })
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	text := waitConverged(t, s, doc, seeds)
+	// Concurrent whole-text updates merge character by character; what
+	// matters is that everyone ends on the same text.
+	if !strings.HasPrefix(text, "Test ") {
+		t.Fatalf("final text %q", text)
+	}
+	if _, rev := s.current(doc); rev < 100 {
+		t.Fatalf("only %d revisions for 1000 updates", rev)
+	}
+}
+
+// TestMixedDialects: seed and OT clients edit one document together; each
+// sees the others' edits and all converge.
+func TestMixedDialects(t *testing.T) {
+	s := newServer(t, nil)
+	const doc = "mixed"
+	seeds := []*seedClient{newSeedClient(s, doc, "seed1"), newSeedClient(s, doc, "seed2")}
+	eds := []*editor{newEditor(t, s, doc, "ot1", "o1", 11), newEditor(t, s, doc, "ot2", "o2", 12)}
+
+	var wg sync.WaitGroup
+	for i, sc := range seeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(100+i), 1))
+			for n := range 40 {
+				marker := fmt.Sprintf("<s%d.%d>", i, n)
+				sc.set(func(text string) string {
+					r := []rune(text)
+					at := rng.IntN(len(r) + 1)
+					return string(r[:at]) + marker + string(r[at:])
+				})
+				time.Sleep(3 * time.Millisecond)
+			}
+		}()
+	}
+	var editing sync.WaitGroup
+	finalRev := make(chan int64)
+	results := make(chan *editor, len(eds))
+	for _, e := range eds {
+		editing.Add(1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil && p != errStop {
+					panic(p)
+				}
+				results <- e
+			}()
+			e.run(40, &editing, finalRev)
+		}()
+	}
+	editing.Wait()
+	wg.Wait()
+	text := waitConverged(t, s, doc, seeds)
+	_, head := s.current(doc)
+	for range eds {
+		finalRev <- head
+	}
+	for range eds {
+		e := <-results
+		if e.text != text {
+			t.Errorf("OT client %s has %q, want %q", e.name, e.text, text)
+		}
+	}
+	// Seed clients only insert their markers and OT clients cannot
+	// produce '<', so unless an OT delete cut one, each marker survives
+	// once at most: a marker never appears twice.
+	for i := range seeds {
+		for n := range 40 {
+			marker := fmt.Sprintf("<s%d.%d>", i, n)
+			if c := strings.Count(text, marker); c > 1 {
+				t.Fatalf("marker %s appears %d times in %q", marker, c, text)
+			}
+		}
+	}
+}
