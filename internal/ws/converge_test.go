@@ -482,15 +482,43 @@ func TestMixedDialects(t *testing.T) {
 			t.Errorf("OT client %s has %q, want %q", e.name, e.text, text)
 		}
 	}
-	// Seed clients only insert their markers and OT clients cannot
-	// produce '<', so unless an OT delete cut one, each marker survives
-	// once at most: a marker never appears twice.
-	for i := range seeds {
-		for n := range 40 {
-			marker := fmt.Sprintf("<s%d.%d>", i, n)
-			if c := strings.Count(text, marker); c > 1 {
-				t.Fatalf("marker %s appears %d times in %q", marker, c, text)
-			}
-		}
+	// Whole-text updates that cross others' edits in flight overwrite the
+	// crossed part (docs/protocol.md, "Seed dialect"), so only convergence
+	// is asserted here; TestSeedExchange checks the exact merge.
+	if text == "" {
+		t.Fatalf("empty final text")
+	}
+}
+
+// TestSeedExchange: a seed client's whole text becomes an op that OT
+// clients receive exactly; an OT op reaches seed clients as the merged
+// whole text; the seed sender hears about its own edit only when merging
+// changed it.
+func TestSeedExchange(t *testing.T) {
+	s := newServer(t, nil)
+	o := s.ot("exchange", "otuser")
+	sd := s.seed("exchange", "seeduser")
+	o.until("seeduser joined", func(m msg) bool { return m.Type == "user_joined" })
+
+	sd.send(`{"type":"update","data":{"content":"hello 😀 world"},"timestamp":1}`)
+	op := o.next("op")
+	if op.Rev != 1 || string(op.Op) != `["hello 😀 world"]` || op.Username != "seeduser" {
+		t.Fatalf("op %s", op.raw)
+	}
+	sd.send(`{"type":"update","data":{"content":"hello 😀 brave world"},"timestamp":2}`)
+	if op := o.next("op"); op.Rev != 2 || string(op.Op) != `[8,"brave "]` {
+		t.Fatalf("minimal op %s", op.raw)
+	}
+	if extra := sd.roundTrip(); len(extra) != 0 {
+		t.Fatalf("seed sender got %s for its own unmerged edit", extra[0].raw)
+	}
+	o.send(`{"type":"op","rev":2,"op":[19,"!"],"id":"o:1"}`)
+	o.next("ack")
+	up := sd.next("update")
+	if up.Data.Content != "hello 😀 brave world!" || up.UserID != s.user("otuser").ID || up.Username != "otuser" || up.Timestamp < 1e9 {
+		t.Fatalf("update %s", up.raw)
+	}
+	if text, rev := s.current("exchange"); text != "hello 😀 brave world!" || rev != 3 {
+		t.Fatalf("document %q rev %d", text, rev)
 	}
 }
