@@ -491,11 +491,19 @@ export class DocumentSession {
       this.update({ cursors: [...this.cursorsByConn.values()] })
       return
     }
-    if (typeof m.anchor !== 'number' || typeof m.head !== 'number') return
     const client = this.client
     if (!client) return
-    let anchor = m.anchor
-    let head = m.head
+    let anchor: number
+    let head: number
+    if (typeof m.anchor === 'number' && typeof m.head === 'number') {
+      anchor = m.anchor
+      head = m.head
+    } else if (m.position && typeof m.position.lineNumber === 'number' && typeof m.position.column === 'number') {
+      // A seed-dialect client: a line/column caret in the current text.
+      anchor = head = lineColumnToCodePoint(this.text, m.position.lineNumber, m.position.column)
+    } else {
+      return
+    }
     const rev = typeof m.rev === 'number' ? m.rev : client.rev
     // Bring the position from the sender's revision to ours, then over our pending ops.
     for (const r of this.recentOps) {
@@ -570,4 +578,21 @@ function chatEntry(m: ChatMessage): ChatEntry {
     timestamp: m.timestamp,
     pending: false,
   }
+}
+
+/** lineColumnToCodePoint maps a 1-based Monaco-style line/column (UTF-16 columns) to a code point offset. */
+export function lineColumnToCodePoint(text: string, lineNumber: number, column: number): number {
+  let offset = 0
+  for (let line = 1; line < lineNumber; line++) {
+    const nl = text.indexOf('\n', offset)
+    if (nl < 0) return codePointLength(text)
+    offset = nl + 1
+  }
+  const lineEnd = text.indexOf('\n', offset)
+  const end = lineEnd < 0 ? text.length : lineEnd
+  let at = Math.min(offset + Math.max(0, column - 1), end)
+  // Never split a surrogate pair.
+  const c = text.charCodeAt(at - 1)
+  if (at > 0 && c >= 0xd800 && c <= 0xdbff) at--
+  return codePointLength(text.slice(0, at))
 }

@@ -19,18 +19,27 @@ export function isNoop(op: TextOp): boolean {
  */
 export function invert(op: TextOp, textBefore: string): TextOp {
   const out: TextOp = []
-  const chars = Array.from(textBefore)
-  let pos = 0
+  let at = 0 // UTF-16 index into textBefore
+  // advance moves at over n code points and returns where it started.
+  const advance = (n: number): number => {
+    const start = at
+    for (let i = 0; i < n; i++) {
+      const c = textBefore.charCodeAt(at)
+      at += c >= 0xd800 && c <= 0xdbff ? 2 : 1
+    }
+    if (at > textBefore.length) throw new RangeError('op is longer than the text')
+    return start
+  }
   for (const c of op) {
     if (typeof c === 'number') {
       out.push(c)
-      pos += c
+      advance(c)
     } else if (typeof c === 'string') {
       out.push({ d: codePointLength(c) })
     } else {
       const n = typeof c.d === 'number' ? c.d : codePointLength(c.d)
-      out.push(chars.slice(pos, pos + n).join(''))
-      pos += n
+      const start = advance(n)
+      out.push(textBefore.slice(start, at))
     }
   }
   return type.normalize(out)

@@ -143,3 +143,17 @@ describe('UndoHistory', () => {
     }
   })
 })
+
+describe('invert', () => {
+  it('undoes random ops on text with emoji', async () => {
+    const { invert } = await import('./textOp')
+    const { randomText } = await import('./testkit')
+    const rand = prng(99)
+    for (let i = 0; i < 2000; i++) {
+      const text = randomText(rand, 12)
+      const op = randomOp(rand, text)
+      const after = textType.apply(text, op)
+      expect(textType.apply(after, invert(op, text))).toBe(text)
+    }
+  })
+})
