@@ -46,6 +46,11 @@ func checkApplyAgrees(t *testing.T, doc string, op Op) {
 	}
 	want, wantErr := Apply(doc, op)
 	text := NewText(doc)
+	inv, invErr := MakeInvertible(op, doc)
+	textInv, textInvErr := text.MakeInvertible(op)
+	if (invErr == nil) != (textInvErr == nil) || (invErr == nil) != (wantErr == nil) || !opsEqual(inv, textInv) {
+		t.Fatalf("MakeInvertible = %v, %v; Text.MakeInvertible = %v, %v; Apply error %v", inv, invErr, textInv, textInvErr, wantErr)
+	}
 	err := text.Apply(op)
 	switch {
 	case (err == nil) != (wantErr == nil):
