@@ -28,5 +28,7 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['src/**/*.test.ts'],
+    // Speed is not what these tests check; the machine may be busy.
+    testTimeout: 60_000,
   },
 })
