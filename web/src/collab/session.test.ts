@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ClientMessage, ServerMessage } from '../protocol'
+import type { ChatMessage, ClientMessage, ServerMessage } from '../protocol'
 import type { SocketLike } from './connection'
 import { backoffDelay } from './connection'
 import { DocumentSession } from './session'
@@ -15,6 +15,7 @@ class Hub {
   sockets: HubSocket[] = []
   sentIds: string[] = []
   chats = 0
+  history: ChatMessage[] = []
 
   factory = (url: string, protocols: string[]): SocketLike => {
     expect(protocols[0]).toBe('gdoc.v1')
@@ -83,7 +84,7 @@ class HubSocket implements SocketLike {
   accept(): void {
     this.readyState = 1
     const doc = this.hub.doc
-    const base = { type: 'init' as const, user_id: '1', username: 'alice', active_users: [], rev: doc.rev }
+    const base = { type: 'init' as const, user_id: '1', username: 'alice', active_users: [], rev: doc.rev, chat: this.hub.history }
     this.down.push(
       this.since === null
         ? { ...base, content: doc.text }
@@ -248,5 +249,32 @@ describe('backoffDelay', () => {
     expect(backoffDelay(0, () => 1)).toBe(250)
     expect(backoffDelay(3, () => 0.5)).toBe(1500)
     expect(backoffDelay(30, () => 1)).toBe(15000)
+  })
+})
+
+describe('chat across a dropped link', () => {
+  it('confirms a message whose ack was lost, and resends one that never arrived, each once', () => {
+    const hub = new Hub()
+    const a = open(hub, 'a')
+    const b = open(hub, 'b')
+    hub.pump()
+    // "first" reaches the server; the link drops before the ack.
+    a.sendChat('first')
+    const sa = hub.sockets[0]
+    hub['handle'](sa, sa.up.shift()!)
+    // "second" is lost with the link.
+    a.sendChat('second')
+    sa.cut()
+    hub.pump()
+    hub.history = [{ type: 'chat', id: 1, user_id: '1', username: 'alice', message: 'first', timestamp: Date.now() / 1000 }]
+    a.reconnect()
+    hub.pump()
+    const chat = a.getSnapshot().chat
+    expect(chat.map((e) => [e.message, e.pending])).toEqual([
+      ['first', false],
+      ['second', false],
+    ])
+    expect(hub.chats).toBe(2)
+    expect(b.getSnapshot().chat.map((e) => e.message)).toEqual(['first', 'second'])
   })
 })

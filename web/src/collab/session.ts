@@ -147,6 +147,13 @@ export class DocumentSession {
       onOpen: () => {},
       onDown: () => {
         this.client?.disconnected()
+        // Chat sent on the lost link but not acked: settle it on the next init.
+        const queued = new Set(this.chatOutbox.map((m) => m.client_msg_id))
+        for (const e of this.snap.chat) {
+          if (e.pending && e.client_msg_id && !queued.has(e.client_msg_id)) {
+            this.chatOutbox.push({ message: e.message, client_msg_id: e.client_msg_id })
+          }
+        }
         this.cursorsByConn.clear()
         this.update({ cursors: [] })
       },
@@ -366,9 +373,10 @@ export class DocumentSession {
       patch.language = m.document.language || 'plaintext'
     }
     if (m.chat) {
-      const known = new Set(this.snap.chat.filter((e) => e.id !== null).map((e) => e.id))
+      const current = this.settleOutbox(m.chat, m.user_id)
+      const known = new Set(current.filter((e) => e.id !== null).map((e) => e.id))
       const fresh = m.chat.filter((c) => !known.has(c.id)).map(chatEntry)
-      patch.chat = this.snap.loaded ? [...this.snap.chat, ...fresh] : [...fresh, ...this.snap.chat]
+      patch.chat = this.snap.loaded ? [...current, ...fresh] : [...fresh, ...current]
       if (!this.snap.loaded) patch.olderChat = m.chat.length >= 50
     }
     this.update(patch)
@@ -402,6 +410,27 @@ export class DocumentSession {
     }
     this.cursorDirty = true
     this.flushCursor()
+  }
+
+  // settleOutbox matches queued chat against the history in init: a message
+  // of ours with the same text there reached the server before the link
+  // dropped (its ack was lost), so it is confirmed instead of sent twice.
+  private settleOutbox(history: ChatMessage[], myId: string): ChatEntry[] {
+    let chat = this.snap.chat
+    const claimed = new Set(chat.filter((e) => e.id !== null).map((e) => e.id))
+    for (const msg of [...this.chatOutbox]) {
+      const entry = chat.find((e) => e.client_msg_id === msg.client_msg_id)
+      const match = history.find(
+        (h) => h.user_id === myId && h.message === msg.message && !claimed.has(h.id) && entry !== undefined && h.timestamp >= entry.timestamp - 60,
+      )
+      if (!match) continue
+      claimed.add(match.id)
+      this.chatOutbox = this.chatOutbox.filter((o) => o !== msg)
+      chat = chat.map((e) =>
+        e.client_msg_id === msg.client_msg_id ? { ...e, id: match.id, timestamp: match.timestamp, pending: false } : e,
+      )
+    }
+    return chat
   }
 
   // rebaseOnto handles a server that sent whole content instead of the ops
