@@ -683,6 +683,27 @@ func dialRaw(ctx context.Context, baseURL, docID, token string) (*rawConn, rawMe
 	return c, init, nil
 }
 
+// dialSeed opens a seed-dialect connection: no subprotocol, the token in
+// the query string, exactly as the seed's client does.
+func dialSeed(ctx context.Context, baseURL, docID, token string) (*rawConn, rawMessage, error) {
+	u := strings.Replace(baseURL, "http://", "ws://", 1) + "/ws/" + url.PathEscape(docID) + "?token=" + url.QueryEscape(token)
+	ws, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial seed dialect: %w", err)
+	}
+	c := &rawConn{ws: ws}
+	init, err := c.read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, nil, err
+	}
+	if init.str("type") != "init" {
+		ws.CloseNow()
+		return nil, nil, fmt.Errorf("first message is not init: %v", init)
+	}
+	return c, init, nil
+}
+
 func (c *rawConn) read(ctx context.Context) (rawMessage, error) {
 	var m rawMessage
 	err := wsjson.Read(ctx, c.ws, &m)

@@ -334,6 +334,39 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		})
 	})
 
+	t.Run("SeedDialectAcrossInstances", func(t *testing.T) {
+		// The seed's flow: a whole-text update on one backend reaches a
+		// seed client on another as an update with the new text.
+		alice := register(t, c.lbURL, "seedalice")
+		bob := register(t, c.lbURL, "seedbob")
+		docID := createDocument(t, c.lbURL, alice, "seed")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		aConn, _, err := dialSeed(ctx, c.instances[0].url, docID, alice.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer aConn.ws.CloseNow()
+		bConn, _, err := dialSeed(ctx, c.instances[1].url, docID, bob.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bConn.ws.CloseNow()
+		text := "def main():\n    print('héllo 😀')\n"
+		if err := aConn.send(ctx, map[string]any{"type": "update", "data": map[string]any{"content": text}, "timestamp": 1}); err != nil {
+			t.Fatal(err)
+		}
+		update := bConn.readUntil(t, ctx, "update")
+		data, _ := update["data"].(map[string]any)
+		if update.str("user_id") != alice.ID || data["content"] != text {
+			t.Fatalf("bob on instance 1 received %v, want alice's update with %q", update, text)
+		}
+		waitFor(t, 5*time.Second, "instance 2 to serve the new text", func() (bool, error) {
+			doc, err := fetchDocument(ctx, c.instances[2].url, docID)
+			return err == nil && doc.Content == text && doc.Rev == 1, nil
+		})
+	})
+
 	t.Run("KillOneInstanceMidEdit", func(t *testing.T) {
 		victim := c.instances[2]
 		survivors := c.instances[:2]
@@ -422,6 +455,74 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			}
 		case <-time.After(userLeftBound + 2*time.Second - time.Since(killedAt)):
 			t.Fatalf("the observer never received user_left for the crashed instance's user (bound %s)", userLeftBound)
+		}
+	})
+
+	t.Run("SigtermOneInstanceMidEdit", func(t *testing.T) {
+		// A rolling restart: the stopped instance closes its sockets with
+		// "going away", its clients move through nginx, nothing is lost,
+		// and its users leave presence at once.
+		leaving, staying := c.instances[1], c.instances[0]
+		owner := register(t, c.lbURL, "owner")
+		docID := createDocument(t, c.lbURL, owner, "rolling")
+		var editors []*editor
+		for i := range 4 {
+			u := register(t, c.lbURL, fmt.Sprintf("s%d", i))
+			urls := []string{staying.url}
+			if i < 2 {
+				urls = []string{leaving.url, c.lbURL}
+			}
+			editors = append(editors, newEditor(fmt.Sprintf("s%d", i), u.Token, docID, urls...))
+		}
+		// An idle user only on the leaving instance, who does not come back.
+		idle := register(t, c.lbURL, "idle")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		idleConn, _, err := dialRaw(ctx, leaving.url, docID, idle.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer idleConn.ws.CloseNow()
+		waitFor(t, 5*time.Second, "the idle user to be listed", func() (bool, error) {
+			users, err := activeUsers(ctx, staying.url, docID)
+			return err == nil && hasID(users, idle.ID), nil
+		})
+		idleClosed := make(chan websocket.StatusCode, 1)
+		go func() {
+			for {
+				if _, err := idleConn.read(ctx); err != nil {
+					idleClosed <- websocket.CloseStatus(err)
+					return
+				}
+			}
+		}()
+
+		ed := startEditing(t, editors, 40)
+		ed.typedAtLeast(15)
+		sigtermAt := time.Now()
+		leaving.stop(syscall.SIGTERM)
+		stoppedAt := time.Now()
+		t.Logf("the instance exited %s after SIGTERM", stoppedAt.Sub(sigtermAt).Round(time.Millisecond))
+		if leaving.waitErr != nil {
+			t.Fatalf("instance stopped by SIGTERM exited with %v", leaving.waitErr)
+		}
+		_, head := ed.converge(docID, []string{staying.url, c.lbURL})
+		checkOpLog(t, c.dbURL, docID, head)
+		for _, e := range editors[:2] {
+			if e.reconnects == 0 || e.connectedTo != c.lbURL {
+				t.Fatalf("editor %s did not move through nginx (reconnects %d, on %s)", e.name, e.reconnects, e.connectedTo)
+			}
+		}
+		if code := <-idleClosed; code != websocket.StatusGoingAway {
+			t.Fatalf("the stopped instance closed a socket with %d, want 1001 going away", code)
+		}
+		// Well inside the crash bound: a graceful stop removes presence.
+		waitFor(t, 3*time.Second, "the idle user to leave presence", func() (bool, error) {
+			users, err := activeUsers(ctx, staying.url, docID)
+			return err == nil && !hasID(users, idle.ID), nil
+		})
+		if gone := time.Since(stoppedAt); gone >= presenceBound {
+			t.Fatalf("after a graceful stop the user stayed listed %s, as long as after a crash", gone)
 		}
 	})
 }
