@@ -120,12 +120,7 @@ func (c Component) length() int {
 func (c Component) String() string {
 	b, err := c.marshal()
 	if err != nil {
-		return fmt.Sprintf("{invalid %+v}", struct {
-			Skip       int
-			Insert     string
-			Delete     int
-			DeleteText string
-		}(c))
+		return fmt.Sprintf("{invalid Skip:%d Insert:%q Delete:%d DeleteText:%q}", c.Skip, c.Insert, c.Delete, c.DeleteText)
 	}
 	return string(b)
 }
