@@ -28,6 +28,10 @@ const (
 	dialectOT                  // gdoc.v1: ops, acks, revisions
 )
 
+// reasonOutOfSync closes a seed connection whose shadow no longer matches
+// the op stream (a server fault); the client reconnects and reloads.
+const reasonOutOfSync = "Out of sync; reconnect"
+
 // outItem is one entry of a connection's send queue: a message from collab
 // or a frame the session built itself (pong, error).
 type outItem struct {
@@ -476,8 +480,11 @@ func (s *session) writeLoop() {
 				// A deleted document is gone for good: 1008 tells the
 				// client not to reconnect; anything else is going away.
 				code := websocket.StatusGoingAway
-				if reason == collab.ReasonDeleted {
+				switch reason {
+				case collab.ReasonDeleted:
 					code = websocket.StatusPolicyViolation
+				case reasonOutOfSync:
+					code = websocket.StatusInternalError
 				}
 				s.stop(code, reason, false)
 				return
@@ -514,7 +521,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		if s.seed != nil {
 			if err := s.seed.remoteOp(m); err != nil {
 				s.log.Error("seed shadow out of sync", "err", err)
-				return nil, true, "Out of sync; reconnect"
+				return nil, true, reasonOutOfSync
 			}
 			return nil, false, ""
 		}
@@ -523,7 +530,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		if s.seed != nil {
 			if err := s.seed.ack(m); err != nil {
 				s.log.Error("seed shadow out of sync", "err", err)
-				return nil, true, "Out of sync; reconnect"
+				return nil, true, reasonOutOfSync
 			}
 			return nil, false, ""
 		}
