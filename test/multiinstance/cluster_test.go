@@ -648,8 +648,7 @@ func opLogRevisions(t *testing.T, dbURL, docID string) (revs []int64, opIDs []st
 // rawConn is a bare OT-dialect WebSocket for the tests that look at
 // messages other than ops (chat ids are numbers, otclient's are strings).
 type rawConn struct {
-	ws   *websocket.Conn
-	init map[string]any
+	ws *websocket.Conn
 }
 
 type rawMessage map[string]any

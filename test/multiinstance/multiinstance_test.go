@@ -532,7 +532,6 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 // resubscribe, catch up from the op log, and every client converges.
 func TestRedisRestartMidEdit(t *testing.T) {
 	redisServer := requireTool(t, redisServerPath)
-	requireEnv(t, "TEST_REDIS_URL", "redis://127.0.0.1:6379/0") // Redis is part of this suite's setup
 	dir := t.TempDir()
 	port := freePort(t)
 	startRedis := func() *process {
