@@ -38,11 +38,11 @@ FROM head, unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[]
 // commit time (in the caller's slice). A non-nil second result means nothing
 // was committed.
 //
-// Each batch is a SAVEPOINT and one statement, and all of them go to the
-// server in one pipeline: three round trips per call however many batches
-// it holds. When a batch's statement fails (a unique key taken), the
-// pipeline stops there; the transaction returns to that batch's savepoint
-// and the batches after it are sent again.
+// BEGIN and a SAVEPOINT and one statement per batch go to the server in one
+// pipeline, then COMMIT: two round trips per call however many batches it
+// holds. When a batch's statement fails (a unique key taken), the server
+// skips the rest; the transaction returns to that batch's savepoint and the
+// batches after it are sent again.
 func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error, error) {
 	results := make([]error, len(batches))
 	order := make([]int, 0, len(batches))
@@ -61,14 +61,23 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 		return cmp.Or(strings.Compare(batches[a].DocID, batches[b].DocID), cmp.Compare(batches[a].BaseRev, batches[b].BaseRev))
 	})
 
-	tx, err := s.pool.Begin(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, s.fault("append ops", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer func() {
+		// A transaction left open by a failure is rolled back before the
+		// connection goes back to the pool; one that cannot be is closed.
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			if _, err := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+				conn.Conn().Close(context.WithoutCancel(ctx))
+			}
+		}
+		conn.Release()
+	}()
 	var unwritten []int // batches whose statement matched no head
-	for pending := order; len(pending) > 0; {
-		failed, detail, err := s.sendBatches(ctx, tx, batches, pending, &unwritten)
+	for begin, pending := true, order; ; begin = false {
+		failed, detail, err := sendBatches(ctx, conn.Conn(), batches, pending, begin, &unwritten)
 		if err != nil {
 			return nil, s.fault("append ops", err)
 		}
@@ -76,7 +85,7 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 			break
 		}
 		i := pending[failed]
-		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
+		if _, err := conn.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
 			return nil, s.fault("append ops", err)
 		}
 		if strings.Contains(detail, "op_id") {
@@ -86,22 +95,33 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 		}
 		pending = pending[failed+1:]
 	}
-	if err := s.explainUnwritten(ctx, tx, batches, unwritten, results); err != nil {
-		return nil, s.fault("append ops", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	// COMMIT goes alone, once every statement has answered: were it queued
+	// behind them, a server still waiting on a row lock when this call gave
+	// up (context done, connection dropped) would run it later, committing
+	// a call that reported failure.
+	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
 		return nil, s.fault("append ops: commit", err)
+	}
+	// On the same connection: taking a second one from the pool while
+	// holding this one could deadlock a pool exhausted by AppendOps calls.
+	if err := explainUnwritten(ctx, conn.Conn(), batches, unwritten, results); err != nil {
+		return nil, s.fault("append ops", err)
 	}
 	return results, nil
 }
 
-// sendBatches pipelines a savepoint and the statement of each pending
-// batch. It returns failed = the position in pending of the first batch
-// whose statement hit a unique key (detail names the key), or failed = -1
-// when every statement ran. Batches that wrote nothing are added to
+// sendBatches sends, in one pipeline, BEGIN (when begin is set) and a
+// savepoint and the statement of each pending batch. It returns failed = -1
+// when every statement ran, or the position in pending of the first batch
+// whose statement hit a unique key (detail names the key): then the server
+// skipped the rest, and the transaction is failed, waiting for ROLLBACK TO
+// SAVEPOINT. Batches that wrote nothing are added to
 // unwritten; err is for anything else, which ends the transaction.
-func (s *Store) sendBatches(ctx context.Context, tx pgx.Tx, batches []gdoc.OpBatch, pending []int, unwritten *[]int) (failed int, detail string, err error) {
+func sendBatches(ctx context.Context, conn *pgx.Conn, batches []gdoc.OpBatch, pending []int, begin bool, unwritten *[]int) (failed int, detail string, err error) {
 	pipeline := &pgx.Batch{}
+	if begin {
+		pipeline.Queue(`BEGIN`)
+	}
 	for _, i := range pending {
 		b := &batches[i]
 		n := len(b.Ops)
@@ -118,12 +138,17 @@ func (s *Store) sendBatches(ctx context.Context, tx pgx.Tx, batches []gdoc.OpBat
 		pipeline.Queue(appendBatchSQL, b.DocID, b.BaseRev, b.BaseRev+int64(n), createdAt[n-1],
 			revs, opIDs, userIDs, ops, createdAt)
 	}
-	replies := tx.SendBatch(ctx, pipeline)
+	replies := conn.SendBatch(ctx, pipeline)
 	defer func() {
 		if closeErr := replies.Close(); err == nil && failed < 0 && closeErr != nil {
 			err = closeErr
 		}
 	}()
+	if begin {
+		if _, err := replies.Exec(); err != nil {
+			return -1, "", fmt.Errorf("begin: %w", err)
+		}
+	}
 	for k, i := range pending {
 		if _, err := replies.Exec(); err != nil {
 			return -1, "", fmt.Errorf("savepoint: %w", err)
@@ -147,7 +172,7 @@ func (s *Store) sendBatches(ctx context.Context, tx pgx.Tx, batches []gdoc.OpBat
 
 // explainUnwritten sets the outcome of batches that wrote nothing: ENOTFOUND
 // when their document does not exist, ECONFLICT (stale base) otherwise.
-func (s *Store) explainUnwritten(ctx context.Context, tx pgx.Tx, batches []gdoc.OpBatch, unwritten []int, results []error) error {
+func explainUnwritten(ctx context.Context, conn *pgx.Conn, batches []gdoc.OpBatch, unwritten []int, results []error) error {
 	if len(unwritten) == 0 {
 		return nil
 	}
@@ -155,7 +180,7 @@ func (s *Store) explainUnwritten(ctx context.Context, tx pgx.Tx, batches []gdoc.
 	for k, i := range unwritten {
 		ids[k] = batches[i].DocID
 	}
-	rows, err := tx.Query(ctx, `SELECT id, head_rev FROM documents WHERE id = ANY($1)`, ids)
+	rows, err := conn.Query(ctx, `SELECT id, head_rev FROM documents WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return err
 	}

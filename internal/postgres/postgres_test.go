@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -144,6 +145,63 @@ func TestOpen(t *testing.T) {
 			t.Fatal("Open succeeded against a closed port")
 		}
 	})
+}
+
+// TestAppendOpsTimeoutWhileLocked: another instance's transaction holds the
+// document's row; AppendOps waits, its context expires, and it commits
+// nothing and leaves no transaction open on a pooled connection.
+func TestAppendOpsTimeoutWhileLocked(t *testing.T) {
+	ctx := context.Background()
+	url := freshSchemaURL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, id := range []string{"locked", "free"} {
+		if err := s.CreateDocument(ctx, &gdoc.Document{ID: id, Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	lock, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `SELECT 1 FROM documents WHERE id = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(docID string) gdoc.OpBatch {
+		return gdoc.OpBatch{DocID: docID, BaseRev: 0, Ops: []gdoc.CommittedOp{{Rev: 1, OpID: "c:1", UserID: "1", Op: []byte(`["x"]`)}}}
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	// "free" sorts before "locked": its batch is written, then rolled back.
+	if _, err := s.AppendOps(short, []gdoc.OpBatch{batch("locked"), batch("free")}); err == nil {
+		t.Fatal("AppendOps succeeded while the document row was locked")
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"locked", "free"} {
+		if head, err := s.HeadRev(ctx, id); err != nil || head != 0 {
+			t.Fatalf("HeadRev(%s) = %d, %v after a failed AppendOps, want 0", id, head, err)
+		}
+	}
+	// Every pooled connection is usable: no transaction was left open.
+	for range 8 {
+		if err := s.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results, err := s.AppendOps(ctx, []gdoc.OpBatch{batch("locked"), batch("free")})
+	if err != nil || results[0] != nil || results[1] != nil {
+		t.Fatalf("AppendOps after the lock was released: %v, %v", results, err)
+	}
 }
 
 func BenchmarkAppendOps(b *testing.B) {

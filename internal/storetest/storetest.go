@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"AppendOps/LargeBatch", testAppendLargeBatch},
 		{"AppendOps/OpsWithoutIDAreNotDeduplicated", testAppendWithoutIDs},
 		{"AppendOps/ConcurrentWritersNeverShareARev", testAppendConcurrent},
+		{"AppendOps/CanceledCommitsNothing", testAppendCanceled},
 		{"Ops/Range", testOpsRange},
 		{"Ops/UnknownDocumentIsEmpty", testOpsUnknownDocument},
 		{"OpRev/ErrNotFound", testOpRevNotFound},
@@ -661,6 +662,23 @@ func testAppendConcurrent(t *testing.T, s gdoc.Store) {
 		seen[op.OpID] = true
 	}
 	t.Logf("%d conflicts retried", conflicts.Load())
+}
+
+func testAppendCanceled(t *testing.T, s gdoc.Store) {
+	mustDoc(t, s, "doc", "", true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.AppendOps(ctx, []gdoc.OpBatch{opsFrom("doc", 0, 1, "c")}); err == nil {
+		t.Fatal("AppendOps with a canceled context succeeded")
+	}
+	requireRevs(t, s, "doc", 0)
+	// The store is still usable, for the same op.
+	for range 3 {
+		requireCode(t, appendAll(t, s, opsFrom("other", 0, 1, "c"), opsFrom("doc", 0, 1, "c"))[1], "")
+		requireRevs(t, s, "doc", 1)
+		must(t, s.DeleteDocument(context.Background(), "doc"))
+		mustDoc(t, s, "doc", "", true)
+	}
 }
 
 func testOpsRange(t *testing.T, s gdoc.Store) {
