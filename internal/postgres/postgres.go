@@ -37,6 +37,9 @@ type Store struct {
 	now         func() time.Time
 }
 
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // Open connects to the database at url (a postgres:// URL or key=value
 // DSN; search_path and other settings may be given as parameters), checks
 // that commits are durable, and applies pending migrations (under an
@@ -45,6 +48,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (4 on a small machine) queues reads behind commits.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
