@@ -330,6 +330,27 @@ describe('G-Doc in the browser', () => {
     await ctx.close()
   })
 
+  it('joining an unknown id creates the document; logging out ends the session', async () => {
+    const fresh = `e2e-new-${Date.now() % 100000}`
+    await bob.goto('/')
+    await bob.getByLabel('Document ID').fill('bad id!')
+    await bob.getByRole('button', { name: 'Join document' }).click()
+    await bob.getByRole('alert').filter({ hasText: 'document id' }).waitFor()
+    await bob.getByLabel('Document ID').fill(fresh)
+    await bob.getByRole('button', { name: 'Join document' }).click()
+    await bob.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+    await bob.keyboard.type('created by joining')
+    await waitSynced(bob)
+    await eventually(async () => assert.equal(await serverContent(fresh), 'created by joining'))
+
+    await bob.goto('/')
+    await bob.getByRole('link', { name: new RegExp(fresh) }).waitFor()
+    await bob.getByRole('button', { name: 'Log out' }).click()
+    await bob.waitForURL((u) => u.pathname === '/login')
+    await bob.goto('/')
+    await bob.waitForURL((u) => u.pathname === '/login')
+  })
+
   it('made no request outside the server', () => {
     assert.deepEqual(foreignRequests, [])
   })

@@ -112,8 +112,11 @@ export function bindEditor(ed: CodeEditor, monaco: Monaco, session: DocumentSess
   disposables.push(
     ed.onDidChangeCursorSelection((e) => {
       if (applying) return
-      // A caret the user moved (click, arrows) starts a new undo step.
-      if (e.reason === monaco.editor.CursorChangeReason.Explicit) session.history.breakGroup()
+      // A caret moved by anything but typing (click, arrows, a command) starts a new undo step.
+      const R = monaco.editor.CursorChangeReason
+      if (e.reason === R.Explicit || e.reason === R.Paste || e.source === 'api' || e.source === 'mouse') {
+        session.history.breakGroup()
+      }
       const s = e.selection
       const map = new OffsetMap(session.text)
       try {
