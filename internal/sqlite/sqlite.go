@@ -46,8 +46,10 @@ const readConns = 4
 // Open opens (creating if needed) the database file at path, creating its
 // directory, and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, gdoc.Errorf(gdoc.EINVALID, "SQLite path %q is empty or contains '?' or '#'.", path)
+	// A plain file path only: ":memory:" or a "file:" URI would give the
+	// reader and writer pools different databases.
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":") || strings.HasPrefix(path, "file:") {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "SQLite path %q must be a plain file path (no '?', '#', ':memory:' or 'file:').", path)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

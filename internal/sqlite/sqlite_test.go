@@ -65,9 +65,11 @@ func TestOpen(t *testing.T) {
 		}
 	})
 	t.Run("ErrBadPath", func(t *testing.T) {
-		_, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a?b.db"))
-		if gdoc.ErrorCode(err) != gdoc.EINVALID {
-			t.Fatalf("error %v, want %s", err, gdoc.EINVALID)
+		for _, path := range []string{"", filepath.Join(t.TempDir(), "a?b.db"), ":memory:", "file:x.db"} {
+			_, err := sqlite.Open(context.Background(), path)
+			if gdoc.ErrorCode(err) != gdoc.EINVALID {
+				t.Fatalf("Open(%q): error %v, want %s", path, err, gdoc.EINVALID)
+			}
 		}
 	})
 	t.Run("ErrUnwritableDirectory", func(t *testing.T) {
