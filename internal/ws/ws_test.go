@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -420,7 +421,7 @@ func TestSlowConsumer(t *testing.T) {
 	writer := s.ot("slow", "writer")
 	fast.until("writer joined", func(m msg) bool { return m.Type == "user_joined" && m.Username == "writer" })
 	// Stop reading: the test's reader goroutine is detached by pausing it.
-	slowPaused := pauseReading(slow)
+	resumeSlow := pauseReading(slow)
 
 	big := strings.Repeat("z", 200_000)
 	rev := int64(0)
@@ -447,7 +448,7 @@ func TestSlowConsumer(t *testing.T) {
 	if !sawLeft {
 		fast.until("slowpoke left", func(m msg) bool { return m.Type == "user_left" && m.Username == "slowpoke" })
 	}
-	close(slowPaused)
+	resumeSlow()
 	code, reason := slow.closeStatus()
 	if code != websocket.StatusPolicyViolation || reason != "Slow consumer" {
 		t.Fatalf("slow consumer closed with %d %q, want 1008 \"Slow consumer\"", code, reason)
@@ -507,11 +508,14 @@ func hasUser(t *testing.T, s *server, doc, username string) bool {
 }
 
 // pauseReading stops c's reader goroutine after its current read, until
-// the returned channel is closed.
-func pauseReading(c *client) chan struct{} {
+// the returned function is called (at the latest when the test ends).
+func pauseReading(c *client) (resume func()) {
 	gate := make(chan struct{})
 	c.mu.Lock()
 	c.gate = gate
 	c.mu.Unlock()
-	return gate
+	var once sync.Once
+	resume = func() { once.Do(func() { close(gate) }) }
+	c.t.Cleanup(resume)
+	return resume
 }
