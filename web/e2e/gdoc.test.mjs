@@ -231,7 +231,15 @@ describe('G-Doc in the browser', () => {
   })
 
   it("undo in one window reverts only that user's edit", async () => {
-    await alice.keyboard.press('Control+z')
+    // Alice's line is one undo step when typed in one run; a very busy machine
+    // may split it, so press until it is gone, checking Bob's line every time.
+    let presses = 0
+    while (/fromAlice/.test(await editorText(alice)) && presses < 6) {
+      await alice.keyboard.press('Control+z')
+      presses++
+      assert.match(await editorText(alice), /let fromBob = 42;/)
+    }
+    assert.ok(presses >= 1 && presses < 6, `undo took ${presses} presses`)
     await waitSynced(alice)
     await eventually(async () => {
       const b = await editorText(bob)
@@ -240,7 +248,7 @@ describe('G-Doc in the browser', () => {
       assert.equal(await editorText(alice), b)
       assert.equal(await serverContent(docId), b)
     })
-    await alice.keyboard.press('Control+Shift+z')
+    for (let i = 0; i < presses; i++) await alice.keyboard.press('Control+Shift+z')
     await eventually(async () => assert.match(await editorText(bob), /const fromAlice = "😀 αβγ";/))
     await waitSynced(alice)
   })
