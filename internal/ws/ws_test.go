@@ -2,6 +2,7 @@ package ws_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -518,4 +519,52 @@ func pauseReading(c *client) (resume func()) {
 	resume = func() { once.Do(func() { close(gate) }) }
 	c.t.Cleanup(resume)
 	return resume
+}
+
+// TestGarbageNeverHurts throws mutated messages at a connection: every one
+// is answered without a server fault, the connection survives, and a
+// bystander sees only well-formed traffic.
+func TestGarbageNeverHurts(t *testing.T) {
+	s := newServer(t, func(c *ws.Config) { c.OpRate, c.OpBurst, c.OtherRate, c.OtherBurst = 1e6, 1e6, 1e6, 1e6 })
+	a := s.ot("garbage", "alice")
+	sd := s.seed("garbage", "bob")
+	bystander := s.ot("garbage", "carol")
+	valid := []string{
+		`{"type":"op","rev":0,"op":[{"d":"x"}],"id":"g"}`,
+		`{"type":"cursor","rev":0,"anchor":0,"head":0,"position":{"lineNumber":1}}`,
+		`{"type":"chat","message":"m","client_msg_id":"c"}`,
+		`{"type":"update","data":{"content":"q"},"timestamp":1}`,
+		`{"type":"ping"}`,
+	}
+	junk := []string{`"`, `\`, `\u`, `\ud800`, `{`, `}`, `[`, `]`, `:`, `,`, `null`, `-1`, `1e309`, `"type"`, `"op"`, `{"d":-5}`, `"😀"`, "\xff", ` `, `0`}
+	rng := rand.New(rand.NewPCG(42, 42))
+	for i := range 400 {
+		m := []byte(valid[rng.IntN(len(valid))])
+		for range 1 + rng.IntN(3) {
+			at := rng.IntN(len(m) + 1)
+			cut := min(at+rng.IntN(4), len(m))
+			m = append(m[:at:at], append([]byte(junk[rng.IntN(len(junk))]), m[cut:]...)...)
+		}
+		target := a
+		if i%2 == 1 {
+			target = sd
+		}
+		target.send(m)
+	}
+	for _, c := range []*client{a, sd} {
+		for _, m := range c.roundTrip() {
+			if m.Type == "error" && m.Code == "internal" {
+				t.Fatalf("server fault: %s", m.raw)
+			}
+		}
+	}
+	for _, m := range bystander.roundTrip() {
+		if m.Type == "error" {
+			t.Fatalf("bystander got %s", m.raw)
+		}
+	}
+	text, _ := s.current("garbage")
+	if stored, _ := s.stored("garbage"); stored != text {
+		t.Fatalf("stored %q != live %q", stored, text)
+	}
 }
