@@ -248,10 +248,13 @@ func seedFlow(t *testing.T, base string) (tokenBody, document) {
 func TestSeedExamplesEmbedded(t *testing.T) {
 	s := start(t, nil)
 	seedFlow(t, s.URL)
-	// "curl http://localhost:8000/api/documents/1": ids are assigned by
-	// POST, so "1" is a document only once someone created it.
-	if r := call(t, "GET", s.URL+"/api/documents/1", "", ""); r.Status != 404 || r.detail(t) == "" {
-		t.Fatalf("GET /api/documents/1 before it exists: %d %s", r.Status, r.Body)
+	// The seed's "curl http://localhost:8000/api/documents/1" works verbatim:
+	// POST numbers documents 1, 2, 3, ... and the first one is "1".
+	r := call(t, "GET", s.URL+"/api/documents/1", "", "")
+	var got document
+	r.decode(t, &got)
+	if r.Status != 200 || got.ID != "1" || got.Content != "// Start coding here" {
+		t.Fatalf("GET /api/documents/1: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,17 +43,43 @@ func GuessLanguage(title string) string {
 	return "plaintext"
 }
 
-const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// newDocumentID returns 8 random base62 characters (47 bits).
-func newDocumentID() string {
-	buf := make([]byte, 8)
-	rand.Read(buf)
-	for i, b := range buf {
-		// 256 % 62 bias is small and harmless for ids.
-		buf[i] = idAlphabet[int(b)%len(idAlphabet)]
+// nextDocumentID returns a decimal id that no document has, near the end of
+// the run 1, 2, 3, ... of ids in use, so the first document is "1" as in the
+// seed's examples (`curl .../api/documents/1`). It probes O(log n) ids:
+// doubling until one is free, then bisecting between the last taken and the
+// first free. Ids taken out of order (a WebSocket join of "7") only make it
+// land on another free number; a concurrent create that wins the same id
+// makes CreateDocument fail with ECONFLICT and the caller tries the next one.
+func (s *Server) nextDocumentID(ctx context.Context) (int, error) {
+	exists := func(n int) (bool, error) {
+		_, err := s.store.Document(ctx, strconv.Itoa(n))
+		if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
+			return false, nil
+		}
+		return err == nil, err
 	}
-	return string(buf)
+	taken, free := 0, 1
+	for {
+		ok, err := exists(free)
+		if err != nil {
+			return 0, err
+		} else if !ok {
+			break
+		}
+		taken, free = free, free*2
+	}
+	for free-taken > 1 {
+		mid := taken + (free-taken)/2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, err
+		} else if ok {
+			taken = mid
+		} else {
+			free = mid
+		}
+	}
+	return free, nil
 }
 
 func validTitle(title string) (string, error) {
@@ -140,14 +166,18 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 		return nil, err
 	}
 	public := in.Body.IsPublic == nil || *in.Body.IsPublic
+	id, err := s.nextDocumentID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
-		d := &gdoc.Document{ID: newDocumentID(), Title: title, Content: in.Body.Content, Language: lang, OwnerID: user.ID, Public: public}
+		d := &gdoc.Document{ID: strconv.Itoa(id + attempt), Title: title, Content: in.Body.Content, Language: lang, OwnerID: user.ID, Public: public}
 		err := s.store.CreateDocument(ctx, d)
 		if err == nil {
 			return &documentOutput{Body: d}, nil
 		}
-		// A random id collided: draw another (rare; bounded).
-		if gdoc.ErrorCode(err) != gdoc.ECONFLICT || attempt == 4 {
+		// Another request took the id first: try the next (bounded).
+		if gdoc.ErrorCode(err) != gdoc.ECONFLICT || attempt == 15 {
 			return nil, err
 		}
 	}

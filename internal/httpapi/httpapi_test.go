@@ -229,7 +229,7 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 	if err := json.Unmarshal(r.body, &doc); r.status != 201 || err != nil {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	if !gdoc.ValidDocumentID(doc.ID) || len(doc.ID) != 8 || doc.Title != "My Project" || doc.Content != "// Start coding here" ||
+	if doc.ID != "1" || doc.Title != "My Project" || doc.Content != "// Start coding here" ||
 		doc.Language != "plaintext" || !doc.Public || doc.Rev != 0 || doc.CreatedAt.IsZero() {
 		t.Fatalf("created %s", r.body)
 	}
@@ -241,7 +241,7 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 	r = do(t, "POST", base+"/api/documents", alice, `{"title":"secret.py","is_public":false}`)
 	var private gdoc.Document
 	json.Unmarshal(r.body, &private)
-	if r.status != 201 || private.Language != "python" || private.Public {
+	if r.status != 201 || private.ID != "2" || private.Language != "python" || private.Public {
 		t.Fatalf("create private: %d %s", r.status, r.body)
 	}
 
@@ -517,5 +517,27 @@ func TestHTTPStatus(t *testing.T) {
 		if got := HTTPStatus(code); got != want {
 			t.Errorf("HTTPStatus(%s) = %d, want %d", code, got, want)
 		}
+	}
+}
+
+// TestDocumentIDsSkipTakenNumbers: ids taken by WebSocket joins ("3") or
+// out of order do not stop POST from finding a free number.
+func TestDocumentIDsSkipTakenNumbers(t *testing.T) {
+	var store gdoc.Store
+	srv, _ := newTestServer(t, func(c *Config) { store = c.Store })
+	alice := registerUser(t, srv.URL, "alice")
+	for _, id := range []string{"1", "2", "3", "5"} {
+		if err := store.CreateDocument(context.Background(), &gdoc.Document{ID: id, Title: id, OwnerID: "1", Public: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{"1": true, "2": true, "3": true, "5": true}
+	for i := 0; i < 5; i++ {
+		r := do(t, "POST", srv.URL+"/api/documents", alice, `{"title":"t"}`)
+		var doc gdoc.Document
+		if err := json.Unmarshal(r.body, &doc); r.status != 201 || err != nil || seen[doc.ID] {
+			t.Fatalf("create %d: %d %s", i, r.status, r.body)
+		}
+		seen[doc.ID] = true
 	}
 }
