@@ -482,12 +482,14 @@ func TestMixedDialects(t *testing.T) {
 			t.Errorf("OT client %s has %q, want %q", e.name, e.text, text)
 		}
 	}
-	// Whole-text updates that cross others' edits in flight overwrite the
-	// crossed part (docs/protocol.md, "Seed dialect"), so only convergence
-	// is asserted here; TestSeedExchange checks the exact merge.
+	// Whole-text updates that cross others' edits in flight are merged by
+	// guessing their base (docs/protocol.md, "Seed dialect"), so only
+	// convergence is asserted here; TestSeedExchange and
+	// TestSeedCrossedUpdate check exact merges.
 	if text == "" {
 		t.Fatalf("empty final text")
 	}
+
 }
 
 // TestSeedExchange: a seed client's whole text becomes an op that OT
@@ -520,5 +522,32 @@ func TestSeedExchange(t *testing.T) {
 	}
 	if text, rev := s.current("exchange"); text != "hello 😀 brave world!" || rev != 3 {
 		t.Fatalf("document %q rev %d", text, rev)
+	}
+}
+
+// TestSeedCrossedUpdate: a seed client's update made before it received
+// someone else's change is merged with that change, not written over it.
+func TestSeedCrossedUpdate(t *testing.T) {
+	s := newServer(t, nil)
+	o := s.ot("crossed", "otuser")
+	sd := s.seed("crossed", "seeduser")
+	o.until("seeduser joined", func(m msg) bool { return m.Type == "user_joined" })
+	sd.send(`{"type":"update","data":{"content":"alpha beta"}}`)
+	o.next("op")
+	// The OT client appends; the seed client, which has not read that yet,
+	// edits the front of its old text.
+	o.send(`{"type":"op","rev":1,"op":[10," gamma"],"id":"o:1"}`)
+	o.next("ack")
+	sd.send(`{"type":"update","data":{"content":"ALPHA beta"}}`)
+	want := "ALPHA beta gamma"
+	up := sd.until("merged update", func(m msg) bool { return m.Type == "update" && m.Data.Content == want })
+	if up.Data.Content != want {
+		t.Fatalf("update %s", up.raw)
+	}
+	if op := o.next("op"); op.Username != "seeduser" || string(op.Op) != `[{"d":5},"ALPHA"]` {
+		t.Fatalf("op %s", op.raw)
+	}
+	if text, _ := s.current("crossed"); text != want {
+		t.Fatalf("document %q, want %q", text, want)
 	}
 }

@@ -35,6 +35,13 @@ type seedShadow struct {
 	dirty            bool
 	authorID, author string
 	changedAt        time.Time
+	// bases are the texts the client may have made its next update on: the
+	// texts it was last sent and the text it last sent, oldest first, each
+	// with the op that takes it to view (nil: it is view). A whole text
+	// that crossed someone else's change on the wire is diffed against the
+	// base closest to it and transformed over what it missed, instead of
+	// overwriting the crossed change.
+	bases []seedBase
 	// remoteSinceUpdate: the client was sent someone else's change since
 	// its last update. Its next update may have crossed that change (it was
 	// made on the older text and overwrites the merge), so the client is
@@ -42,15 +49,104 @@ type seedShadow struct {
 	remoteSinceUpdate bool
 }
 
+// maxSeedBases bounds the candidate bases kept per seed connection.
+const maxSeedBases = 8
+
+type seedBase struct {
+	text   string
+	toView ot.Op
+}
+
 func newSeedShadow(s *session, content string, rev int64) *seedShadow {
-	return &seedShadow{s: s, rev: rev, server: content, view: content}
+	return &seedShadow{s: s, rev: rev, server: content, view: content, bases: []seedBase{{text: content}}}
+}
+
+// changeView applies op to view and carries every base along. Call with mu
+// held.
+func (sh *seedShadow) changeView(op ot.Op) error {
+	view, err := ot.Apply(sh.view, op)
+	if err != nil {
+		return err
+	}
+	for i := range sh.bases {
+		if sh.bases[i].toView == nil {
+			sh.bases[i].toView = op
+		} else if sh.bases[i].toView, err = ot.Compose(sh.bases[i].toView, op); err != nil {
+			return err
+		}
+	}
+	sh.view = view
+	return nil
+}
+
+func (sh *seedShadow) addBase(b seedBase) {
+	sh.bases = append(sh.bases, b)
+	if len(sh.bases) > maxSeedBases {
+		sh.bases = append(sh.bases[:0], sh.bases[len(sh.bases)-maxSeedBases:]...)
+	}
+}
+
+// closestBase returns the base that differs least from content (by the
+// size of the changed middle, a cheap scan), preferring newer ones.
+func (sh *seedShadow) closestBase(content string) seedBase {
+	best, bestCost := sh.bases[len(sh.bases)-1], -1
+	for i := len(sh.bases) - 1; i >= 0; i-- {
+		if cost := middleCost(sh.bases[i].text, content); bestCost < 0 || cost < bestCost {
+			best, bestCost = sh.bases[i], cost
+		}
+	}
+	return best
+}
+
+// middleCost is the number of bytes of a and b outside their common
+// prefix and suffix.
+func middleCost(a, b string) int {
+	p := 0
+	for p < len(a) && p < len(b) && a[p] == b[p] {
+		p++
+	}
+	q := 0
+	for q < len(a)-p && q < len(b)-p && a[len(a)-1-q] == b[len(b)-1-q] {
+		q++
+	}
+	return len(a) + len(b) - 2*(p+q)
 }
 
 // clientUpdate turns the client's whole text into an op and submits it
 // (or buffers it while another op is in flight).
 func (sh *seedShadow) clientUpdate(content string) *wireError {
 	sh.mu.Lock()
-	op := ot.Diff(sh.view, content)
+	base := sh.closestBase(content)
+	op := ot.Diff(base.text, content)
+	if base.toView != nil {
+		// The client missed changes: carry its edit over them (its edit on
+		// the left, as the server does with an incoming op), and send it
+		// the merged text.
+		var err error
+		newBase := seedBase{text: content}
+		if newBase.toView, err = ot.Transform(base.toView, op, ot.Right); err == nil {
+			op, err = ot.Transform(op, base.toView, ot.Left)
+		}
+		if err != nil {
+			sh.mu.Unlock()
+			sh.s.log.Error("seed: transform a crossed update", "err", err)
+			return refuse(codeInternal, "", "Internal error.")
+		}
+		sh.markDirty(sh.s.user.ID, sh.s.user.Username)
+		if err := sh.changeView(op); err != nil {
+			sh.mu.Unlock()
+			sh.s.log.Error("seed: apply a crossed update", "err", err)
+			return refuse(codeInternal, "", "Internal error.")
+		}
+		sh.addBase(newBase)
+	} else {
+		if err := sh.changeView(op); err != nil {
+			sh.mu.Unlock()
+			sh.s.log.Error("seed: apply an update", "err", err)
+			return refuse(codeInternal, "", "Internal error.")
+		}
+		sh.addBase(seedBase{text: content})
+	}
 	if sh.remoteSinceUpdate {
 		sh.remoteSinceUpdate = false
 		sh.markDirty(sh.s.user.ID, sh.s.user.Username)
@@ -63,7 +159,6 @@ func (sh *seedShadow) clientUpdate(content string) *wireError {
 		}
 		return nil
 	}
-	sh.view = content
 	if sh.inflight != nil {
 		if sh.buffer == nil {
 			sh.buffer = op
@@ -118,7 +213,9 @@ func (sh *seedShadow) submit(rev int64, id string, op ot.Op) *wireError {
 // Call with mu held.
 func (sh *seedShadow) revert() {
 	sh.inflight, sh.inflightID, sh.buffer = nil, "", nil
-	sh.view = sh.server
+	if err := sh.changeView(ot.Diff(sh.view, sh.server)); err != nil {
+		sh.view, sh.bases = sh.server, []seedBase{{text: sh.server}}
+	}
 	sh.markDirty(sh.s.user.ID, sh.s.user.Username)
 }
 
@@ -168,11 +265,10 @@ func (sh *seedShadow) remoteOp(m collab.OpMessage) error {
 		}
 		sh.buffer = buffer
 	}
-	view, err := ot.Apply(sh.view, op)
-	if err != nil {
+	if err := sh.changeView(op); err != nil {
 		return fmt.Errorf("apply to the client's text: %w", err)
 	}
-	sh.server, sh.view, sh.rev = server, view, m.Op.Rev
+	sh.server, sh.rev = server, m.Op.Rev
 	sh.markDirty(m.Op.UserID, m.Username)
 	sh.changedAt = m.Op.CreatedAt
 	sh.remoteSinceUpdate = true
@@ -228,6 +324,9 @@ func (sh *seedShadow) flush() []byte {
 		return nil
 	}
 	sh.dirty = false
+	if last := sh.bases[len(sh.bases)-1]; last.toView != nil || last.text != sh.view {
+		sh.addBase(seedBase{text: sh.view})
+	}
 	return mustJSON(updateOut{
 		Type: "update", UserID: sh.authorID, Username: sh.author,
 		Data: updateData{Content: sh.view}, Timestamp: timestamp(sh.changedAt),
