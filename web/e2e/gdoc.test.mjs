@@ -305,6 +305,26 @@ describe('G-Doc in the browser', () => {
     }, 20_000)
   })
 
+  it('keeps edits typed offline in a tab that is closed before it reconnects', async () => {
+    await focusEditorEnd(alice)
+    await aliceCtx.setOffline(true)
+    await alice.keyboard.type('// closed while offline\n', { delay: 10 })
+    await alice.getByTestId('unsaved').filter({ hasText: /[1-9]\d* unsaved edits?/ }).waitFor({ timeout: 5000 })
+    await alice.waitForTimeout(400) // the outbox is written at most 300 ms after an edit
+    await alice.close({ runBeforeUnload: false })
+    await aliceCtx.setOffline(false)
+    alice = await aliceCtx.newPage()
+    await alice.goto(`/d/${encodeURIComponent(docId)}`)
+    await alice.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+    await waitSynced(alice)
+    await eventually(async () => {
+      const b = await editorText(bob)
+      assert.equal((b.match(/closed while offline/g) ?? []).length, 1)
+      assert.equal(await editorText(alice), b)
+      assert.equal(await serverContent(docId), b)
+    }, 20_000)
+  })
+
   it('renders Swagger UI at /docs without any outside request', async () => {
     const page = await aliceCtx.newPage()
     await page.goto('/docs')
@@ -331,6 +351,8 @@ describe('G-Doc in the browser', () => {
     await page.getByRole('button', { name: /Open chat/ }).click()
     await page.getByLabel('Chat message').fill('hi from a phone')
     await page.getByRole('button', { name: 'Send' }).click()
+    await alice.getByTestId('chat-unread').filter({ hasText: '1' }).waitFor()
+    await alice.getByRole('button', { name: /Open chat, 1 unread/ }).click()
     await alice.getByTestId('chat-message').filter({ hasText: 'hi from a phone' }).waitFor()
     const box = await page.getByRole('region', { name: 'Chat' }).boundingBox()
     assert.ok(box && box.x >= 0 && box.x + box.width <= 375, 'chat panel fits the screen')

@@ -38,6 +38,14 @@ export class RevisionGapError extends Error {
   }
 }
 
+/** SavedClient is what survives a page reload: enough to resend unacknowledged edits. */
+export interface SavedClient {
+  clientId: string
+  seq: number
+  rev: number
+  state: ClientState
+}
+
 /** The side of the client channel: puts an op on the wire, reports whether it could. */
 export type SendOp = (rev: number, op: TextOp, id: string) => boolean
 
@@ -79,6 +87,19 @@ export class OTClient {
       case 'AwaitingWithBuffer':
         return [this.state.inflight.op, this.state.buffer]
     }
+  }
+
+  /** save captures the client for restore after a reload. */
+  save(): SavedClient {
+    return { clientId: this.clientId, seq: this.seq, rev: this.rev, state: this.state }
+  }
+
+  /** restore rebuilds a saved client; its in-flight op counts as not sent on this link. */
+  static restore(saved: SavedClient, send: SendOp): OTClient {
+    const c = new OTClient(saved.clientId, saved.rev, send)
+    c.seq = saved.seq
+    c.state = saved.state
+    return c
   }
 
   private nextId(): string {

@@ -278,3 +278,65 @@ describe('chat across a dropped link', () => {
     expect(b.getSnapshot().chat.map((e) => e.message)).toEqual(['first', 'second'])
   })
 })
+
+class MemoryStorage {
+  private readonly items = new Map<string, string>()
+  get length(): number {
+    return this.items.size
+  }
+  key(i: number): string | null {
+    return [...this.items.keys()][i] ?? null
+  }
+  getItem(k: string): string | null {
+    return this.items.get(k) ?? null
+  }
+  setItem(k: string, v: string): void {
+    this.items.set(k, v)
+  }
+  removeItem(k: string): void {
+    this.items.delete(k)
+  }
+}
+
+describe('unsaved edits across a reload', () => {
+  it('a closed tab leaves its unsaved edits for the next one, which sends them exactly once', () => {
+    const hub = new Hub()
+    const storage = new MemoryStorage()
+    const mk = (clientId: string) => {
+      const s = new DocumentSession({
+        docId: 'doc-1',
+        clientId,
+        userId: '1',
+        storage,
+        token: () => 'tok',
+        wsUrl: (id, since) => `ws://hub/ws/${id}${since === null ? '' : `?since=${since}`}`,
+        socketFactory: hub.factory,
+      })
+      sessions.push(s)
+      s.start()
+      return s
+    }
+    const first = mk('tab1')
+    hub.pump()
+    first.applyLocal([5, ' one'])
+    hub.pump() // acked: nothing left to keep
+    first.applyLocal([9, ' two']) // in flight, reaches the server, ack lost
+    hub['handle'](hub.sockets[0], hub.sockets[0].up.shift()!)
+    hub.sockets[0].cut()
+    first.applyLocal([13, ' three']) // typed offline
+    first.stop() // the tab closes
+    expect(storage.length).toBe(1)
+
+    const second = mk('tab2')
+    expect(second.text).toBe('hello one two three')
+    expect(second.getSnapshot().unsaved).toBe(2)
+    expect(storage.length).toBe(0) // claimed
+    hub.pump()
+    expect(hub.sockets.at(-1)!.since).toBe(1)
+    expect(hub.doc.text).toBe('hello one two three')
+    expect(hub.sentIds).toEqual(['tab1:1', 'tab1:2', 'tab1:3'])
+    expect(second.getSnapshot().unsaved).toBe(0)
+    second.stop()
+    expect(storage.length).toBe(0)
+  })
+})

@@ -15,6 +15,7 @@ import { CHAT_MAX_CHARS } from '../protocol'
 import type { LinkStatus, SocketFactory } from './connection'
 import { Connection } from './connection'
 import { codePointLength } from './offsets'
+import type { SavedClient } from './otClient'
 import { OTClient, RevisionGapError } from './otClient'
 import type { TextOp } from './textOp'
 import { diffOp, textType } from './textOp'
@@ -77,6 +78,27 @@ export interface SessionOptions {
   now?: () => number
   cursorThrottleMs?: number
   pingIntervalMs?: number
+  /**
+   * Where unacknowledged edits are kept so a reload or a closed tab loses
+   * none (localStorage in the browser); with userId it scopes the entries.
+   */
+  storage?: KeyValueStorage | null
+  userId?: string
+}
+
+/** KeyValueStorage is the part of the Web Storage API the session uses. */
+export interface KeyValueStorage {
+  readonly length: number
+  key(index: number): string | null
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+  removeItem(key: string): void
+}
+
+interface SavedSession {
+  v: 1
+  client: SavedClient
+  serverText: string
 }
 
 const RECENT_OPS = 500
@@ -99,6 +121,9 @@ export class DocumentSession {
   private readonly conn: Connection
   private readonly opts: SessionOptions
   private readonly clientId: string
+  private readonly storageKey: string | null
+  private persistTimer: ReturnType<typeof setTimeout> | null = null
+  private persisted = false
   private readonly recentOps: { rev: number; op: TextOp }[] = []
   private readonly cursorsByConn = new Map<string, RemoteCursor>()
   private readonly textListeners = new Set<(c: TextChange) => void>()
@@ -123,6 +148,7 @@ export class DocumentSession {
     this.opts = opts
     this.docId = opts.docId
     this.clientId = opts.clientId ?? newClientId()
+    this.storageKey = opts.storage ? `${storagePrefix(opts.userId, opts.docId)}${this.clientId}` : null
     this.snap = {
       loaded: false,
       status: 'connecting',
@@ -163,17 +189,93 @@ export class DocumentSession {
         opts.onRefused?.(reason)
       },
     })
+    this.restoreUnsaved()
   }
+
+  // ---- unsaved edits that survive a reload ----
+
+  private readonly sendOp = (rev: number, op: TextOp, id: string) => this.conn.send({ type: 'op', rev, op, id })
+
+  // restoreUnsaved claims one saved entry for this user and document (left by
+  // a closed tab or a reload) and resumes it: same client id, same op ids, so
+  // the server's dedupe and the catch-up make the resend exactly-once.
+  private restoreUnsaved(): void {
+    const storage = this.opts.storage
+    if (!storage) return
+    const prefix = storagePrefix(this.opts.userId, this.docId)
+    let key: string | null = null
+    for (let i = 0; i < storage.length; i++) {
+      const k = storage.key(i)
+      if (k !== null && k.startsWith(prefix)) {
+        key = k
+        break
+      }
+    }
+    if (key === null) return
+    const raw = storage.getItem(key)
+    storage.removeItem(key)
+    try {
+      const saved = JSON.parse(raw ?? '') as SavedSession
+      if (saved.v !== 1) return
+      const client = OTClient.restore(saved.client, this.sendOp)
+      let text = saved.serverText
+      for (const op of client.pendingOps) text = textType.apply(text, op)
+      this.client = client
+      this.serverText = saved.serverText
+      this.text = text
+      this.snap = { ...this.snap, unsaved: client.unsaved, rev: client.rev }
+      this.schedulePersist()
+    } catch {
+      /* a corrupt entry is dropped */
+    }
+  }
+
+  private schedulePersist(): void {
+    if (!this.storageKey || this.persistTimer !== null) return
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = null
+      this.persistNow()
+    }, 300)
+  }
+
+  private persistNow(): void {
+    const storage = this.opts.storage
+    if (!storage || !this.storageKey) return
+    const c = this.client
+    try {
+      if (!c || c.unsaved === 0) {
+        if (this.persisted) storage.removeItem(this.storageKey)
+        this.persisted = false
+        return
+      }
+      const saved: SavedSession = { v: 1, client: c.save(), serverText: this.serverText }
+      storage.setItem(this.storageKey, JSON.stringify(saved))
+      this.persisted = true
+    } catch {
+      /* storage full or unavailable: edits are still kept in memory */
+    }
+  }
+
+  private readonly onPageHide = () => this.persistNow()
 
   // ---- lifecycle and subscriptions ----
 
   start(): void {
-    if (typeof window !== 'undefined') window.addEventListener('beforeunload', this.onBeforeUnload)
+    if (typeof window !== 'undefined') {
+      window.addEventListener('beforeunload', this.onBeforeUnload)
+      window.addEventListener('pagehide', this.onPageHide)
+    }
     this.conn.start()
   }
 
   stop(): void {
-    if (typeof window !== 'undefined') window.removeEventListener('beforeunload', this.onBeforeUnload)
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('beforeunload', this.onBeforeUnload)
+      window.removeEventListener('pagehide', this.onPageHide)
+    }
+    if (this.persistTimer !== null) clearTimeout(this.persistTimer)
+    this.persistTimer = null
+    this.persistNow()
     if (this.cursorTimer !== null) clearTimeout(this.cursorTimer)
     if (this.retryOpTimer !== null) clearTimeout(this.retryOpTimer)
     this.conn.stop()
@@ -202,6 +304,7 @@ export class DocumentSession {
   }
 
   private refreshCounters(): void {
+    if (this.storageKey && (this.persisted || (this.client?.unsaved ?? 0) > 0)) this.schedulePersist()
     const c = this.client
     this.update({
       unsaved: c ? c.unsaved : 0,
@@ -384,7 +487,7 @@ export class DocumentSession {
     if (!this.client || this.freshJoin) {
       const content = m.content ?? ''
       if (!this.client) {
-        this.client = new OTClient(this.clientId, m.rev, (rev, op, id) => this.conn.send({ type: 'op', rev, op, id }))
+        this.client = new OTClient(this.clientId, m.rev, this.sendOp)
       } else {
         this.client.reset(m.rev)
         this.history.undoStack = []
@@ -592,7 +695,11 @@ export class DocumentSession {
       this.conn.reconnectNow()
       return
     }
-    if (code === 'bad_revision') this.conn.reconnectNow()
+    if (code === 'bad_revision') {
+      // Our revision is ahead of the server (its data was replaced): start over from its text.
+      this.freshJoin = true
+      this.conn.reconnectNow()
+    }
     this.update({ problem: message })
   }
 }
@@ -624,4 +731,8 @@ export function lineColumnToCodePoint(text: string, lineNumber: number, column: 
   const c = text.charCodeAt(at - 1)
   if (at > 0 && c >= 0xd800 && c <= 0xdbff) at--
   return codePointLength(text.slice(0, at))
+}
+
+function storagePrefix(userId: string | undefined, docId: string): string {
+  return `gdoc.unsaved.${userId ?? 'anon'}.${docId}.`
 }

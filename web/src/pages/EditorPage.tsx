@@ -5,7 +5,7 @@ import '../editor/monacoSetup'
 import Editor from '@monaco-editor/react'
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { ApiError, api, wsUrl } from '../api'
-import { clearAuth, getToken } from '../auth'
+import { clearAuth, getAuth, getToken } from '../auth'
 import { DocumentSession } from '../collab/session'
 import { ChatPanel } from '../components/ChatPanel'
 import { bindEditor } from '../editor/binding'
@@ -23,6 +23,8 @@ export default function EditorPage({ docId }: { docId: string }) {
         token: getToken,
         wsUrl,
         fetchOlderChat: (before) => api.chatBefore(docId, before),
+        storage: localStorage,
+        userId: getAuth()?.user.id,
         onRefused: (reason) => {
           if (/token|expired/i.test(reason)) {
             clearAuth()
