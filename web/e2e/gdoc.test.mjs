@@ -158,6 +158,7 @@ describe('G-Doc in the browser', () => {
     await register(alice, `alice${Date.now() % 100000}`)
     await register(bob, `bob${Date.now() % 100000}`)
 
+    await alice.screenshot({ path: join(artifacts, 'dashboard.png') })
     await alice.getByLabel('Title').fill('shared.js')
     await alice.getByRole('button', { name: 'Create document' }).click()
     await alice.waitForURL(/\/d\/[^/]+$/)

@@ -32,6 +32,6 @@ export function useLocation(): { path: string; query: URLSearchParams } {
 
 /** safeNext keeps ?next= to same-site paths so a link cannot send the user elsewhere. */
 export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//')) return '/'
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return '/'
   return next
 }
