@@ -42,12 +42,22 @@ type seedShadow struct {
 	// base closest to it and transformed over what it missed, instead of
 	// overwriting the crossed change.
 	bases []seedBase
-	// remoteSinceUpdate: the client was sent someone else's change since
-	// its last update. Its next update may have crossed that change (it was
-	// made on the older text and overwrites the merge), so the client is
-	// then sent the resulting text, which keeps client and view equal.
-	remoteSinceUpdate bool
+	// The echo: a client's own text is sent back to it only when that is
+	// needed for client and view to end equal, and only once it has been
+	// idle for echoDelay (an echo per keystroke would itself cross the
+	// next keystroke). It is needed when merging changed the client's text
+	// (view != lastClient), or when an update sent before the client's
+	// last one may reach it after that one and replace its text
+	// (staleInFlight), and only if the client was not last sent view.
+	lastSent, lastClient string
+	sentSinceUpdate      bool // an update was sent since the last client update
+	staleInFlight        bool
+	echoTimer            *time.Timer
 }
+
+// echoDelay is how long a seed client must be idle before it gets its
+// merged text back.
+const echoDelay = 150 * time.Millisecond
 
 // maxSeedBases bounds the candidate bases kept per seed connection.
 const maxSeedBases = 8
@@ -58,7 +68,7 @@ type seedBase struct {
 }
 
 func newSeedShadow(s *session, content string, rev int64) *seedShadow {
-	return &seedShadow{s: s, rev: rev, server: content, view: content, bases: []seedBase{{text: content}}}
+	return &seedShadow{s: s, rev: rev, server: content, view: content, bases: []seedBase{{text: content}}, lastSent: content, lastClient: content}
 }
 
 // changeView applies op to view and carries every base along. Call with mu
@@ -132,7 +142,6 @@ func (sh *seedShadow) clientUpdate(content string) *wireError {
 			sh.s.log.Error("seed: transform a crossed update", "err", err)
 			return refuse(codeInternal, "", "Internal error.")
 		}
-		sh.markDirty(sh.s.user.ID, sh.s.user.Username)
 		if err := sh.changeView(op); err != nil {
 			sh.mu.Unlock()
 			sh.s.log.Error("seed: apply a crossed update", "err", err)
@@ -147,9 +156,12 @@ func (sh *seedShadow) clientUpdate(content string) *wireError {
 		}
 		sh.addBase(seedBase{text: content})
 	}
-	if sh.remoteSinceUpdate {
-		sh.remoteSinceUpdate = false
-		sh.markDirty(sh.s.user.ID, sh.s.user.Username)
+	sh.lastClient = content
+	sh.staleInFlight, sh.sentSinceUpdate = sh.sentSinceUpdate, false
+	if sh.echoTimer == nil {
+		sh.echoTimer = time.AfterFunc(echoDelay, sh.echoDue)
+	} else {
+		sh.echoTimer.Reset(echoDelay)
 	}
 	owed := sh.dirty
 	if len(op) == 0 {
@@ -271,7 +283,6 @@ func (sh *seedShadow) remoteOp(m collab.OpMessage) error {
 	sh.server, sh.rev = server, m.Op.Rev
 	sh.markDirty(m.Op.UserID, m.Username)
 	sh.changedAt = m.Op.CreatedAt
-	sh.remoteSinceUpdate = true
 	return nil
 }
 
@@ -327,8 +338,31 @@ func (sh *seedShadow) flush() []byte {
 	if last := sh.bases[len(sh.bases)-1]; last.toView != nil || last.text != sh.view {
 		sh.addBase(seedBase{text: sh.view})
 	}
+	sh.lastSent, sh.sentSinceUpdate = sh.view, true
 	return mustJSON(updateOut{
 		Type: "update", UserID: sh.authorID, Username: sh.author,
 		Data: updateData{Content: sh.view}, Timestamp: timestamp(sh.changedAt),
 	})
+}
+
+// echoDue runs once the client has been idle for echoDelay after an update.
+func (sh *seedShadow) echoDue() {
+	sh.mu.Lock()
+	owed := sh.view != sh.lastSent && (sh.view != sh.lastClient || sh.staleInFlight)
+	if owed {
+		sh.markDirty(sh.s.user.ID, sh.s.user.Username)
+	}
+	sh.mu.Unlock()
+	if owed {
+		sh.s.wake()
+	}
+}
+
+// close stops the echo timer.
+func (sh *seedShadow) close() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.echoTimer != nil {
+		sh.echoTimer.Stop()
+	}
 }

@@ -187,6 +187,9 @@ func (s *session) run(since int64) {
 		s.stop(websocket.StatusGoingAway, "Server shutting down", false)
 	}
 	s.h.cfg.Collab.Leave(s.docID, s)
+	if s.seed != nil {
+		s.seed.close()
+	}
 	if s.closeNow {
 		s.conn.CloseNow()
 	} else {
