@@ -40,7 +40,7 @@ export interface ConnectionOptions {
 }
 
 /** Close reasons (and codes) the server uses when retrying cannot help. */
-const REFUSAL = /missing token|invalid token|forbidden|not found|expired/i
+const REFUSAL = /missing token|invalid token|forbidden|not found|expired|invalid document id/i
 
 export class Connection {
   status: LinkStatus = 'connecting'

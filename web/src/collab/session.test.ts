@@ -84,6 +84,13 @@ class HubSocket implements SocketLike {
   accept(): void {
     this.readyState = 1
     const doc = this.hub.doc
+    if (this.since !== null && this.since > doc.rev) {
+      // docs/protocol.md: since ahead of the head gets bad_revision, then the close.
+      this.onopen?.({})
+      this.deliver({ type: 'error', code: 'bad_revision', message: 'Revision is ahead of the document.' })
+      if (this.readyState === 1) this.cut()
+      return
+    }
     const base = { type: 'init' as const, user_id: '1', username: 'alice', active_users: [], rev: doc.rev, chat: this.hub.history }
     this.down.push(
       this.since === null
@@ -338,5 +345,23 @@ describe('unsaved edits across a reload', () => {
     expect(second.getSnapshot().unsaved).toBe(0)
     second.stop()
     expect(storage.length).toBe(0)
+  })
+})
+
+describe('a server whose data went back in time', () => {
+  it('keeps the local text and sends it as an edit on top of the server text', () => {
+    const hub = new Hub()
+    const a = open(hub, 'a')
+    hub.pump()
+    a.applyLocal([5, ' world'])
+    hub.pump()
+    hub.sockets[0].cut()
+    a.applyLocal([11, '!']) // unsaved when the server comes back empty-handed
+    hub.doc = new Authority('restored from backup')
+    a.reconnect()
+    hub.pump()
+    expect(a.text).toBe('hello world!')
+    expect(hub.doc.text).toBe('hello world!')
+    expect(a.getSnapshot().unsaved).toBe(0)
   })
 })

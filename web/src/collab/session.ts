@@ -135,8 +135,12 @@ export class DocumentSession {
   private lastCursorSent = 0
   private snap: SessionSnapshot
   private retryOpTimer: ReturnType<typeof setTimeout> | null = null
-  /** Set after the server refused one of our edits: join afresh and take the server's text. */
-  private freshJoin = false
+  /**
+   * Join afresh (no ?since=): 'drop' after the server refused one of our
+   * edits (take its text), 'keep' when our revision is ahead of the server's
+   * (its data was replaced: our text is sent as an edit on top of its text).
+   */
+  private freshJoin: false | 'drop' | 'keep' = false
   private readonly onBeforeUnload = (e: BeforeUnloadEvent) => {
     if (this.snap.unsaved > 0 || this.chatOutbox.length > 0) {
       e.preventDefault()
@@ -171,8 +175,10 @@ export class DocumentSession {
       pingIntervalMs: opts.pingIntervalMs,
       onMessage: (m) => this.onMessage(m),
       onOpen: () => {},
-      onDown: () => {
+      onDown: (why) => {
         this.client?.disconnected()
+        // Our revision is ahead of the server's: the next join starts from its text.
+        if (/bad revision/i.test(why.reason)) this.freshJoin = 'keep'
         // Chat sent on the lost link but not acked: settle it on the next init.
         const queued = new Set(this.chatOutbox.map((m) => m.client_msg_id))
         for (const e of this.snap.chat) {
@@ -486,6 +492,7 @@ export class DocumentSession {
 
     if (!this.client || this.freshJoin) {
       const content = m.content ?? ''
+      const keepLocal = this.freshJoin === 'keep' && this.client !== null && this.client.unsaved > 0
       if (!this.client) {
         this.client = new OTClient(this.clientId, m.rev, this.sendOp)
       } else {
@@ -495,9 +502,13 @@ export class DocumentSession {
       }
       this.freshJoin = false
       this.recentOps.length = 0
-      this.text = content
       this.serverText = content
-      this.emitText({ kind: 'reset', text: content })
+      if (keepLocal) {
+        this.client.applyClient(diffOp(content, this.text))
+      } else {
+        this.text = content
+        this.emitText({ kind: 'reset', text: content })
+      }
     } else if (m.ops && !m.reset) {
       for (const op of m.ops) {
         if (!this.onCommitted(op)) return
@@ -691,13 +702,13 @@ export class DocumentSession {
       // The server refused our edit, so our view of the text is wrong: say so
       // and start over from the server's text rather than resend it forever.
       this.update({ problem: `An edit was refused (${message}); reloaded the server's text.` })
-      this.freshJoin = true
+      this.freshJoin = 'drop'
       this.conn.reconnectNow()
       return
     }
     if (code === 'bad_revision') {
       // Our revision is ahead of the server (its data was replaced): start over from its text.
-      this.freshJoin = true
+      this.freshJoin = 'keep'
       this.conn.reconnectNow()
     }
     this.update({ problem: message })
