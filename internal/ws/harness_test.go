@@ -432,15 +432,6 @@ func asCloseError(err error, ce *websocket.CloseError) bool {
 	return errors.As(err, ce)
 }
 
-func mustOp(t testing.TB, js string) ot.Op {
-	t.Helper()
-	op, err := ot.Parse([]byte(js))
-	if err != nil {
-		t.Fatalf("parse op %s: %v", js, err)
-	}
-	return op
-}
-
 // testLogger logs to stderr with GDOC_TEST_DEBUG=1 and discards otherwise.
 func testLogger() *slog.Logger {
 	if os.Getenv("GDOC_TEST_DEBUG") == "" {

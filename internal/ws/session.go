@@ -220,11 +220,11 @@ func (s *session) refuseJoin(err error, since int64) {
 
 // closeReason trims a sentence to what a close frame can carry.
 func closeReason(s string) string {
-	const max = 120
-	if len(s) <= max {
+	const limit = 120 // a close frame holds 123 bytes of reason
+	if len(s) <= limit {
 		return s
 	}
-	for i := max; i > 0; i-- {
+	for i := limit; i > 0; i-- {
 		if (s[i] & 0xC0) != 0x80 {
 			return s[:i]
 		}
