@@ -49,6 +49,7 @@ type session struct {
 	connID  string
 	docID   string
 	user    *gdoc.User
+	token   string // checked again every ReauthInterval
 	dialect dialect
 	log     *slog.Logger
 
@@ -589,10 +590,22 @@ func (s *session) withSeedFlush(frame []byte) [][]byte {
 func (s *session) pingLoop() {
 	t := time.NewTicker(s.h.cfg.PingInterval)
 	defer t.Stop()
+	reauth := time.NewTicker(s.h.cfg.ReauthInterval)
+	defer reauth.Stop()
 	for {
 		select {
 		case <-s.stopped:
 			return
+		case <-reauth.C:
+			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			_, err := s.h.cfg.Auth.Authenticate(ctx, s.token)
+			cancel()
+			// Only a verdict on the token ends the session; an unreachable
+			// store does not.
+			if code := gdoc.ErrorCode(err); code == gdoc.EUNAUTHORIZED || code == gdoc.EFORBIDDEN {
+				s.stop(websocket.StatusPolicyViolation, "Token expired or revoked", false)
+				return
+			}
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.PongTimeout)
 			err := s.conn.Ping(ctx)

@@ -36,6 +36,7 @@ const (
 	DefaultPingInterval    = 25 * time.Second
 	DefaultPongTimeout     = 60 * time.Second
 	DefaultWriteTimeout    = 10 * time.Second
+	DefaultReauthInterval  = time.Minute
 	DefaultOpRate          = 100 // ops (and seed updates) per second per connection
 	DefaultOpBurst         = 200
 	DefaultChatRate        = 10 // chat messages per second per connection
@@ -60,6 +61,9 @@ type Config struct {
 	PingInterval    time.Duration // WebSocket-level ping period
 	PongTimeout     time.Duration // a connection that does not answer a ping within this is dropped
 	WriteTimeout    time.Duration // a single write that takes longer drops the connection
+	// ReauthInterval is how often a connection's token is checked again,
+	// so that an expired or revoked token does not keep a socket open.
+	ReauthInterval time.Duration
 
 	OpRate, ChatRate, OtherRate    rate.Limit
 	OpBurst, ChatBurst, OtherBurst int
@@ -83,6 +87,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ReauthInterval <= 0 {
+		c.ReauthInterval = DefaultReauthInterval
 	}
 	if c.OpRate <= 0 {
 		c.OpRate, c.OpBurst = DefaultOpRate, DefaultOpBurst
@@ -244,6 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s := newSession(h, conn, docID, user, dialect)
+	s.token = token
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()

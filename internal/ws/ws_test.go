@@ -568,3 +568,26 @@ func TestGarbageNeverHurts(t *testing.T) {
 		t.Fatalf("stored %q != live %q", stored, text)
 	}
 }
+
+// TestRevokedTokenCloses: logging out (revoking the token) ends the
+// sessions opened with it.
+func TestRevokedTokenCloses(t *testing.T) {
+	s := newServer(t, func(c *ws.Config) { c.ReauthInterval = 50 * time.Millisecond })
+	tok := s.token("alice")
+	c, _, err := s.dial("revoke", dialOpts{subprotocols: []string{"gdoc.v1", "bearer." + tok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := s.ot("revoke", "bob")
+	c.roundTrip() // survives several re-checks while the token is valid
+	time.Sleep(150 * time.Millisecond)
+	c.roundTrip()
+	if err := s.Auth.Revoke(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	code, reason := c.closeStatus()
+	if code != websocket.StatusPolicyViolation || reason != "Token expired or revoked" {
+		t.Fatalf("closed with %d %q", code, reason)
+	}
+	other.roundTrip()
+}
