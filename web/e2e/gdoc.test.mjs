@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -135,6 +135,7 @@ describe('G-Doc in the browser', () => {
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true })
+    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
     baseURL = await startServer()
     browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
     aliceCtx = await newContext()

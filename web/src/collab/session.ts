@@ -566,7 +566,6 @@ export class DocumentSession {
   private onCommitted(m: CommittedOpMessage): boolean {
     const client = this.client
     if (!client) return false
-    const inflight = client.state.name === 'Synchronized' ? null : client.state.inflight
     let local: TextOp | null
     try {
       local = client.applyServer(m.rev, m.op, m.id)
@@ -578,7 +577,7 @@ export class DocumentSession {
       throw e
     }
     if (client.rev !== m.rev) return true // a duplicate
-    this.remember(m.rev, inflight && inflight.id === m.id ? inflight.op : m.op)
+    this.remember(m.rev, m.op)
     if (local) this.applyRemote(local)
     this.afterServerProgress()
     return true
