@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gdoc/gdoc/internal/ot"
 )
@@ -46,15 +48,15 @@ type process struct {
 
 // start runs the server on a random local port over dataDir and waits
 // for its "listening on" line.
-func start(t *testing.T, bin, dataDir string) *process {
+func start(t *testing.T, bin, dataDir string, extraEnv []string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = dataDir // no stray .env file
-	cmd.Env = []string{
+	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"HOST=127.0.0.1", "PORT=0", "DATA_DIR=" + dataDir, "SECRET_KEY=" + secretKey,
 		"AUTO_SAVE_INTERVAL=1",
-	}
+	}, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -302,20 +304,33 @@ func (w *writer) pump(d time.Duration, rng *rand.Rand, edit func() string) (aliv
 
 func (w *writer) pending() bool { return w.inflight != nil || w.buffer != nil }
 
-// TestKill9 edits through several SIGKILLs at random moments: every
-// acknowledged edit survives exactly once, and the document equals the
-// client's replay of its edits.
+// TestKill9 edits through several SIGKILLs at random moments, on the
+// embedded SQLite database: every acknowledged edit survives exactly once,
+// and the document equals the client's replay of its edits.
 func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: kill -9 rounds take a few seconds")
 	}
+	kill9(t, nil)
+}
+
+// TestKill9Postgres is TestKill9 on PostgreSQL (a fresh database of the
+// server at TEST_DATABASE_URL).
+func TestKill9Postgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: kill -9 rounds take a few seconds")
+	}
+	kill9(t, []string{"DATABASE_URL=" + freshDatabase(t)})
+}
+
+func kill9(t *testing.T, extraEnv []string) {
 	bin := buildServer(t)
 	dataDir := t.TempDir()
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 9))
 	t.Logf("random seed %d; data in %s", seed, dataDir)
 
-	p := start(t, bin, dataDir)
+	p := start(t, bin, dataDir, extraEnv)
 	w := &writer{t: t, token: register(t, p.url), doc: "durable-doc", acked: map[string]int64{}}
 	w.connect(p.url, true)
 	const rounds = 8
@@ -336,7 +351,7 @@ func TestKill9(t *testing.T) {
 				w.serverOp(m)
 			}
 		}
-		p = start(t, bin, dataDir)
+		p = start(t, bin, dataDir, extraEnv)
 		w.connect(p.url, false)
 	}
 	// Let everything pending commit.
@@ -347,7 +362,7 @@ func TestKill9(t *testing.T) {
 	}
 	// Restart once more, cleanly killed, and read the document back.
 	p.kill()
-	p = start(t, bin, dataDir)
+	p = start(t, bin, dataDir, extraEnv)
 	resp, err := http.Get(p.url + "/api/documents/" + w.doc)
 	if err != nil {
 		t.Fatal(err)
@@ -372,4 +387,49 @@ func TestKill9(t *testing.T) {
 		t.Fatalf("%d acked ops for rev %d", len(w.acked), doc.Rev)
 	}
 	t.Logf("%d edits in %d ops survived %d kills", len(w.markers), doc.Rev, rounds)
+}
+
+// freshDatabase creates an empty database on the PostgreSQL server of
+// TEST_DATABASE_URL, drops it when the test ends, and returns its URL.
+// Without TEST_DATABASE_URL the test skips, except under CI=true, where it
+// fails.
+func freshDatabase(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set (CI=true requires PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+		}
+		t.Skip("SKIP: TEST_DATABASE_URL is not set; PostgreSQL durability NOT tested. Set it, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL at TEST_DATABASE_URL: %v", err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("gdoc_durability_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		admin, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop %s: %v", name, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("TEST_DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
