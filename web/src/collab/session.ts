@@ -195,7 +195,6 @@ export class DocumentSession {
         opts.onRefused?.(reason)
       },
     })
-    this.restoreUnsaved()
   }
 
   // ---- unsaved edits that survive a reload ----
@@ -205,9 +204,9 @@ export class DocumentSession {
   // restoreUnsaved claims one saved entry for this user and document (left by
   // a closed tab or a reload) and resumes it: same client id, same op ids, so
   // the server's dedupe and the catch-up make the resend exactly-once.
-  private restoreUnsaved(): void {
+  private restoreUnsaved(): boolean {
     const storage = this.opts.storage
-    if (!storage) return
+    if (!storage) return false
     const prefix = storagePrefix(this.opts.userId, this.docId)
     let key: string | null = null
     for (let i = 0; i < storage.length; i++) {
@@ -217,22 +216,23 @@ export class DocumentSession {
         break
       }
     }
-    if (key === null) return
+    if (key === null) return false
     const raw = storage.getItem(key)
     storage.removeItem(key)
     try {
       const saved = JSON.parse(raw ?? '') as SavedSession
-      if (saved.v !== 1) return
+      if (saved.v !== 1) return false
       const client = OTClient.restore(saved.client, this.sendOp)
       let text = saved.serverText
       for (const op of client.pendingOps) text = textType.apply(text, op)
       this.client = client
       this.serverText = saved.serverText
       this.text = text
-      this.snap = { ...this.snap, unsaved: client.unsaved, rev: client.rev }
+      this.update({ unsaved: client.unsaved, rev: client.rev })
       this.schedulePersist()
+      return true
     } catch {
-      /* a corrupt entry is dropped */
+      return false // a corrupt entry is dropped
     }
   }
 
@@ -267,6 +267,9 @@ export class DocumentSession {
   // ---- lifecycle and subscriptions ----
 
   start(): void {
+    // Claimed here, not in the constructor: a session object that is built
+    // but never started (React may discard one) must not take the entry.
+    if (!this.client && this.restoreUnsaved()) this.emitText({ kind: 'reset', text: this.text })
     if (typeof window !== 'undefined') {
       window.addEventListener('beforeunload', this.onBeforeUnload)
       window.addEventListener('pagehide', this.onPageHide)

@@ -61,7 +61,7 @@ export function bindEditor(ed: CodeEditor, monaco: Monaco, session: DocumentSess
     } finally {
       applying = false
     }
-    if (model.getValue().length !== c.after.length) {
+    if (model.getValueLength() !== c.after.length) {
       replaceAll(c.after)
       return
     }
