@@ -3,12 +3,14 @@ package ws_test
 import (
 	"fmt"
 	"testing"
+
+	"github.com/gdoc/gdoc/internal/ws"
 )
 
 // BenchmarkOpAck measures one edit's round trip over a real socket:
 // op sent, transformed, durably committed (SQLite), acked.
 func BenchmarkOpAck(b *testing.B) {
-	s := newServer(b, nil)
+	s := newServer(b, unlimited)
 	c := s.ot("bench", "alice")
 	rev := c.init.Rev
 	b.ResetTimer()
@@ -22,7 +24,7 @@ func BenchmarkOpAck(b *testing.B) {
 // BenchmarkFanOut measures an edit reaching 8 other OT clients and 2 seed
 // clients of the document.
 func BenchmarkFanOut(b *testing.B) {
-	s := newServer(b, nil)
+	s := newServer(b, unlimited)
 	w := s.ot("fanout", "writer")
 	var readers []*client
 	for i := range 8 {
@@ -45,3 +47,6 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 	}
 }
+
+// unlimited lifts the per-connection rate limits, which a benchmark exceeds.
+func unlimited(c *ws.Config) { c.OpRate, c.OpBurst = 1e6, 1e6 }

@@ -529,7 +529,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 			}
 			return nil, false, ""
 		}
-		return [][]byte{mustJSON(opFrame(m))}, false, ""
+		return [][]byte{s.h.opFrames.frame(m)}, false, ""
 	case collab.AckMessage:
 		if s.seed != nil {
 			if err := s.seed.ack(m); err != nil {

@@ -116,6 +116,8 @@ type Handler struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	opFrames opFrameCache
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
