@@ -109,7 +109,7 @@ export default function EditorPage({ docId }: { docId: string }) {
             ))}
           </select>
         </label>
-        <div className="people" aria-label="Active users">
+        <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
           <ul className="avatars">
             {snap.users.map((u) => (
