@@ -591,3 +591,22 @@ func TestRevokedTokenCloses(t *testing.T) {
 	}
 	other.roundTrip()
 }
+
+// TestSameOpIDInTwoDocuments: ops that share id and revision in two
+// documents reach each document's clients as their own op (op frames are
+// encoded once and shared, per document).
+func TestSameOpIDInTwoDocuments(t *testing.T) {
+	s := newServer(t, nil)
+	a1, b1 := s.ot("doc-one", "alice"), s.ot("doc-one", "bob")
+	a2, b2 := s.ot("doc-two", "alice"), s.ot("doc-two", "bob")
+	a1.send(`{"type":"op","rev":0,"op":["one"],"id":"same:1"}`)
+	a2.send(`{"type":"op","rev":0,"op":["two"],"id":"same:1"}`)
+	a1.next("ack")
+	a2.next("ack")
+	if op := b1.next("op"); string(op.Op) != `["one"]` {
+		t.Fatalf("doc-one got %s", op.raw)
+	}
+	if op := b2.next("op"); string(op.Op) != `["two"]` {
+		t.Fatalf("doc-two got %s", op.raw)
+	}
+}
