@@ -610,3 +610,20 @@ func TestSameOpIDInTwoDocuments(t *testing.T) {
 		t.Fatalf("doc-two got %s", op.raw)
 	}
 }
+
+// TestDeletedDocumentCloses: deleting a document closes its connections
+// with 1008 "Document deleted", which tells clients not to reconnect.
+func TestDeletedDocumentCloses(t *testing.T) {
+	s := newServer(t, nil)
+	a := s.ot("doomed", "alice")
+	b := s.seed("doomed", "bob")
+	if err := s.Store.DeleteDocument(context.Background(), "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	s.Collab.Forget("doomed")
+	for _, c := range []*client{a, b} {
+		if code, reason := c.closeStatus(); code != websocket.StatusPolicyViolation || reason != "Document deleted" {
+			t.Fatalf("closed with %d %q, want 1008 \"Document deleted\"", code, reason)
+		}
+	}
+}
