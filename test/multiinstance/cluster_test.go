@@ -47,7 +47,7 @@ func envOr(name, def string) string {
 
 // requireEnv returns the value of name, skipping the test loudly when it is
 // unset, or failing it under CI=true.
-func requireEnv(t *testing.T, name, example string) string {
+func requireEnv(t testing.TB, name, example string) string {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
@@ -60,7 +60,7 @@ func requireEnv(t *testing.T, name, example string) string {
 }
 
 // requireTool skips (or fails under CI=true) when an executable is missing.
-func requireTool(t *testing.T, path string) string {
+func requireTool(t testing.TB, path string) string {
 	t.Helper()
 	full, err := exec.LookPath(path)
 	if err != nil {
@@ -87,7 +87,7 @@ var build struct {
 
 // gdocBinary builds ./cmd/gdoc once per test process, or returns GDOC_BIN
 // when that names an already built binary.
-func gdocBinary(t *testing.T) string {
+func gdocBinary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("GDOC_BIN"); bin != "" {
 		return bin
@@ -130,7 +130,7 @@ func TestMain(m *testing.M) {
 
 // freshDatabase creates an empty PostgreSQL database for this test on the
 // server of TEST_DATABASE_URL, drops it afterwards, and returns its URL.
-func freshDatabase(t *testing.T) string {
+func freshDatabase(t testing.TB) string {
 	t.Helper()
 	base := requireEnv(t, "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -170,7 +170,7 @@ func freshDatabase(t *testing.T) string {
 // run. G-Doc names its pub/sub channels after the database number (pub/sub
 // ignores databases), and every key and channel also carries this run's
 // random document ids, so concurrent runs do not meet.
-func sharedRedis(t *testing.T) string {
+func sharedRedis(t testing.TB) string {
 	t.Helper()
 	base := requireEnv(t, "TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 	u, err := url.Parse(base)
@@ -183,7 +183,7 @@ func sharedRedis(t *testing.T) string {
 	return u.String()
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -240,7 +240,7 @@ func tail(path string, lines int) string {
 
 // start runs cmd with its output in dir/name.log; onStdoutLine sees each
 // stdout line. The process is stopped (SIGTERM) after the test.
-func start(t *testing.T, dir, name string, cmd *exec.Cmd, onStdoutLine func(string)) *process {
+func start(t testing.TB, dir, name string, cmd *exec.Cmd, onStdoutLine func(string)) *process {
 	t.Helper()
 	p := &process{name: name, cmd: cmd, logPath: filepath.Join(dir, name+".log"), exited: make(chan struct{})}
 	logFile, err := os.Create(p.logPath)
@@ -293,7 +293,7 @@ var listeningLine = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 // cluster is a set of G-Doc instances sharing one database and one Redis,
 // optionally behind nginx.
 type cluster struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	bin       string
 	dbURL     string
@@ -304,7 +304,7 @@ type cluster struct {
 	lbURL     string // nginx, when started
 }
 
-func newCluster(t *testing.T, redisURL string) *cluster {
+func newCluster(t testing.TB, redisURL string) *cluster {
 	t.Helper()
 	c := &cluster{
 		t:        t,
@@ -428,7 +428,7 @@ func nginxConfig(shipped, listen string, upstreams []string, dir string) (string
 	return conf, nil
 }
 
-func shippedNginxConf(t *testing.T) string {
+func shippedNginxConf(t testing.TB) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(moduleRoot(), "nginx.conf"))
 	if err != nil {
@@ -536,7 +536,7 @@ func getJSON(ctx context.Context, u string, into any) error {
 }
 
 // register creates a user through baseURL.
-func register(t *testing.T, baseURL, name string) *user {
+func register(t testing.TB, baseURL, name string) *user {
 	t.Helper()
 	username := name + "_" + randomHex(3)
 	resp, data, err := postJSON(context.Background(), baseURL+"/api/auth/register", "", map[string]string{
@@ -562,7 +562,7 @@ func register(t *testing.T, baseURL, name string) *user {
 }
 
 // createDocument creates an empty public document through baseURL.
-func createDocument(t *testing.T, baseURL string, owner *user, title string) string {
+func createDocument(t testing.TB, baseURL string, owner *user, title string) string {
 	t.Helper()
 	resp, data, err := postJSON(context.Background(), baseURL+"/api/documents", owner.Token,
 		map[string]any{"title": title, "content": "", "language": "plaintext"})
@@ -616,7 +616,7 @@ func activeUsers(ctx context.Context, baseURL, docID string) ([]activeUser, erro
 
 // opLogRevisions reads a document's revisions and op ids straight from the
 // PostgreSQL op log.
-func opLogRevisions(t *testing.T, dbURL, docID string) (revs []int64, opIDs []string) {
+func opLogRevisions(t testing.TB, dbURL, docID string) (revs []int64, opIDs []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -712,7 +712,7 @@ func (c *rawConn) read(ctx context.Context) (rawMessage, error) {
 func (c *rawConn) send(ctx context.Context, v any) error { return wsjson.Write(ctx, c.ws, v) }
 
 // readUntil reads messages until one of the given types arrives.
-func (c *rawConn) readUntil(t *testing.T, ctx context.Context, types ...string) rawMessage {
+func (c *rawConn) readUntil(t testing.TB, ctx context.Context, types ...string) rawMessage {
 	t.Helper()
 	for {
 		m, err := c.read(ctx)
