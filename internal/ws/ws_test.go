@@ -627,3 +627,68 @@ func TestDeletedDocumentCloses(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownAcksWhatItStored: when the server shuts down while ops
+// stream in, every op it stored is acked before the 1001 close (so the
+// client does not need to resend it) and every ack is for a stored op.
+// Ops it had not read yet are neither: the client resends them later.
+func TestShutdownAcksWhatItStored(t *testing.T) {
+	s := newServer(t, nil)
+	a := s.ot("drain", "alice")
+	for i := range 20 {
+		a.send(`{"type":"op","rev":0,"op":["x"],"id":"d:` + itoa(int64(i)) + `"}`)
+	}
+	first := a.next("ack")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Collab.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Handler.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acked, refused := map[string]bool{first.id(): true}, 0
+	for m := range a.in {
+		switch {
+		case m.Type == "ack":
+			acked[m.id()] = true
+		case m.Type == "error" && m.Code == "unavailable":
+			refused++
+		default:
+			t.Fatalf("unexpected %s", m.raw)
+		}
+	}
+	var ce websocket.CloseError
+	if !asCloseError(a.err, &ce) || ce.Code != websocket.StatusGoingAway {
+		t.Fatalf("closed with %v, want 1001", a.err)
+	}
+	if len(acked)+refused > 20 {
+		t.Fatalf("%d acks and %d refusals for 20 ops", len(acked), refused)
+	}
+	ops, err := s.Store.Ops(context.Background(), "drain", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range ops {
+		if !acked[o.OpID] {
+			t.Fatalf("stored op %s was never acked", o.OpID)
+		}
+	}
+	if len(ops) != len(acked) {
+		t.Fatalf("%d stored, %d acked", len(ops), len(acked))
+	}
+}
+
+// TestPlainHTTP: a GET without the upgrade is refused with 426, not a
+// server error.
+func TestPlainHTTP(t *testing.T) {
+	s := newServer(t, nil)
+	resp, err := http.Get(s.HTTP.URL + "/ws/doc?token=" + s.token("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("status %d, want 426", resp.StatusCode)
+	}
+}
