@@ -4,7 +4,7 @@ GO     ?= go
 BIN    := bin/gdoc
 NPM    ?= npm
 
-.PHONY: all build web run dev test test-go test-web test-e2e lint clean
+.PHONY: all build web run dev test test-go test-ot-reference test-web test-e2e lint bench load clean
 
 all: build
 
@@ -25,10 +25,15 @@ run: build
 dev: web/node_modules/.package-lock.json
 	$(GO) run ./cmd/gdoc & cd web && $(NPM) run dev
 
-test: test-go test-web test-e2e
+test: test-go test-ot-reference test-web test-e2e
 
 test-go:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# Re-proves internal/ot against the npm reference ot-text-unicode on cases
+# generated with a fresh random seed (printed; OT_SEED=<n> reproduces).
+test-ot-reference:
+	GO=$(GO) sh tools/otref/check.sh
 
 test-web: web/node_modules/.package-lock.json
 	cd web && $(NPM) test
@@ -42,6 +47,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+# Go benchmarks of the hot paths (OT, storage, the authority).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/ot ./internal/sqlite ./internal/collab
+
+# The load generator against a running server (see README "Performance").
+load:
+	$(GO) run ./cmd/gdoc-load $(LOAD_ARGS)
 
 clean:
 	rm -rf bin web/dist
