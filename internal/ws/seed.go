@@ -13,9 +13,9 @@ import (
 // texts, take part in OT. It runs the one-op-in-flight client algorithm on
 // the client's behalf: server is the document at rev, view is what the
 // client has (server plus the op in flight plus the buffered one). An
-// incoming whole text becomes ot.Diff(view, text); a committed op of
-// someone else is transformed over the pending ops and applied to view,
-// which the client then receives whole.
+// incoming whole text becomes an op on view (ot.Diff from the closest
+// base, see bases); a committed op of someone else is transformed over the
+// pending ops and applied to view, which the client then receives whole.
 //
 // The reader goroutine calls clientUpdate; the writer goroutine calls
 // remoteOp, ack, opRefused and flush, in rev order.
