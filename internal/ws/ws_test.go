@@ -111,6 +111,11 @@ func TestOrigin(t *testing.T) {
 func TestInit(t *testing.T) {
 	s := newServer(t, nil)
 	a := s.ot("init-doc", "alice")
+	// Joining an unknown id created the document, owned by the joiner.
+	d, err := s.Store.Document(context.Background(), "init-doc")
+	if err != nil || d.OwnerID != s.user("alice").ID || d.Title != "init-doc" || !d.Public {
+		t.Fatalf("created document %+v, err %v", d, err)
+	}
 	if a.init.Rev != 0 || *a.init.Content != "" || len(a.init.ActiveUsers) != 0 || len(a.init.Users) != 1 || a.init.Color == "" || a.init.ConnID == "" {
 		t.Fatalf("first init %s", a.init.raw)
 	}
