@@ -357,6 +357,7 @@ func (c *cluster) launch(i int) (*instance, error) {
 		return nil, err
 	}
 	cmd := exec.Command(c.bin)
+	dieWithTest(cmd, syscall.SIGKILL)
 	cmd.Dir = dataDir // no stray .env file is read
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -467,7 +468,9 @@ func (c *cluster) startNginx() {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
-	c.nginx = start(c.t, c.dir, "nginx", exec.Command(nginx, nginxArgs(dir, confPath)...), nil)
+	cmd := exec.Command(nginx, nginxArgs(dir, confPath)...)
+	dieWithTest(cmd, syscall.SIGTERM) // the master stops its workers
+	c.nginx = start(c.t, c.dir, "nginx", cmd, nil)
 	c.lbURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -535,9 +535,10 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	startRedis := func() *process {
-		p := start(t, dir, "redis-"+strconv.FormatInt(time.Now().UnixNano(), 36), exec.Command(redisServer,
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", dir), nil)
+		cmd := exec.Command(redisServer, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir)
+		dieWithTest(cmd, syscall.SIGKILL)
+		p := start(t, dir, "redis-"+strconv.FormatInt(time.Now().UnixNano(), 36), cmd, nil)
 		waitFor(t, 10*time.Second, "redis-server to accept connections", func() (bool, error) {
 			if !p.alive() {
 				return false, fmt.Errorf("redis-server exited:\n%s", tail(p.logPath, 20))
