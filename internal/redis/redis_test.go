@@ -642,3 +642,36 @@ func TestPresenceRecoversFromRedisOutage(t *testing.T) {
 		return len(got) == 1 && got[0] == "during"
 	})
 }
+
+// TestBusDatabasesAreIsolated: two deployments on one Redis server with
+// different database numbers do not receive each other's events, although
+// Redis pub/sub itself ignores database numbers.
+func TestBusDatabasesAreIsolated(t *testing.T) {
+	opt := redisOptions(t)
+	onDB := func(db int) *goredis.Options {
+		o := *opt
+		o.DB = db
+		return &o
+	}
+	first := opt.DB%15 + 1 // two databases other than the test's own
+	second := first%15 + 1
+	pubA := startBus(t, onDB(first), "a", defaultHealthInterval)
+	subA := startBus(t, onDB(first), "a2", defaultHealthInterval)
+	subB := startBus(t, onDB(second), "b", defaultHealthInterval)
+	docID := unique("sameid")
+	recA, recB := &events{}, &events{}
+	for bus, rec := range map[*Bus]*events{subA: recA, subB: recB} {
+		cancel, err := bus.Subscribe(context.Background(), docID, rec.handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cancel)
+	}
+	publishUntilReceived(t, pubA, docID, recA)
+	// recA got an event published after recB subscribed; pub/sub order on
+	// one server means recB would have it by now if it leaked.
+	time.Sleep(100 * time.Millisecond)
+	if n := recB.count(gdoc.EventChat, ""); n != 0 {
+		t.Fatalf("a bus on database %d received %d events published on database %d", second, n, first)
+	}
+}
