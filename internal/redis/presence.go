@@ -119,11 +119,21 @@ func (p *Presence) Join(ctx context.Context, docID string, part gdoc.Participant
 	_, err = p.client.TxPipelined(ctx, func(pipe goredis.Pipeliner) error {
 		// The heartbeat first: an entry must never be visible without it,
 		// or another instance would take it for a dead one's and delete it.
-		pipe.Set(ctx, serverKey(p.serverID), time.Now().UTC().Format(time.RFC3339), p.ttl)
+		pipe.SetArgs(ctx, serverKey(p.serverID), time.Now().UTC().Format(time.RFC3339),
+			goredis.SetArgs{TTL: p.ttl, Get: true})
 		pipe.HSet(ctx, docKey(docID), part.ConnID, raw)
 		pipe.PExpire(ctx, docKey(docID), 2*p.ttl)
 		return nil
 	})
+	if errors.Is(err, goredis.Nil) {
+		// SET ... GET found no heartbeat key (Redis lost its data): the
+		// other connections of this instance must be written again too,
+		// and the next heartbeat, finding the key in place, would not know.
+		err = nil
+		p.mu.Lock()
+		p.unsynced = true
+		p.mu.Unlock()
+	}
 	if err != nil {
 		// The entry stays in local: the next successful heartbeat writes it.
 		p.mu.Lock()

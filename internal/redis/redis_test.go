@@ -522,9 +522,14 @@ func TestPresenceRepublishesAfterRedisLosesData(t *testing.T) {
 	if got := connIDs(t, p, docID); len(got) != 0 {
 		t.Fatalf("after the keys were deleted, listed %v", got)
 	}
+	// A join before the next heartbeat recreates the heartbeat key; the
+	// older connection must come back all the same.
+	if err := p.Join(ctx, docID, participant("c2", serverID, "2")); err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, 3*ttl, "the connection to be written again", func() bool {
 		got := connIDs(t, p, docID)
-		return len(got) == 1 && got[0] == "c1"
+		return len(got) == 2 && got[0] == "c1" && got[1] == "c2"
 	})
 	if ttlLeft := client.PTTL(ctx, docKey(docID)).Val(); ttlLeft <= 0 || ttlLeft > 2*ttl {
 		t.Fatalf("document hash TTL %s, want in (0, %s]", ttlLeft, 2*ttl)
