@@ -558,6 +558,27 @@ func TestRedisRestartMidEdit(t *testing.T) {
 		u := register(t, c.instances[0].url, fmt.Sprintf("r%d", i))
 		editors = append(editors, newEditor(fmt.Sprintf("r%d", i), u.Token, docID, c.instances[i%2].url))
 	}
+	// One idle user on each instance, connected through the outage (they
+	// read and discard, so they are never slow consumers).
+	idleCtx, stopIdle := context.WithCancel(context.Background())
+	defer stopIdle()
+	var idleIDs []string
+	for i, inst := range c.instances {
+		u := register(t, inst.url, fmt.Sprintf("idle%d", i))
+		conn, _, err := dialRaw(idleCtx, inst.url, docID, u.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.ws.CloseNow()
+		go func() {
+			for {
+				if _, err := conn.read(idleCtx); err != nil {
+					return
+				}
+			}
+		}()
+		idleIDs = append(idleIDs, u.ID)
+	}
 	ed := startEditing(t, editors, 40)
 	ed.typedAtLeast(10)
 	redisProc.stop(syscall.SIGKILL)
@@ -565,6 +586,19 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	startRedis()
 	_, head := ed.converge(docID, urlsOf(c.instances))
 	checkOpLog(t, c.dbURL, docID, head)
+
+	// The restarted Redis is empty: each instance writes its connections
+	// again within a heartbeat (5 s), so both idle users, connected all
+	// along, are listed again by both instances (the editors have left).
+	waitFor(t, 12*time.Second, "presence to be rebuilt after the Redis restart", func() (bool, error) {
+		for _, inst := range c.instances {
+			users, err := activeUsers(context.Background(), inst.url, docID)
+			if err != nil || !sameIDs(users, idleIDs...) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
 
 	// Fan-out works again: a new edit on one instance reaches a client of
 	// the other promptly, without waiting for a conflict to force catch-up.
