@@ -680,3 +680,50 @@ func TestBusDatabasesAreIsolated(t *testing.T) {
 		t.Fatalf("a bus on database %d received %d events published on database %d", second, n, first)
 	}
 }
+
+// TestBusWhileRedisUnreachable: Publish and Subscribe fail with
+// EUNAVAILABLE (within the caller's deadline) while Redis cannot be
+// reached, and work again once it can, with a resync for the channel that
+// was subscribed all along.
+func TestBusWhileRedisUnreachable(t *testing.T) {
+	opt := redisOptions(t)
+	proxy := startFreezingProxy(t, opt.Addr)
+	viaProxy := *opt
+	viaProxy.Addr = proxy.ln.Addr().String()
+	viaProxy.MaxRetries = -1
+	viaProxy.DialTimeout = 200 * time.Millisecond
+	bus := startBus(t, &viaProxy, "flaky", 100*time.Millisecond)
+	pub := startBus(t, opt, "pub", defaultHealthInterval)
+	kept, later := unique("kept"), unique("later")
+	keptRec := &events{}
+	cancel, err := bus.Subscribe(context.Background(), kept, keptRec.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+
+	proxy.setDown(true)
+	ctx := context.Background()
+	if err := bus.Publish(ctx, gdoc.Event{ServerID: "flaky", DocID: kept, Kind: gdoc.EventChat}); gdoc.ErrorCode(err) != gdoc.EUNAVAILABLE {
+		t.Fatalf("Publish while Redis is unreachable: %v, want EUNAVAILABLE", err)
+	}
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = bus.Subscribe(short, later, func(gdoc.Event) {})
+	stop()
+	if gdoc.ErrorCode(err) != gdoc.EUNAVAILABLE {
+		t.Fatalf("Subscribe while Redis is unreachable: %v, want EUNAVAILABLE", err)
+	}
+
+	proxy.setDown(false)
+	waitUntil(t, 10*time.Second, "EventResync for the kept subscription", func() bool {
+		return keptRec.count(gdoc.EventResync, "") >= 1
+	})
+	publishUntilReceived(t, pub, kept, keptRec)
+	laterRec := &events{}
+	cancelLater, err := bus.Subscribe(ctx, later, laterRec.handle)
+	if err != nil {
+		t.Fatalf("Subscribe after Redis came back: %v", err)
+	}
+	defer cancelLater()
+	publishUntilReceived(t, pub, later, laterRec)
+}
