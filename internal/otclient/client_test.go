@@ -1,6 +1,7 @@
 package otclient
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -148,5 +149,25 @@ func TestStateConverges(t *testing.T) {
 					seed, i, c.Text(), c.Rev, c.Pending(), srv.text, len(srv.history))
 			}
 		}
+	}
+}
+
+func TestMessageIDStringOrNumber(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"type":"ack","id":"c1:4","rev":9}`:                   "c1:4",
+		`{"type":"chat","id":17,"message":"hi","user_id":"2"}`: "17",
+		`{"type":"pong"}`: "",
+	} {
+		var m Message
+		if err := json.Unmarshal([]byte(raw), &m); err != nil || m.ID != want {
+			t.Errorf("%s: id %q, err %v; want %q", raw, m.ID, err, want)
+		}
+	}
+	var m Message
+	if err := json.Unmarshal([]byte(`{"type":"ack","id":"x","rev":9}`), &m); err != nil || m.Rev != 9 || m.Type != "ack" {
+		t.Errorf("other fields lost: %+v %v", m, err)
+	}
+	if err := json.Unmarshal([]byte(`{"type":"x","id":{}}`), &m); err == nil {
+		t.Error("an object id was accepted")
 	}
 }

@@ -19,7 +19,7 @@ const Subprotocol = "gdoc.v1"
 // Message is any server message; fields not used by a type stay zero.
 type Message struct {
 	Type     string          `json:"type"`
-	ID       string          `json:"id,omitempty"`
+	ID       string          `json:"-"` // an op id, or a chat message's number as a string
 	Rev      int64           `json:"rev"`
 	Op       json.RawMessage `json:"op,omitempty"`
 	UserID   string          `json:"user_id,omitempty"`
@@ -31,6 +31,30 @@ type Message struct {
 	Reset    bool            `json:"reset,omitempty"`
 
 	Raw json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes a server message; its "id" is a string for ops and
+// a number for chat messages.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	type plain Message
+	var wire struct {
+		plain
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(data, &wire); err != nil {
+		return err
+	}
+	*m = Message(wire.plain)
+	if len(wire.ID) > 0 && string(wire.ID) != "null" {
+		var n json.Number
+		if err := json.Unmarshal(wire.ID, &m.ID); err != nil {
+			if err := json.Unmarshal(wire.ID, &n); err != nil {
+				return fmt.Errorf("id is neither a string nor a number: %s", wire.ID)
+			}
+			m.ID = n.String()
+		}
+	}
+	return nil
 }
 
 // Text returns the message field as a string (chat text, error sentence).
@@ -93,10 +117,11 @@ func (c *Conn) Read(ctx context.Context) (*Message, error) {
 	if err := wsjson.Read(ctx, c.ws, &raw); err != nil {
 		return nil, err
 	}
-	m := &Message{Raw: raw}
+	m := &Message{}
 	if err := json.Unmarshal(raw, m); err != nil {
 		return nil, fmt.Errorf("bad server message %s: %w", raw, err)
 	}
+	m.Raw = raw
 	return m, nil
 }
 
