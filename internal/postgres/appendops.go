@@ -1,15 +1,13 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/sqlstore"
 )
 
 // appendBatchSQL advances a document's head from $2 to $3 and inserts the
@@ -30,40 +28,16 @@ SELECT head.id, o.rev, o.op_id, o.user_id, o.op, o.created_at
 FROM head, unnest($5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[])
 	AS o (rev, op_id, user_id, op, created_at)`
 
-// AppendOps commits every batch in one transaction (group commit) and
-// returns one error per batch: ECONFLICT when the batch's base revision is
-// not the document's head or one of its op ids is already taken, ENOTFOUND
-// when the document does not exist, EINVALID when the batch is malformed;
-// other batches are unaffected. Ops without a CreatedAt are stamped with the
-// commit time (in the caller's slice). A non-nil second result means nothing
-// was committed.
-//
-// BEGIN and a SAVEPOINT and one statement per batch go to the server in one
-// pipeline, then COMMIT: two round trips per call however many batches it
-// holds. When a batch's statement fails (a unique key taken), the server
-// skips the rest; the transaction returns to that batch's savepoint and the
-// batches after it are sent again.
-func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error, error) {
-	results := make([]error, len(batches))
-	order := make([]int, 0, len(batches))
-	for i := range batches {
-		if results[i] = s.checkBatch(&batches[i]); results[i] == nil {
-			order = append(order, i)
-		}
-	}
-	if len(order) == 0 {
-		return results, nil
-	}
-	// Batches of one document apply in revision order so that consecutive
-	// batches in one call both commit; documents go in id order so that two
-	// concurrent group commits lock rows in the same order (no deadlock).
-	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Or(strings.Compare(batches[a].DocID, batches[b].DocID), cmp.Compare(batches[a].BaseRev, batches[b].BaseRev))
-	})
-
+// appendOps is sqlstore.AppendFunc pipelined through pgx. BEGIN and a
+// SAVEPOINT and one statement per batch go to the server in one pipeline,
+// then COMMIT: two round trips per call however many batches it holds. When
+// a batch's statement fails (a unique key taken), the server skips the
+// rest; the transaction returns to that batch's savepoint and the batches
+// after it are sent again.
+func (s *Store) appendOps(ctx context.Context, batches []gdoc.OpBatch, order []int, results []error) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, s.fault("append ops", err)
+		return err
 	}
 	defer func() {
 		// A transaction left open by a failure is rolled back before the
@@ -79,20 +53,16 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 	for begin, pending := true, order; ; begin = false {
 		failed, detail, err := sendBatches(ctx, conn.Conn(), batches, pending, begin, &unwritten)
 		if err != nil {
-			return nil, s.fault("append ops", err)
+			return err
 		}
 		if failed < 0 {
 			break
 		}
 		i := pending[failed]
 		if _, err := conn.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
-			return nil, s.fault("append ops", err)
+			return err
 		}
-		if strings.Contains(detail, "op_id") {
-			results[i] = gdoc.Errorf(gdoc.ECONFLICT, "An op of this batch was already committed to document %q.", batches[i].DocID)
-		} else {
-			results[i] = gdoc.Errorf(gdoc.ECONFLICT, "A revision after %d of document %q is taken.", batches[i].BaseRev, batches[i].DocID)
-		}
+		results[i] = sqlstore.BatchConflict(&batches[i], detail)
 		pending = pending[failed+1:]
 	}
 	// COMMIT goes alone, once every statement has answered: were it queued
@@ -100,14 +70,11 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 	// up (context done, connection dropped) would run it later, committing
 	// a call that reported failure.
 	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
-		return nil, s.fault("append ops: commit", err)
+		return fmt.Errorf("commit: %w", err)
 	}
 	// On the same connection: taking a second one from the pool while
 	// holding this one could deadlock a pool exhausted by AppendOps calls.
-	if err := explainUnwritten(ctx, conn.Conn(), batches, unwritten, results); err != nil {
-		return nil, s.fault("append ops", err)
-	}
-	return results, nil
+	return explainUnwritten(ctx, conn.Conn(), batches, unwritten, results)
 }
 
 // sendBatches sends, in one pipeline, BEGIN (when begin is set) and a
@@ -129,10 +96,7 @@ func sendBatches(ctx context.Context, conn *pgx.Conn, batches []gdoc.OpBatch, pe
 		opIDs, userIDs, ops := make([]*string, n), make([]string, n), make([]string, n)
 		for j := range b.Ops {
 			op := &b.Ops[j]
-			revs[j], userIDs[j], ops[j], createdAt[j] = op.Rev, op.UserID, string(op.Op), unixMS(op.CreatedAt)
-			if op.OpID != "" { // NULL otherwise: an op without an id is never deduplicated
-				opIDs[j] = &op.OpID
-			}
+			revs[j], opIDs[j], userIDs[j], ops[j], createdAt[j] = op.Rev, sqlstore.OpIDParam(op), op.UserID, string(op.Op), op.CreatedAt.UnixMilli()
 		}
 		pipeline.Queue(`SAVEPOINT batch`)
 		pipeline.Queue(appendBatchSQL, b.DocID, b.BaseRev, b.BaseRev+int64(n), createdAt[n-1],
@@ -154,7 +118,7 @@ func sendBatches(ctx context.Context, conn *pgx.Conn, batches []gdoc.OpBatch, pe
 			return -1, "", fmt.Errorf("savepoint: %w", err)
 		}
 		tag, err := replies.Exec()
-		if kind, detail := constraintViolation(err); kind == "unique" {
+		if kind, detail := violation(err); kind == sqlstore.Unique {
 			return k, detail, nil
 		} else if err != nil {
 			return -1, "", err
@@ -191,12 +155,8 @@ func explainUnwritten(ctx context.Context, conn *pgx.Conn, batches []gdoc.OpBatc
 		return err
 	}
 	for _, i := range unwritten {
-		b := &batches[i]
-		if head, ok := heads[b.DocID]; !ok {
-			results[i] = gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", b.DocID)
-		} else {
-			results[i] = gdoc.Errorf(gdoc.ECONFLICT, "Document %q is at revision %d, not %d.", b.DocID, head, b.BaseRev)
-		}
+		head, found := heads[batches[i].DocID]
+		results[i] = sqlstore.BatchNotApplied(&batches[i], head, found)
 	}
 	return nil
 }

@@ -9,10 +9,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -28,13 +27,20 @@ var migrations embed.FS
 
 var _ gdoc.Store = (*Store)(nil)
 
+// dialect is what PostgreSQL does differently from SQLite.
+var dialect = sqlstore.Dialect{
+	Name:               "postgres",
+	Violation:          violation,
+	Unavailable:        unavailable,
+	UnavailableMessage: "The database is unavailable; try again.",
+}
+
 // Store is gdoc.Store on a PostgreSQL database.
 type Store struct {
+	*sqlstore.Store
+	// pool serves AppendOps' pipelines and, through database/sql, every
+	// other query: PostgreSQL serializes writers itself.
 	pool *pgxpool.Pool
-	// write and read are the same pool: PostgreSQL serializes writers
-	// itself. Both names exist so the queries read like internal/sqlite's.
-	write, read *sql.DB
-	now         func() time.Time
 }
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -58,12 +64,18 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	s := &Store{pool: pool, write: db, read: db, now: time.Now}
-	if err := s.checkDurable(ctx); err != nil {
+	s := &Store{pool: pool}
+	s.Store = sqlstore.New(dialect, db, db, s.appendOps)
+	if err := checkDurable(ctx, db); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if err := dialect.Migrate(ctx, db, goose.DialectPostgres, migrations, goose.WithSessionLocker(locker)); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -73,11 +85,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // checkDurable refuses a server that acknowledges commits before they are
 // on disk: G-Doc acks an op only after its commit, and promises that a crash
 // right after the ack loses nothing.
-func (s *Store) checkDurable(ctx context.Context) error {
+func checkDurable(ctx context.Context, db *sql.DB) error {
 	for _, setting := range []string{"synchronous_commit", "fsync"} {
 		var value string
-		if err := s.read.QueryRowContext(ctx, "SHOW "+setting).Scan(&value); err != nil {
-			return s.fault("check "+setting, err)
+		if err := db.QueryRowContext(ctx, "SHOW "+setting).Scan(&value); err != nil {
+			return dialect.Fault("check "+setting, err)
 		}
 		if strings.EqualFold(value, "off") {
 			return fmt.Errorf("postgres: %s is off: committed edits could be lost in a crash; turn it on", setting)
@@ -86,69 +98,39 @@ func (s *Store) checkDurable(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, s.write, dir, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	if _, err := provider.Up(ctx); err != nil {
-		return s.fault("migrate", err)
-	}
-	return nil
-}
-
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return s.fault("ping", err)
+		return dialect.Fault("ping", err)
 	}
 	return nil
 }
 
 // Close closes the database handle and the pool under it.
 func (s *Store) Close() error {
-	err := s.write.Close()
+	err := s.Store.Close()
 	s.pool.Close()
 	return err
 }
 
-// constraintViolation classifies a driver error: "unique", "foreign" or "".
-// detail names the constraint, to tell constraints apart.
-func constraintViolation(err error) (kind, detail string) {
+// violation classifies a driver error; detail is the constraint's name,
+// which names the columns involved.
+func violation(err error) (kind sqlstore.Violation, detail string) {
 	var e *pgconn.PgError
 	if !errors.As(err, &e) {
-		return "", ""
+		return sqlstore.NoViolation, ""
 	}
 	switch e.Code {
 	case "23505": // unique_violation
-		return "unique", e.ConstraintName
+		return sqlstore.Unique, e.ConstraintName
 	case "23503": // foreign_key_violation
-		return "foreign", e.ConstraintName
+		return sqlstore.Foreign, e.ConstraintName
 	}
-	return "", ""
+	return sqlstore.NoViolation, ""
 }
 
-// fault wraps an unexpected driver error. A database that cannot be reached
-// or is shutting down is EUNAVAILABLE (retry later); anything else is a
-// plain error, which gdoc.ErrorCode reports as EINTERNAL.
-func (s *Store) fault(what string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	if unavailable(err) {
-		return fmt.Errorf("postgres: %s: %w: %w", what, gdoc.Errorf(gdoc.EUNAVAILABLE, "The database is unavailable; try again."), err)
-	}
-	return fmt.Errorf("postgres: %s: %w", what, err)
-}
-
+// unavailable reports a database that cannot be reached, or is starting,
+// shutting down or full: retry later.
 func unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -8,18 +8,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -27,8 +26,17 @@ var migrations embed.FS
 
 var _ gdoc.Store = (*Store)(nil)
 
+// dialect is what SQLite does differently from PostgreSQL.
+var dialect = sqlstore.Dialect{
+	Name:               "sqlite",
+	Violation:          violation,
+	Unavailable:        busy,
+	UnavailableMessage: "The database is busy; try again.",
+}
+
 // Store is gdoc.Store on one SQLite database file.
 type Store struct {
+	*sqlstore.Store
 	// write has exactly one connection: SQLite allows one writer at a time,
 	// so writers queue in database/sql instead of spinning on SQLITE_BUSY.
 	write *sql.DB
@@ -37,7 +45,6 @@ type Store struct {
 	read *sql.DB
 	// stmts are AppendOps' statements, prepared on the writer connection.
 	stmts map[string]*sql.Stmt
-	now   func() time.Time
 }
 
 // readConns is the size of the read pool.
@@ -77,8 +84,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{write: write, now: time.Now}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{write: write}
+	if err := dialect.Migrate(ctx, write, goose.DialectSQLite3, migrations); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -94,70 +101,45 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(readConns)
 	read.SetMaxIdleConns(readConns)
 	s.read = read
+	s.Store = sqlstore.New(dialect, write, read, s.appendOps)
 	return s, nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.write, dir)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	if _, err := provider.Up(ctx); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	return nil
-}
-
-// Ping reports whether the database file answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.read.PingContext(ctx); err != nil {
-		return s.fault("ping", err)
-	}
-	return nil
-}
-
-// Close closes both pools; the WAL is checkpointed when the last
-// connection closes.
+// Close closes AppendOps' statements and both pools; the WAL is
+// checkpointed when the last connection closes.
 func (s *Store) Close() error {
+	return errors.Join(s.closeStmts(), s.Store.Close())
+}
+
+func (s *Store) closeStmts() error {
 	var errs []error
 	for _, stmt := range s.stmts {
 		errs = append(errs, stmt.Close())
 	}
-	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
+	return errors.Join(errs...)
 }
 
-// constraintViolation classifies a driver error: "unique", "foreign" or "".
-// detail names the columns involved, to tell constraints apart.
-func constraintViolation(err error) (kind, detail string) {
+// violation classifies a driver error; detail is the driver's message,
+// which names the columns involved.
+func violation(err error) (kind sqlstore.Violation, detail string) {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
-		return "", ""
+		return sqlstore.NoViolation, ""
 	}
 	switch e.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return "unique", e.Error()
+		return sqlstore.Unique, e.Error()
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		return "foreign", e.Error()
+		return sqlstore.Foreign, e.Error()
 	}
-	return "", ""
+	return sqlstore.NoViolation, ""
 }
 
-// fault wraps an unexpected driver error. A database locked by another
-// process for longer than busy_timeout is EUNAVAILABLE (retry later);
-// anything else is a plain error, which gdoc.ErrorCode reports as EINTERNAL.
-func (s *Store) fault(what string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
+// busy reports a database locked by another process for longer than
+// busy_timeout: retry later.
+func busy(err error) bool {
 	var e *sqlite.Error
-	if errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED) {
-		return fmt.Errorf("sqlite: %s: %w: %w", what, gdoc.Errorf(gdoc.EUNAVAILABLE, "The database is busy; try again."), err)
-	}
-	return fmt.Errorf("sqlite: %s: %w", what, err)
+	return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }
 
 // txExec runs query in tx through a statement prepared at Open when there is
@@ -181,7 +163,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	for _, q := range queries {
 		stmt, err := s.write.PrepareContext(ctx, q)
 		if err != nil {
-			return s.fault("prepare", err)
+			return dialect.Fault("prepare", err)
 		}
 		s.stmts[q] = stmt
 	}

@@ -1,9 +1,7 @@
-package postgres
+package sqlstore
 
-// The queries below are written in the SQL that PostgreSQL and SQLite share
-// ($n placeholders, RETURNING); internal/sqlite carries the same file with
-// only its driver-specific parts changed. AppendOps differs: it is in
-// appendops.go, pipelined through pgx.
+// The queries below are written in the SQL that SQLite and PostgreSQL share
+// ($n placeholders, RETURNING).
 
 import (
 	"context"
@@ -88,13 +86,13 @@ func (s *Store) CreateUser(ctx context.Context, u *gdoc.User) error {
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		u.Username, userKey(u.Username), u.Email, userKey(u.Email), u.PasswordHash, unixMS(created),
 	).Scan(&id)
-	if kind, detail := constraintViolation(err); kind == "unique" {
+	if kind, detail := s.dialect.Violation(err); kind == Unique {
 		if strings.Contains(detail, "email") {
 			return gdoc.Errorf(gdoc.ECONFLICT, "The email %q is already registered.", u.Email)
 		}
 		return gdoc.Errorf(gdoc.ECONFLICT, "The username %q is taken.", u.Username)
 	} else if err != nil {
-		return s.fault("create user", err)
+		return s.dialect.Fault("create user", err)
 	}
 	u.ID = strconv.FormatInt(id, 10)
 	u.CreatedAt = created
@@ -110,7 +108,7 @@ func (s *Store) scanUser(row *sql.Row, what string) (*gdoc.User, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No user %s.", what)
 	} else if err != nil {
-		return nil, s.fault("read user", err)
+		return nil, s.dialect.Fault("read user", err)
 	}
 	u.ID = strconv.FormatInt(id, 10)
 	u.CreatedAt = fromMS(created)
@@ -168,13 +166,13 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 		INSERT INTO documents (id, title, language, owner_id, is_public, content, snapshot_rev, head_rev, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8)`,
 		d.ID, d.Title, d.Language, owner, d.Public, d.Content, d.Rev, unixMS(created))
-	switch kind, _ := constraintViolation(err); {
-	case kind == "unique":
+	switch kind, _ := s.dialect.Violation(err); {
+	case kind == Unique:
 		return gdoc.Errorf(gdoc.ECONFLICT, "A document with id %q exists.", d.ID)
-	case kind == "foreign":
+	case kind == Foreign:
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", d.OwnerID)
 	case err != nil:
-		return s.fault("create document", err)
+		return s.dialect.Fault("create document", err)
 	}
 	d.CreatedAt, d.UpdatedAt = created, created
 	return nil
@@ -206,7 +204,7 @@ func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
 	} else if err != nil {
-		return nil, s.fault("read document", err)
+		return nil, s.dialect.Fault("read document", err)
 	}
 	d.Content = content
 	return d, nil
@@ -224,19 +222,19 @@ func (s *Store) Documents(ctx context.Context, viewerID string) ([]*gdoc.Documen
 		WHERE is_public OR owner_id = $1
 		ORDER BY updated_at DESC, id`, viewer)
 	if err != nil {
-		return nil, s.fault("list documents", err)
+		return nil, s.dialect.Fault("list documents", err)
 	}
 	defer rows.Close()
 	docs := []*gdoc.Document{}
 	for rows.Next() {
 		d, err := scanDocument(rows)
 		if err != nil {
-			return nil, s.fault("list documents", err)
+			return nil, s.dialect.Fault("list documents", err)
 		}
 		docs = append(docs, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fault("list documents", err)
+		return nil, s.dialect.Fault("list documents", err)
 	}
 	return docs, nil
 }
@@ -267,7 +265,7 @@ func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, langua
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
 	} else if err != nil {
-		return nil, s.fault("update document", err)
+		return nil, s.dialect.Fault("update document", err)
 	}
 	d.Content = content
 	return d, nil
@@ -278,10 +276,10 @@ func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, langua
 func (s *Store) DeleteDocument(ctx context.Context, id string) error {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM documents WHERE id = $1`, id)
 	if err != nil {
-		return s.fault("delete document", err)
+		return s.dialect.Fault("delete document", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return s.fault("delete document", err)
+		return s.dialect.Fault("delete document", err)
 	} else if n == 0 {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
 	}
@@ -309,7 +307,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, content string, rev
 	if errors.Is(err, sql.ErrNoRows) {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
 	} else if err != nil {
-		return s.fault("save snapshot", err)
+		return s.dialect.Fault("save snapshot", err)
 	}
 	if rev > head {
 		return gdoc.Errorf(gdoc.EINVALID, "A snapshot at revision %d is ahead of document %q's head revision %d.", rev, id, head)
@@ -358,7 +356,7 @@ func (s *Store) Ops(ctx context.Context, docID string, from, to int64) ([]gdoc.C
 		WHERE doc_id = $1 AND rev > $2 AND rev <= $3
 		ORDER BY rev`, docID, from, to)
 	if err != nil {
-		return nil, s.fault("read ops", err)
+		return nil, s.dialect.Fault("read ops", err)
 	}
 	defer rows.Close()
 	ops := []gdoc.CommittedOp{}
@@ -368,13 +366,13 @@ func (s *Store) Ops(ctx context.Context, docID string, from, to int64) ([]gdoc.C
 		var text string
 		var created int64
 		if err := rows.Scan(&op.Rev, &opID, &op.UserID, &text, &created); err != nil {
-			return nil, s.fault("read ops", err)
+			return nil, s.dialect.Fault("read ops", err)
 		}
 		op.OpID, op.Op, op.CreatedAt = opID.String, json.RawMessage(text), fromMS(created)
 		ops = append(ops, op)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fault("read ops", err)
+		return nil, s.dialect.Fault("read ops", err)
 	}
 	return ops, nil
 }
@@ -387,7 +385,7 @@ func (s *Store) HeadRev(ctx context.Context, docID string) (int64, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	} else if err != nil {
-		return 0, s.fault("read head revision", err)
+		return 0, s.dialect.Fault("read head revision", err)
 	}
 	return head, nil
 }
@@ -399,7 +397,7 @@ func (s *Store) OpRev(ctx context.Context, docID, opID string) (int64, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, gdoc.Errorf(gdoc.ENOTFOUND, "No op %q in document %q.", opID, docID)
 	} else if err != nil {
-		return 0, s.fault("read op revision", err)
+		return 0, s.dialect.Fault("read op revision", err)
 	}
 	return rev, nil
 }
@@ -416,10 +414,10 @@ func (s *Store) AddChatMessage(ctx context.Context, m *gdoc.ChatMessage) error {
 		INSERT INTO chat_messages (doc_id, user_id, username, message, created_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		m.DocID, m.UserID, m.Username, m.Message, unixMS(created)).Scan(&id)
-	if kind, _ := constraintViolation(err); kind == "foreign" {
+	if kind, _ := s.dialect.Violation(err); kind == Foreign {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", m.DocID)
 	} else if err != nil {
-		return s.fault("add chat message", err)
+		return s.dialect.Fault("add chat message", err)
 	}
 	m.ID, m.CreatedAt = id, created
 	return nil
@@ -440,7 +438,7 @@ func (s *Store) ChatMessages(ctx context.Context, docID string, beforeID int64, 
 		WHERE doc_id = $1 AND id < $2
 		ORDER BY id DESC LIMIT $3`, docID, beforeID, limit)
 	if err != nil {
-		return nil, s.fault("read chat", err)
+		return nil, s.dialect.Fault("read chat", err)
 	}
 	defer rows.Close()
 	msgs := []*gdoc.ChatMessage{}
@@ -448,13 +446,13 @@ func (s *Store) ChatMessages(ctx context.Context, docID string, beforeID int64, 
 		m := &gdoc.ChatMessage{DocID: docID}
 		var created int64
 		if err := rows.Scan(&m.ID, &m.UserID, &m.Username, &m.Message, &created); err != nil {
-			return nil, s.fault("read chat", err)
+			return nil, s.dialect.Fault("read chat", err)
 		}
 		m.CreatedAt = fromMS(created)
 		msgs = append(msgs, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fault("read chat", err)
+		return nil, s.dialect.Fault("read chat", err)
 	}
 	slices.Reverse(msgs)
 	return msgs, nil
@@ -476,10 +474,10 @@ func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
 		INSERT INTO doc_sessions (doc_id, user_id, server_id, joined_at, left_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		sess.DocID, sess.UserID, sess.ServerID, unixMS(joined), left).Scan(&id)
-	if kind, _ := constraintViolation(err); kind == "foreign" {
+	if kind, _ := s.dialect.Violation(err); kind == Foreign {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", sess.DocID)
 	} else if err != nil {
-		return s.fault("start session", err)
+		return s.dialect.Fault("start session", err)
 	}
 	sess.ID, sess.JoinedAt = id, joined
 	return nil
@@ -489,10 +487,10 @@ func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
 func (s *Store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
 	res, err := s.write.ExecContext(ctx, `UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, id, unixMS(s.stamp(leftAt)))
 	if err != nil {
-		return s.fault("end session", err)
+		return s.dialect.Fault("end session", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return s.fault("end session", err)
+		return s.dialect.Fault("end session", err)
 	} else if n == 0 {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No session %d.", id)
 	}
@@ -510,7 +508,7 @@ func (s *Store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.
 		WHERE doc_id = $1
 		ORDER BY joined_at DESC, id DESC LIMIT $2`, docID, limit)
 	if err != nil {
-		return nil, s.fault("read sessions", err)
+		return nil, s.dialect.Fault("read sessions", err)
 	}
 	defer rows.Close()
 	sessions := []*gdoc.DocSession{}
@@ -519,7 +517,7 @@ func (s *Store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.
 		var joined int64
 		var left sql.NullInt64
 		if err := rows.Scan(&sess.ID, &sess.UserID, &sess.ServerID, &joined, &left); err != nil {
-			return nil, s.fault("read sessions", err)
+			return nil, s.dialect.Fault("read sessions", err)
 		}
 		sess.JoinedAt = fromMS(joined)
 		if left.Valid {
@@ -529,7 +527,7 @@ func (s *Store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.
 		sessions = append(sessions, sess)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fault("read sessions", err)
+		return nil, s.dialect.Fault("read sessions", err)
 	}
 	return sessions, nil
 }
@@ -545,20 +543,20 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return s.fault("revoke token", err)
+		return s.dialect.Fault("revoke token", err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM revoked_tokens WHERE expires_at < $1`, unixMS(s.now())); err != nil {
-		return s.fault("revoke token", err)
+		return s.dialect.Fault("revoke token", err)
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at`,
 		jti, unixMS(expiresAt)); err != nil {
-		return s.fault("revoke token", err)
+		return s.dialect.Fault("revoke token", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return s.fault("revoke token", err)
+		return s.dialect.Fault("revoke token", err)
 	}
 	return nil
 }
@@ -570,7 +568,7 @@ func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
-		return false, s.fault("read revoked token", err)
+		return false, s.dialect.Fault("read revoked token", err)
 	}
 	return true, nil
 }

@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/sqlstore"
+)
+
+// maxRowsPerInsert bounds one multi-row INSERT (6 parameters a row) well
+// under SQLite's parameter limit.
+const maxRowsPerInsert = 64
+
+// insertChunk is how many of n remaining ops the next INSERT takes: a power
+// of two, so that a handful of statement texts cover every batch size and
+// each is prepared once.
+func insertChunk(n int) int {
+	chunk := maxRowsPerInsert
+	for chunk > n {
+		chunk /= 2
+	}
+	return chunk
+}
+
+// appendOps is sqlstore.AppendFunc on the writer connection: one
+// transaction, one SAVEPOINT per batch.
+func (s *Store) appendOps(ctx context.Context, batches []gdoc.OpBatch, order []int, results []error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, i := range order {
+		if results[i], err = s.appendBatch(ctx, tx, &batches[i]); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// The statements of AppendOps.
+const (
+	savepointSQL   = `SAVEPOINT batch`
+	rollbackToSQL  = `ROLLBACK TO SAVEPOINT batch`
+	releaseSQL     = `RELEASE SAVEPOINT batch`
+	advanceHeadSQL = `UPDATE documents SET head_rev = $3, updated_at = $4 WHERE id = $1 AND head_rev = $2`
+)
+
+// appendBatch writes one batch inside the group transaction: advance the
+// document's head from BaseRev (refused unless BaseRev is the head), then
+// insert the ops. It returns the batch's own outcome, or err when the
+// transaction cannot go on.
+func (s *Store) appendBatch(ctx context.Context, tx *sql.Tx, b *gdoc.OpBatch) (outcome, err error) {
+	if _, err := s.txExec(ctx, tx, savepointSQL); err != nil {
+		return nil, err
+	}
+	newHead := b.BaseRev + int64(len(b.Ops))
+	res, err := s.txExec(ctx, tx, advanceHeadSQL, b.DocID, b.BaseRev, newHead, b.Ops[len(b.Ops)-1].CreatedAt.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		var head int64
+		err := tx.QueryRowContext(ctx, `SELECT head_rev FROM documents WHERE id = $1`, b.DocID).Scan(&head)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return sqlstore.BatchNotApplied(b, head, err == nil), s.releaseBatch(ctx, tx)
+	}
+	for ops := b.Ops; len(ops) > 0; {
+		chunk := ops[:insertChunk(len(ops))]
+		ops = ops[len(chunk):]
+		_, err := s.txExec(ctx, tx, insertOpsSQL(len(chunk)), insertOpsArgs(b.DocID, chunk)...)
+		if kind, detail := violation(err); kind == sqlstore.Unique {
+			if _, err := s.txExec(ctx, tx, rollbackToSQL); err != nil {
+				return nil, err
+			}
+			return sqlstore.BatchConflict(b, detail), s.releaseBatch(ctx, tx)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return nil, s.releaseBatch(ctx, tx)
+}
+
+// releaseBatch forgets the batch's savepoint, keeping what it wrote (if
+// anything) in the enclosing transaction.
+func (s *Store) releaseBatch(ctx context.Context, tx *sql.Tx) error {
+	_, err := s.txExec(ctx, tx, releaseSQL)
+	return err
+}
+
+// insertOpsSQL uses anonymous "?" parameters: SQLite resolves "$n" names by
+// a linear search per parameter, quadratic in a 600-parameter statement.
+func insertOpsSQL(rows int) string {
+	const row = "(?,?,?,?,?,?)"
+	var b strings.Builder
+	b.Grow(64 + rows*(len(row)+1))
+	b.WriteString(`INSERT INTO ops (doc_id, rev, op_id, user_id, op, created_at) VALUES `)
+	for r := range rows {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+func insertOpsArgs(docID string, ops []gdoc.CommittedOp) []any {
+	args := make([]any, 0, 6*len(ops))
+	for i := range ops {
+		op := &ops[i]
+		args = append(args, docID, op.Rev, sqlstore.OpIDParam(op), op.UserID, string(op.Op), op.CreatedAt.UnixMilli())
+	}
+	return args
+}
