@@ -105,10 +105,8 @@ func (s *Store) scanUser(row *sql.Row, what string) (*gdoc.User, error) {
 	var u gdoc.User
 	var id, created int64
 	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No user %s.", what)
-	} else if err != nil {
-		return nil, s.dialect.Fault("read user", err)
+	if err = s.rowErr("read user", err, gdoc.Errorf(gdoc.ENOTFOUND, "No user %s.", what)); err != nil {
+		return nil, err
 	}
 	u.ID = strconv.FormatInt(id, 10)
 	u.CreatedAt = fromMS(created)
@@ -182,6 +180,54 @@ const documentColumns = `id, title, language, owner_id, is_public, snapshot_rev,
 
 type rowScanner interface{ Scan(dest ...any) error }
 
+// rowErr classifies the error of a one-row query: notFound when there is no
+// row, a fault for a driver error, nil otherwise.
+func (s *Store) rowErr(what string, err, notFound error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound
+	} else if err != nil {
+		return s.dialect.Fault(what, err)
+	}
+	return nil
+}
+
+// queryList runs query on the read pool and returns what scan makes of each
+// row (an empty list, not nil, when there is none).
+func queryList[T any](ctx context.Context, s *Store, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.dialect.Fault(what, err)
+	}
+	defer rows.Close()
+	list := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.dialect.Fault(what, err)
+		}
+		list = append(list, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.dialect.Fault(what, err)
+	}
+	return list, nil
+}
+
+// execOne runs a statement meant to change one row; notFound when it
+// changes none.
+func (s *Store) execOne(ctx context.Context, what string, notFound error, query string, args ...any) error {
+	res, err := s.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return s.dialect.Fault(what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.dialect.Fault(what, err)
+	} else if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
 // scanDocument reads documentColumns, then extra.
 func scanDocument(row rowScanner, extra ...any) (*gdoc.Document, error) {
 	var d gdoc.Document
@@ -201,10 +247,8 @@ func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error)
 	var content string
 	d, err := scanDocument(s.read.QueryRowContext(ctx,
 		`SELECT `+documentColumns+`, content FROM documents WHERE id = $1`, id), &content)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
-	} else if err != nil {
-		return nil, s.dialect.Fault("read document", err)
+	if err = s.rowErr("read document", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
+		return nil, err
 	}
 	d.Content = content
 	return d, nil
@@ -217,26 +261,10 @@ func (s *Store) Documents(ctx context.Context, viewerID string) ([]*gdoc.Documen
 	if !ok {
 		viewer = 0 // no user has id 0: public documents only
 	}
-	rows, err := s.read.QueryContext(ctx, `
+	return queryList(ctx, s, "list documents", func(row rowScanner) (*gdoc.Document, error) { return scanDocument(row) }, `
 		SELECT `+documentColumns+` FROM documents
 		WHERE is_public OR owner_id = $1
 		ORDER BY updated_at DESC, id`, viewer)
-	if err != nil {
-		return nil, s.dialect.Fault("list documents", err)
-	}
-	defer rows.Close()
-	docs := []*gdoc.Document{}
-	for rows.Next() {
-		d, err := scanDocument(rows)
-		if err != nil {
-			return nil, s.dialect.Fault("list documents", err)
-		}
-		docs = append(docs, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.dialect.Fault("list documents", err)
-	}
-	return docs, nil
 }
 
 // UpdateDocumentMeta changes title, language and publicity where non-nil,
@@ -262,10 +290,8 @@ func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, langua
 		WHERE id = $1
 		RETURNING `+documentColumns+`, content`,
 		id, title, language, public, unixMS(s.stamp(time.Time{}))), &content)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
-	} else if err != nil {
-		return nil, s.dialect.Fault("update document", err)
+	if err = s.rowErr("update document", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
+		return nil, err
 	}
 	d.Content = content
 	return d, nil
@@ -274,16 +300,8 @@ func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, langua
 // DeleteDocument removes the document; its ops, chat and sessions go with
 // it (ON DELETE CASCADE). ENOTFOUND.
 func (s *Store) DeleteDocument(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM documents WHERE id = $1`, id)
-	if err != nil {
-		return s.dialect.Fault("delete document", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.dialect.Fault("delete document", err)
-	} else if n == 0 {
-		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
-	}
-	return nil
+	return s.execOne(ctx, "delete document", gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id),
+		`DELETE FROM documents WHERE id = $1`, id)
 }
 
 // SaveSnapshot stores content as the document's text at revision rev unless
@@ -304,10 +322,8 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, content string, rev
 			snapshot_rev = CASE WHEN snapshot_rev < $3 AND $3 <= head_rev THEN $3 ELSE snapshot_rev END
 		WHERE id = $1
 		RETURNING head_rev, snapshot_rev`, id, content, rev).Scan(&head, &snapshot)
-	if errors.Is(err, sql.ErrNoRows) {
-		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
-	} else if err != nil {
-		return s.dialect.Fault("save snapshot", err)
+	if err = s.rowErr("save snapshot", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
+		return err
 	}
 	if rev > head {
 		return gdoc.Errorf(gdoc.EINVALID, "A snapshot at revision %d is ahead of document %q's head revision %d.", rev, id, head)
@@ -351,30 +367,18 @@ func (s *Store) Ops(ctx context.Context, docID string, from, to int64) ([]gdoc.C
 	if to <= 0 {
 		to = 1<<63 - 1
 	}
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT rev, op_id, user_id, op, created_at FROM ops
-		WHERE doc_id = $1 AND rev > $2 AND rev <= $3
-		ORDER BY rev`, docID, from, to)
-	if err != nil {
-		return nil, s.dialect.Fault("read ops", err)
-	}
-	defer rows.Close()
-	ops := []gdoc.CommittedOp{}
-	for rows.Next() {
+	return queryList(ctx, s, "read ops", func(row rowScanner) (gdoc.CommittedOp, error) {
 		op := gdoc.CommittedOp{DocID: docID}
 		var opID sql.NullString
 		var text string
 		var created int64
-		if err := rows.Scan(&op.Rev, &opID, &op.UserID, &text, &created); err != nil {
-			return nil, s.dialect.Fault("read ops", err)
-		}
+		err := row.Scan(&op.Rev, &opID, &op.UserID, &text, &created)
 		op.OpID, op.Op, op.CreatedAt = opID.String, json.RawMessage(text), fromMS(created)
-		ops = append(ops, op)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.dialect.Fault("read ops", err)
-	}
-	return ops, nil
+		return op, err
+	}, `
+		SELECT rev, op_id, user_id, op, created_at FROM ops
+		WHERE doc_id = $1 AND rev > $2 AND rev <= $3
+		ORDER BY rev`, docID, from, to)
 }
 
 // HeadRev returns the newest committed revision of docID (0 when none, and
@@ -382,10 +386,8 @@ func (s *Store) Ops(ctx context.Context, docID string, from, to int64) ([]gdoc.C
 func (s *Store) HeadRev(ctx context.Context, docID string) (int64, error) {
 	var head int64
 	err := s.read.QueryRowContext(ctx, `SELECT head_rev FROM documents WHERE id = $1`, docID).Scan(&head)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	} else if err != nil {
-		return 0, s.dialect.Fault("read head revision", err)
+	if err = s.rowErr("read head revision", err, nil); err != nil {
+		return 0, err
 	}
 	return head, nil
 }
@@ -394,10 +396,8 @@ func (s *Store) HeadRev(ctx context.Context, docID string) (int64, error) {
 func (s *Store) OpRev(ctx context.Context, docID, opID string) (int64, error) {
 	var rev int64
 	err := s.read.QueryRowContext(ctx, `SELECT rev FROM ops WHERE doc_id = $1 AND op_id = $2`, docID, opID).Scan(&rev)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, gdoc.Errorf(gdoc.ENOTFOUND, "No op %q in document %q.", opID, docID)
-	} else if err != nil {
-		return 0, s.dialect.Fault("read op revision", err)
+	if err = s.rowErr("read op revision", err, gdoc.Errorf(gdoc.ENOTFOUND, "No op %q in document %q.", opID, docID)); err != nil {
+		return 0, err
 	}
 	return rev, nil
 }
@@ -433,29 +433,18 @@ func (s *Store) ChatMessages(ctx context.Context, docID string, beforeID int64, 
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	rows, err := s.read.QueryContext(ctx, `
+	msgs, err := queryList(ctx, s, "read chat", func(row rowScanner) (*gdoc.ChatMessage, error) {
+		m := &gdoc.ChatMessage{DocID: docID}
+		var created int64
+		err := row.Scan(&m.ID, &m.UserID, &m.Username, &m.Message, &created)
+		m.CreatedAt = fromMS(created)
+		return m, err
+	}, `
 		SELECT id, user_id, username, message, created_at FROM chat_messages
 		WHERE doc_id = $1 AND id < $2
 		ORDER BY id DESC LIMIT $3`, docID, beforeID, limit)
-	if err != nil {
-		return nil, s.dialect.Fault("read chat", err)
-	}
-	defer rows.Close()
-	msgs := []*gdoc.ChatMessage{}
-	for rows.Next() {
-		m := &gdoc.ChatMessage{DocID: docID}
-		var created int64
-		if err := rows.Scan(&m.ID, &m.UserID, &m.Username, &m.Message, &created); err != nil {
-			return nil, s.dialect.Fault("read chat", err)
-		}
-		m.CreatedAt = fromMS(created)
-		msgs = append(msgs, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.dialect.Fault("read chat", err)
-	}
 	slices.Reverse(msgs)
-	return msgs, nil
+	return msgs, err
 }
 
 // StartSession stores sess, setting sess.ID (and JoinedAt unless set).
@@ -485,16 +474,8 @@ func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
 
 // EndSession sets the session's LeftAt. ENOTFOUND.
 func (s *Store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, id, unixMS(s.stamp(leftAt)))
-	if err != nil {
-		return s.dialect.Fault("end session", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.dialect.Fault("end session", err)
-	} else if n == 0 {
-		return gdoc.Errorf(gdoc.ENOTFOUND, "No session %d.", id)
-	}
-	return nil
+	return s.execOne(ctx, "end session", gdoc.Errorf(gdoc.ENOTFOUND, "No session %d.", id),
+		`UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, id, unixMS(s.stamp(leftAt)))
 }
 
 // Sessions lists a document's sessions, newest first, up to limit. EINVALID
@@ -503,33 +484,21 @@ func (s *Store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.
 	if limit < 1 {
 		return nil, gdoc.Errorf(gdoc.EINVALID, "A session list holds at least one session.")
 	}
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT id, user_id, server_id, joined_at, left_at FROM doc_sessions
-		WHERE doc_id = $1
-		ORDER BY joined_at DESC, id DESC LIMIT $2`, docID, limit)
-	if err != nil {
-		return nil, s.dialect.Fault("read sessions", err)
-	}
-	defer rows.Close()
-	sessions := []*gdoc.DocSession{}
-	for rows.Next() {
+	return queryList(ctx, s, "read sessions", func(row rowScanner) (*gdoc.DocSession, error) {
 		sess := &gdoc.DocSession{DocID: docID}
 		var joined int64
 		var left sql.NullInt64
-		if err := rows.Scan(&sess.ID, &sess.UserID, &sess.ServerID, &joined, &left); err != nil {
-			return nil, s.dialect.Fault("read sessions", err)
-		}
+		err := row.Scan(&sess.ID, &sess.UserID, &sess.ServerID, &joined, &left)
 		sess.JoinedAt = fromMS(joined)
 		if left.Valid {
 			t := fromMS(left.Int64)
 			sess.LeftAt = &t
 		}
-		sessions = append(sessions, sess)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.dialect.Fault("read sessions", err)
-	}
-	return sessions, nil
+		return sess, err
+	}, `
+		SELECT id, user_id, server_id, joined_at, left_at FROM doc_sessions
+		WHERE doc_id = $1
+		ORDER BY joined_at DESC, id DESC LIMIT $2`, docID, limit)
 }
 
 // RevokeToken remembers jti as revoked until expiresAt, and forgets tokens
@@ -565,10 +534,8 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var one int
 	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM revoked_tokens WHERE jti = $1`, jti).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	} else if err != nil {
-		return false, s.dialect.Fault("read revoked token", err)
+	if err = s.rowErr("read revoked token", err, nil); err != nil {
+		return false, err
 	}
-	return true, nil
+	return one == 1, nil
 }
