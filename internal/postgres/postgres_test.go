@@ -78,17 +78,7 @@ func freshSchemaURL(tb testing.TB) string {
 // (before the schema is dropped: cleanups run last-in first-out).
 func mustOpen(tb testing.TB) *postgres.Store {
 	tb.Helper()
-	url := freshSchemaURL(tb)
-	s, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return storetest.Open(tb, postgres.Open, freshSchemaURL(tb))
 }
 
 func TestStore(t *testing.T) {
@@ -110,16 +100,8 @@ func TestOpen(t *testing.T) {
 	t.Run("TwoInstancesShareOneSchema", func(t *testing.T) {
 		ctx := context.Background()
 		url := freshSchemaURL(t)
-		a, err := postgres.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
-		b, err := postgres.Open(ctx, url) // migrations already applied
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
+		a := storetest.Open(t, postgres.Open, url)
+		b := storetest.Open(t, postgres.Open, url) // migrations already applied
 		if err := a.CreateDocument(ctx, &gdoc.Document{ID: "doc", Title: "t"}); err != nil {
 			t.Fatal(err)
 		}
@@ -153,11 +135,7 @@ func TestOpen(t *testing.T) {
 func TestAppendOpsTimeoutWhileLocked(t *testing.T) {
 	ctx := context.Background()
 	url := freshSchemaURL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.Open(t, postgres.Open, url)
 	for _, id := range []string{"locked", "free"} {
 		if err := s.CreateDocument(ctx, &gdoc.Document{ID: id, Title: "t"}); err != nil {
 			t.Fatal(err)

@@ -5,17 +5,15 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+
+	"github.com/gdoc/gdoc/internal/storetest"
 )
 
 // TestPragmas checks that the durability and integrity settings reach every
 // connection: they are per connection, and a typo in a DSN is silent.
 func TestPragmas(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "gdoc.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.Open(t, Open, filepath.Join(t.TempDir(), "gdoc.db"))
 	for _, tc := range []struct {
 		db     *sql.DB
 		name   string

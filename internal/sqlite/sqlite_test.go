@@ -24,16 +24,7 @@ import (
 // subdirectory, so Open must create it) and closes it after the test.
 func mustOpen(tb testing.TB) *sqlite.Store {
 	tb.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "data", "gdoc.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return storetest.Open(tb, sqlite.Open, filepath.Join(tb.TempDir(), "data", "gdoc.db"))
 }
 
 func TestStore(t *testing.T) {
@@ -54,12 +45,7 @@ func TestOpen(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		s, err = sqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		d, err := s.Document(ctx, "doc")
+		d, err := storetest.Open(t, sqlite.Open, path).Document(ctx, "doc")
 		if err != nil || d.Content != "kept" {
 			t.Fatalf("after reopen: %+v, %v", d, err)
 		}
@@ -93,7 +79,7 @@ func TestDurabilityAcrossCrash(t *testing.T) {
 		t.Skip("spawns a child process")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
-	s := mustOpenAt(t, path)
+	s := storetest.Open(t, sqlite.Open, path)
 	if err := s.CreateDocument(context.Background(), &gdoc.Document{ID: "doc", Title: "t"}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +125,7 @@ func TestDurabilityAcrossCrash(t *testing.T) {
 			t.Fatalf("round %d: child was not killed (exit %v) after %d revisions", round, err, len(reported))
 		}
 
-		s := mustOpenAt(t, path)
+		s := storetest.Open(t, sqlite.Open, path)
 		ops, err := s.Ops(context.Background(), "doc", 0, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -173,15 +159,6 @@ func TestDurabilityAcrossCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func mustOpenAt(t *testing.T, path string) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 const crashChildEnv = "GDOC_SQLITE_CRASH_CHILD"

@@ -77,6 +77,22 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 	}
 }
 
+// Open opens a store with open(ctx, source), failing tb if it cannot, and
+// closes it when the test ends (failing tb if Close fails).
+func Open[S gdoc.Store](tb testing.TB, open func(context.Context, string) (S, error), source string) S {
+	tb.Helper()
+	s, err := open(context.Background(), source)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
 // requireCode fails t unless err carries the gdoc error code want.
 func requireCode(t *testing.T, err error, want string) {
 	t.Helper()
