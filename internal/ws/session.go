@@ -71,7 +71,14 @@ type session struct {
 	opLimit, chatLimit, otherLimit *rate.Limiter
 
 	seed *seedShadow // seed dialect only
+
+	// cork lets the writer send a burst of queued messages in one system
+	// call; nil when the connection was not hijacked through the handler.
+	cork *corkedConn
 }
+
+// maxWriteBurst bounds the queued messages the writer sends under one cork.
+const maxWriteBurst = 64
 
 func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User, d dialect) *session {
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -474,32 +481,79 @@ func (s *session) writeLoop() {
 		case <-s.stopped:
 			return
 		case it := <-s.queue:
-			frames, closing, reason := s.encode(it)
-			for _, f := range frames {
-				if !s.write(f) {
-					return
-				}
-			}
-			if closing {
-				// A deleted document is gone for good: 1008 tells the
-				// client not to reconnect; anything else is going away.
-				code := websocket.StatusGoingAway
-				switch reason {
-				case collab.ReasonDeleted:
-					code = websocket.StatusPolicyViolation
-				case reasonOutOfSync:
-					code = websocket.StatusInternalError
-				}
-				s.stop(code, reason, false)
+			if !s.writeBurst(it) {
 				return
-			}
-			if s.seed != nil && len(s.queue) == 0 {
-				if f := s.seed.flush(); f != nil && !s.write(f) {
-					return
-				}
 			}
 		}
 	}
+}
+
+// writeBurst sends it and whatever else is queued already (up to
+// maxWriteBurst messages), corked so that they leave in one system call.
+// It reports false once the connection is stopping.
+func (s *session) writeBurst(it outItem) bool {
+	if s.cork == nil {
+		return s.writeItem(it, s.write)
+	}
+	s.cork.cork(s.h.cfg.WriteTimeout)
+	ok := s.writeItem(it, s.writeCorked)
+	for n := 1; ok && n < maxWriteBurst; n++ {
+		select {
+		case it = <-s.queue:
+			ok = s.writeItem(it, s.writeCorked)
+			continue
+		default:
+		}
+		break
+	}
+	if err := s.cork.uncork(); err != nil {
+		s.log.Debug("write failed", "err", err)
+		s.stop(websocket.StatusGoingAway, "", true)
+		return false
+	}
+	return ok
+}
+
+// writeItem sends one queued item. It reports false once the connection
+// is stopping.
+func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
+	frames, closing, reason := s.encode(it)
+	for _, f := range frames {
+		if !write(f) {
+			return false
+		}
+	}
+	if closing {
+		// A deleted document is gone for good: 1008 tells the
+		// client not to reconnect; anything else is going away.
+		code := websocket.StatusGoingAway
+		switch reason {
+		case collab.ReasonDeleted:
+			code = websocket.StatusPolicyViolation
+		case reasonOutOfSync:
+			code = websocket.StatusInternalError
+		}
+		s.stop(code, reason, false)
+		return false
+	}
+	if s.seed != nil && len(s.queue) == 0 {
+		if f := s.seed.flush(); f != nil && !write(f) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeCorked writes frame while the connection is corked: the bytes only
+// reach the cork's buffer (whose flush has its own deadline), so the write
+// needs no timer of its own.
+func (s *session) writeCorked(frame []byte) bool {
+	if err := s.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
+		s.log.Debug("write failed", "err", err)
+		s.stop(websocket.StatusGoingAway, "", true)
+		return false
+	}
+	return true
 }
 
 func (s *session) write(frame []byte) bool {

@@ -193,7 +193,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.wg.Done()
 
 	// Accept refuses a cross-origin handshake with 403 before anything else.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkingResponseWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		Subprotocols:    []string{SubprotocolOT, SubprotocolSeed},
 		OriginPatterns:  h.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -254,6 +255,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s := newSession(h, conn, docID, user, dialect)
 	s.token = token
+	s.cork = cw.conn
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
