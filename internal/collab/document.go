@@ -9,10 +9,15 @@ import (
 	"github.com/gdoc/gdoc/internal/ot"
 )
 
-// recentOpsLimit bounds the committed ops a loaded document keeps in memory
-// for transforming late submissions and serving catch-up; older ones are
-// read from the OpLog.
-const recentOpsLimit = 1000
+// recentOpsLimit is how many committed ops a loaded document keeps in
+// memory for transforming late submissions and serving catch-up; older ones
+// are read from the OpLog. The window grows by up to recentOpsSlack more
+// before it is cut back, so that the cut (a copy of the window) happens once
+// per recentOpsSlack ops rather than on every op.
+const (
+	recentOpsLimit = 1000
+	recentOpsSlack = recentOpsLimit / 4
+)
 
 // committed is one op of a document's recent history.
 type committed struct {
@@ -78,12 +83,15 @@ func (d *document) appendCommittedLocked(c committed) {
 	if c.op.OpID != "" {
 		d.opIDs[c.op.OpID] = c.op.Rev
 	}
-	if excess := len(d.recent) - recentOpsLimit; excess > 0 {
+	if len(d.recent) > recentOpsLimit+recentOpsSlack {
+		excess := len(d.recent) - recentOpsLimit
 		for _, old := range d.recent[:excess] {
 			delete(d.opIDs, old.op.OpID)
 			d.idsFrom = old.op.Rev
 		}
-		d.recent = append([]committed(nil), d.recent[excess:]...)
+		kept := make([]committed, recentOpsLimit, recentOpsLimit+recentOpsSlack+1)
+		copy(kept, d.recent[excess:])
+		d.recent = kept
 	}
 }
 
