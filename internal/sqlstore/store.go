@@ -409,18 +409,28 @@ func (s *Store) AddChatMessage(ctx context.Context, m *gdoc.ChatMessage) error {
 		return err
 	}
 	created := s.stamp(m.CreatedAt)
-	var id int64
-	err := s.write.QueryRowContext(ctx, `
+	id, err := s.insertForDocument(ctx, "add chat message", m.DocID, `
 		INSERT INTO chat_messages (doc_id, user_id, username, message, created_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		m.DocID, m.UserID, m.Username, m.Message, unixMS(created)).Scan(&id)
-	if kind, _ := s.dialect.Violation(err); kind == Foreign {
-		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", m.DocID)
-	} else if err != nil {
-		return s.dialect.Fault("add chat message", err)
+		m.DocID, m.UserID, m.Username, m.Message, unixMS(created))
+	if err != nil {
+		return err
 	}
 	m.ID, m.CreatedAt = id, created
 	return nil
+}
+
+// insertForDocument runs an INSERT of a row of document docID that returns
+// the row's id. ENOTFOUND when there is no such document.
+func (s *Store) insertForDocument(ctx context.Context, what, docID, query string, args ...any) (int64, error) {
+	var id int64
+	err := s.write.QueryRowContext(ctx, query, args...).Scan(&id)
+	if kind, _ := s.dialect.Violation(err); kind == Foreign {
+		return 0, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", docID)
+	} else if err != nil {
+		return 0, s.dialect.Fault(what, err)
+	}
+	return id, nil
 }
 
 // ChatMessages returns up to limit messages with ID < beforeID (all when
@@ -458,15 +468,12 @@ func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
 	if sess.LeftAt != nil {
 		left = unixMS(*sess.LeftAt)
 	}
-	var id int64
-	err := s.write.QueryRowContext(ctx, `
+	id, err := s.insertForDocument(ctx, "start session", sess.DocID, `
 		INSERT INTO doc_sessions (doc_id, user_id, server_id, joined_at, left_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		sess.DocID, sess.UserID, sess.ServerID, unixMS(joined), left).Scan(&id)
-	if kind, _ := s.dialect.Violation(err); kind == Foreign {
-		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", sess.DocID)
-	} else if err != nil {
-		return s.dialect.Fault("start session", err)
+		sess.DocID, sess.UserID, sess.ServerID, unixMS(joined), left)
+	if err != nil {
+		return err
 	}
 	sess.ID, sess.JoinedAt = id, joined
 	return nil
