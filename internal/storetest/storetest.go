@@ -151,6 +151,17 @@ func appendAll(t *testing.T, s gdoc.Store, batches ...gdoc.OpBatch) []error {
 	return results
 }
 
+// requireSnapshot fails t unless document docID holds content at revision
+// rev.
+func requireSnapshot(t *testing.T, s gdoc.Store, docID, content string, rev int64) {
+	t.Helper()
+	got, err := s.Document(context.Background(), docID)
+	must(t, err)
+	if got.Content != content || got.Rev != rev {
+		t.Fatalf("Document(%q) = %q at %d, want %q at %d", docID, got.Content, got.Rev, content, rev)
+	}
+}
+
 // requireRevs fails t unless docID's log holds exactly revisions 1..n in
 // order, and its head is n.
 func requireRevs(t *testing.T, s gdoc.Store, docID string, n int64) []gdoc.CommittedOp {
@@ -422,11 +433,7 @@ func testSaveSnapshotOK(t *testing.T, s gdoc.Store) {
 	mustDoc(t, s, "doc", "", true)
 	requireCode(t, appendAll(t, s, opsFrom("doc", 0, 3, "c"))[0], "")
 	must(t, s.SaveSnapshot(ctx, "doc", "text at 3", 3))
-	got, err := s.Document(ctx, "doc")
-	must(t, err)
-	if got.Content != "text at 3" || got.Rev != 3 {
-		t.Fatalf("Document = %q at %d, want %q at 3", got.Content, got.Rev, "text at 3")
-	}
+	requireSnapshot(t, s, "doc", "text at 3", 3)
 }
 
 func testSaveSnapshotIgnoresOlder(t *testing.T, s gdoc.Store) {
@@ -436,11 +443,7 @@ func testSaveSnapshotIgnoresOlder(t *testing.T, s gdoc.Store) {
 	must(t, s.SaveSnapshot(ctx, "doc", "text at 4", 4))
 	must(t, s.SaveSnapshot(ctx, "doc", "text at 2", 2))
 	must(t, s.SaveSnapshot(ctx, "doc", "again at 4", 4))
-	got, err := s.Document(ctx, "doc")
-	must(t, err)
-	if got.Content != "text at 4" || got.Rev != 4 {
-		t.Fatalf("Document = %q at %d, want %q at 4", got.Content, got.Rev, "text at 4")
-	}
+	requireSnapshot(t, s, "doc", "text at 4", 4)
 }
 
 func testSaveSnapshotAhead(t *testing.T, s gdoc.Store) {
@@ -448,11 +451,7 @@ func testSaveSnapshotAhead(t *testing.T, s gdoc.Store) {
 	mustDoc(t, s, "doc", "", true)
 	requireCode(t, s.SaveSnapshot(ctx, "doc", "from the future", 1), gdoc.EINVALID)
 	requireCode(t, s.SaveSnapshot(ctx, "doc", "negative", -1), gdoc.EINVALID)
-	got, err := s.Document(ctx, "doc")
-	must(t, err)
-	if got.Content != "content of doc" || got.Rev != 0 {
-		t.Fatalf("a refused snapshot changed the document: %q at %d", got.Content, got.Rev)
-	}
+	requireSnapshot(t, s, "doc", "content of doc", 0)
 }
 
 func testSaveSnapshotNotFound(t *testing.T, s gdoc.Store) {
@@ -969,11 +968,7 @@ func testUnicodeNUL(t *testing.T, s gdoc.Store) {
 	mustDoc(t, s, "doc", "", true)
 	requireCode(t, appendAll(t, s, opsFrom("doc", 0, 1, "c"))[0], "")
 	requireCode(t, s.SaveSnapshot(ctx, "doc", "a\x00b", 1), gdoc.EINVALID)
-	got, err := s.Document(ctx, "doc")
-	must(t, err)
-	if got.Content != "content of doc" || got.Rev != 0 {
-		t.Fatalf("a refused snapshot changed the document: %q at %d", got.Content, got.Rev)
-	}
+	requireSnapshot(t, s, "doc", "content of doc", 0)
 	title := "a\x00"
 	_, err = s.UpdateDocumentMeta(ctx, "doc", &title, nil, nil)
 	requireCode(t, err, gdoc.EINVALID)
