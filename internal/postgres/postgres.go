@@ -30,9 +30,11 @@ var _ gdoc.Store = (*Store)(nil)
 // dialect is what PostgreSQL does differently from SQLite.
 var dialect = sqlstore.Dialect{
 	Name:               "postgres",
-	Violation:          violation,
+	Constraint:         violation,
 	Unavailable:        unavailable,
 	UnavailableMessage: "The database is unavailable; try again.",
+	Migrations:         migrations,
+	Goose:              goose.DialectPostgres,
 }
 
 // Store is gdoc.Store on a PostgreSQL database.
@@ -75,7 +77,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	if err := dialect.Migrate(ctx, db, goose.DialectPostgres, migrations, goose.WithSessionLocker(locker)); err != nil {
+	if err := dialect.Migrate(ctx, db, goose.WithSessionLocker(locker)); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -29,9 +29,11 @@ var _ gdoc.Store = (*Store)(nil)
 // dialect is what SQLite does differently from PostgreSQL.
 var dialect = sqlstore.Dialect{
 	Name:               "sqlite",
-	Violation:          violation,
+	Constraint:         violation,
 	Unavailable:        busy,
 	UnavailableMessage: "The database is busy; try again.",
+	Migrations:         migrations,
+	Goose:              goose.DialectSQLite3,
 }
 
 // Store is gdoc.Store on one SQLite database file.
@@ -85,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	s := &Store{write: write}
-	if err := dialect.Migrate(ctx, write, goose.DialectSQLite3, migrations); err != nil {
+	if err := dialect.Migrate(ctx, write); err != nil {
 		write.Close()
 		return nil, err
 	}

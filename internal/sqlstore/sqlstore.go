@@ -34,15 +34,19 @@ const (
 type Dialect struct {
 	// Name prefixes the store's error messages ("sqlite", "postgres").
 	Name string
-	// Violation classifies a driver error. detail names the columns or the
-	// constraint involved: the store tells constraints apart by looking for
-	// "email" and "op_id" in it.
-	Violation func(err error) (kind Violation, detail string)
+	// Constraint classifies a driver error by the constraint it broke.
+	// detail names the columns or the constraint: the store tells
+	// constraints apart by looking for "email" and "op_id" in it.
+	Constraint func(err error) (kind Violation, detail string)
 	// Unavailable reports whether err is a passing condition (a busy or
 	// unreachable database): Fault reports it as EUNAVAILABLE with
 	// UnavailableMessage, so that clients retry later.
 	Unavailable        func(err error) bool
 	UnavailableMessage string
+	// Migrations holds the engine's schema migrations in a "migrations"
+	// directory, in Goose's dialect.
+	Migrations fs.FS
+	Goose      goose.Dialect
 }
 
 // Fault wraps an unexpected driver error. An unavailable database is
@@ -58,14 +62,13 @@ func (d Dialect) Fault(what string, err error) error {
 	return fmt.Errorf("%s: %s: %w", d.Name, what, err)
 }
 
-// Migrate applies the pending migrations of the "migrations" directory of
-// fsys to db.
-func (d Dialect) Migrate(ctx context.Context, db *sql.DB, goDialect goose.Dialect, fsys fs.FS, opts ...goose.ProviderOption) error {
-	dir, err := fs.Sub(fsys, "migrations")
+// Migrate applies the pending migrations to db.
+func (d Dialect) Migrate(ctx context.Context, db *sql.DB, opts ...goose.ProviderOption) error {
+	dir, err := fs.Sub(d.Migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("%s: migrations: %w", d.Name, err)
 	}
-	provider, err := goose.NewProvider(goDialect, db, dir, opts...)
+	provider, err := goose.NewProvider(d.Goose, db, dir, opts...)
 	if err != nil {
 		return fmt.Errorf("%s: migrations: %w", d.Name, err)
 	}
@@ -142,7 +145,7 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 }
 
 // BatchConflict is the outcome of a batch whose ops hit a unique key
-// (detail as from Dialect.Violation): one of its op ids is committed
+// (detail as from Dialect.Constraint): one of its op ids is committed
 // already, or a revision after its base is taken.
 func BatchConflict(b *gdoc.OpBatch, detail string) error {
 	if strings.Contains(detail, "op_id") {

@@ -86,7 +86,7 @@ func (s *Store) CreateUser(ctx context.Context, u *gdoc.User) error {
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
 		u.Username, userKey(u.Username), u.Email, userKey(u.Email), u.PasswordHash, unixMS(created),
 	).Scan(&id)
-	if kind, detail := s.dialect.Violation(err); kind == Unique {
+	if kind, detail := s.dialect.Constraint(err); kind == Unique {
 		if strings.Contains(detail, "email") {
 			return gdoc.Errorf(gdoc.ECONFLICT, "The email %q is already registered.", u.Email)
 		}
@@ -164,7 +164,7 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 		INSERT INTO documents (id, title, language, owner_id, is_public, content, snapshot_rev, head_rev, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8)`,
 		d.ID, d.Title, d.Language, owner, d.Public, d.Content, d.Rev, unixMS(created))
-	switch kind, _ := s.dialect.Violation(err); {
+	switch kind, _ := s.dialect.Constraint(err); {
 	case kind == Unique:
 		return gdoc.Errorf(gdoc.ECONFLICT, "A document with id %q exists.", d.ID)
 	case kind == Foreign:
@@ -425,7 +425,7 @@ func (s *Store) AddChatMessage(ctx context.Context, m *gdoc.ChatMessage) error {
 func (s *Store) insertForDocument(ctx context.Context, what, docID, query string, args ...any) (int64, error) {
 	var id int64
 	err := s.write.QueryRowContext(ctx, query, args...).Scan(&id)
-	if kind, _ := s.dialect.Violation(err); kind == Foreign {
+	if kind, _ := s.dialect.Constraint(err); kind == Foreign {
 		return 0, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", docID)
 	} else if err != nil {
 		return 0, s.dialect.Fault(what, err)
