@@ -2,9 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,71 +11,14 @@ import (
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/postgres"
 	"github.com/gdoc/gdoc/internal/storetest"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
-
-// databaseURL returns TEST_DATABASE_URL. Without it the tests skip loudly,
-// except under CI=true, where they fail: CI must run them.
-func databaseURL(tb testing.TB) string {
-	tb.Helper()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("TEST_DATABASE_URL is not set, and CI=true: the PostgreSQL store must be tested in CI")
-		}
-		tb.Skip("SKIPPING PostgreSQL store tests: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return url
-}
-
-// withParam adds a connection parameter to a URL or key=value DSN.
-func withParam(url, key, value string) string {
-	switch {
-	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
-		if strings.Contains(url, "?") {
-			return url + "&" + key + "=" + value
-		}
-		return url + "?" + key + "=" + value
-	default:
-		return url + " " + key + "=" + value
-	}
-}
-
-// freshSchemaURL creates a uniquely named schema, drops it after the test,
-// and returns a URL whose connections use it (search_path).
-func freshSchemaURL(tb testing.TB) string {
-	tb.Helper()
-	url := databaseURL(tb)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var suffix [6]byte
-	rand.Read(suffix[:])
-	schema := "gdoc_test_" + hex.EncodeToString(suffix[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			tb.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Error(err)
-		}
-	})
-	return withParam(url, "search_path", schema)
-}
 
 // mustOpen opens a store on a fresh schema and closes it after the test
 // (before the schema is dropped: cleanups run last-in first-out).
 func mustOpen(tb testing.TB) *postgres.Store {
 	tb.Helper()
-	return storetest.Open(tb, postgres.Open, freshSchemaURL(tb))
+	return storetest.Open(tb, postgres.Open, testenv.FreshSchema(tb))
 }
 
 func TestStore(t *testing.T) {
@@ -87,7 +27,8 @@ func TestStore(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	t.Run("ErrSynchronousCommitOff", func(t *testing.T) {
-		url := withParam(freshSchemaURL(t), "synchronous_commit", "off")
+		// FreshSchema's URL has a query already (search_path).
+		url := testenv.FreshSchema(t) + "&synchronous_commit=off"
 		s, err := postgres.Open(context.Background(), url)
 		if err == nil {
 			s.Close()
@@ -99,7 +40,7 @@ func TestOpen(t *testing.T) {
 	})
 	t.Run("TwoInstancesShareOneSchema", func(t *testing.T) {
 		ctx := context.Background()
-		url := freshSchemaURL(t)
+		url := testenv.FreshSchema(t)
 		a := storetest.Open(t, postgres.Open, url)
 		b := storetest.Open(t, postgres.Open, url) // migrations already applied
 		if err := a.CreateDocument(ctx, &gdoc.Document{ID: "doc", Title: "t"}); err != nil {
@@ -134,7 +75,7 @@ func TestOpen(t *testing.T) {
 // nothing and leaves no transaction open on a pooled connection.
 func TestAppendOpsTimeoutWhileLocked(t *testing.T) {
 	ctx := context.Background()
-	url := freshSchemaURL(t)
+	url := testenv.FreshSchema(t)
 	s := storetest.Open(t, postgres.Open, url)
 	for _, id := range []string{"locked", "free"} {
 		if err := s.CreateDocument(ctx, &gdoc.Document{ID: id, Title: "t"}); err != nil {
