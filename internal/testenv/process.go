@@ -72,6 +72,10 @@ func StartProcess(t testing.TB, name string, cmd *exec.Cmd, onStdoutLine func(st
 // Exited is closed when the process has ended.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
+// WaitErr is how the process ended (nil for exit status 0); valid once
+// Exited is closed.
+func (p *Process) WaitErr() error { return p.waitErr }
+
 // Alive reports whether the process still runs.
 func (p *Process) Alive() bool {
 	select {
@@ -100,8 +104,11 @@ func (p *Process) Stop(sig syscall.Signal) {
 func (p *Process) Kill() { p.Stop(syscall.SIGKILL) }
 
 // Tail returns the last lines of the process's log.
-func (p *Process) Tail(lines int) string {
-	data, err := os.ReadFile(p.LogPath)
+func (p *Process) Tail(lines int) string { return Tail(p.LogPath, lines) }
+
+// Tail returns the last lines of the file at path (or why it cannot).
+func Tail(path string, lines int) string {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}

@@ -21,18 +21,18 @@ import (
 func BenchmarkCrossInstanceOp(b *testing.B) {
 	c := newCluster(b, sharedRedis(b))
 	c.startInstances(2)
-	owner := register(b, c.instances[0].url, "owner")
-	docID := createDocument(b, c.instances[0].url, owner, "bench")
-	writerUser := register(b, c.instances[0].url, "writer")
-	readerUser := register(b, c.instances[1].url, "reader")
+	owner := register(b, c.instances[0].URL, "owner")
+	docID := createDocument(b, c.instances[0].URL, owner, "bench")
+	writerUser := register(b, c.instances[0].URL, "writer")
+	readerUser := register(b, c.instances[1].URL, "reader")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	writer, wInit, err := otclient.Dial(ctx, c.instances[0].url, docID, writerUser.Token, -1)
+	writer, wInit, err := otclient.Dial(ctx, c.instances[0].URL, docID, writerUser.Token, -1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer writer.CloseNow()
-	reader, _, err := otclient.Dial(ctx, c.instances[1].url, docID, readerUser.Token, -1)
+	reader, _, err := otclient.Dial(ctx, c.instances[1].URL, docID, readerUser.Token, -1)
 	if err != nil {
 		b.Fatal(err)
 	}

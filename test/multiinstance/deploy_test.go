@@ -8,13 +8,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // TestShippedNginxConfAccepted runs `nginx -t` on the shipped nginx.conf
 // with only the upstream hosts, the listen address and file paths
 // substituted (the same rewrite the multi-instance tests run nginx with).
 func TestShippedNginxConfAccepted(t *testing.T) {
-	nginx := requireTool(t, nginxPath)
+	nginx := testenv.Tool(t, nginxPath)
 	dir := t.TempDir()
 	shipped := shippedNginxConf(t)
 	for _, want := range []string{
@@ -77,7 +79,7 @@ func composeServices(t *testing.T, text string) []string {
 // when a YAML parser (python3 with PyYAML) is available: no Docker engine
 // runs here, so nothing is started.
 func TestComposeFilesMatchNginx(t *testing.T) {
-	root := moduleRoot()
+	root := testenv.ModuleRoot()
 	read := func(name string) string {
 		data, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
@@ -143,7 +145,7 @@ for name, svc in d["services"].items():
 // client and the binary the way the Makefile does, runs as non-root, and
 // exposes the seed's port.
 func TestDockerfileBuildsWhatTheTestsRun(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(moduleRoot(), "Dockerfile"))
+	data, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

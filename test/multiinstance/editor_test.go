@@ -12,6 +12,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/ot"
 	"github.com/gdoc/gdoc/internal/otclient"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // editor is one OT-dialect client that types unique markers into a
@@ -83,7 +84,7 @@ func (e *editor) catchUp(init *otclient.Message) (*otclient.Outgoing, error) {
 		if init.Content == nil {
 			return nil, fmt.Errorf("first init has no content: %s", init.Raw)
 		}
-		e.state = otclient.NewState(e.name+"-"+randomHex(4), *init.Content, init.Rev)
+		e.state = otclient.NewState(e.name+"-"+testenv.RandomHex(4), *init.Content, init.Rev)
 		return nil, nil
 	}
 	if init.Reset {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/ot"
 	"github.com/gdoc/gdoc/internal/otclient"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // presenceBound is the documented bound (docs/architecture.md) within which
@@ -229,10 +230,10 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() (bool, 
 	}
 }
 
-func urlsOf(insts []*instance) []string {
+func urlsOf(insts []*testenv.Server) []string {
 	var out []string
 	for _, inst := range insts {
-		out = append(out, inst.url)
+		out = append(out, inst.URL)
 	}
 	return out
 }
@@ -240,7 +241,7 @@ func urlsOf(insts []*instance) []string {
 // TestThreeInstancesBehindNginx runs one cluster (three instances, nginx in
 // front) through its scenarios in order; the crash comes last.
 func TestThreeInstancesBehindNginx(t *testing.T) {
-	requireTool(t, nginxPath)
+	testenv.Tool(t, nginxPath)
 	c := newCluster(t, sharedRedis(t))
 	c.startInstances(3)
 	c.startNginx()
@@ -257,11 +258,11 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			var urls []string
 			switch {
 			case i < 3:
-				urls = []string{c.instances[0].url}
+				urls = []string{c.instances[0].URL}
 			case i < 6:
-				urls = []string{c.instances[1].url}
+				urls = []string{c.instances[1].URL}
 			case i < 7:
-				urls = []string{c.instances[2].url}
+				urls = []string{c.instances[2].URL}
 			default:
 				urls = []string{c.lbURL}
 			}
@@ -287,12 +288,12 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 
-		aConn, _, err := dialRaw(ctx, c.instances[0].url, docID, alice.Token)
+		aConn, _, err := dialRaw(ctx, c.instances[0].URL, docID, alice.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer aConn.ws.CloseNow()
-		bConn, bInit, err := dialRaw(ctx, c.instances[1].url, docID, bob.Token)
+		bConn, bInit, err := dialRaw(ctx, c.instances[1].URL, docID, bob.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +308,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		}
 		// The third instance, which has neither connection, lists both.
 		waitFor(t, 5*time.Second, "instance 2 to list alice and bob", func() (bool, error) {
-			users, err := activeUsers(ctx, c.instances[2].url, docID)
+			users, err := activeUsers(ctx, c.instances[2].URL, docID)
 			return err == nil && sameIDs(users, alice.ID, bob.ID), nil
 		})
 
@@ -329,7 +330,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			t.Fatalf("alice got %v, want user_left for bob", left)
 		}
 		waitFor(t, 5*time.Second, "instance 2 to list only alice", func() (bool, error) {
-			users, err := activeUsers(ctx, c.instances[2].url, docID)
+			users, err := activeUsers(ctx, c.instances[2].URL, docID)
 			return err == nil && sameIDs(users, alice.ID), nil
 		})
 	})
@@ -342,12 +343,12 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		docID := createDocument(t, c.lbURL, alice, "seed")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		aConn, _, err := dialSeed(ctx, c.instances[0].url, docID, alice.Token)
+		aConn, _, err := dialSeed(ctx, c.instances[0].URL, docID, alice.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer aConn.ws.CloseNow()
-		bConn, _, err := dialSeed(ctx, c.instances[1].url, docID, bob.Token)
+		bConn, _, err := dialSeed(ctx, c.instances[1].URL, docID, bob.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,7 +363,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			t.Fatalf("bob on instance 1 received %v, want alice's update with %q", update, text)
 		}
 		waitFor(t, 5*time.Second, "instance 2 to serve the new text", func() (bool, error) {
-			doc, err := fetchDocument(ctx, c.instances[2].url, docID)
+			doc, err := fetchDocument(ctx, c.instances[2].URL, docID)
 			return err == nil && doc.Content == text && doc.Rev == 1, nil
 		})
 	})
@@ -378,7 +379,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ghost := register(t, c.lbURL, "ghost")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		ghostConn, _, err := dialRaw(ctx, victim.url, docID, ghost.Token)
+		ghostConn, _, err := dialRaw(ctx, victim.URL, docID, ghost.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,22 +391,22 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			var urls []string
 			switch {
 			case i < 3: // on the victim; after the crash, through nginx
-				urls = []string{victim.url, c.lbURL}
+				urls = []string{victim.URL, c.lbURL}
 			case i < 5:
-				urls = []string{survivors[i%2].url}
+				urls = []string{survivors[i%2].URL}
 			default:
 				urls = []string{c.lbURL}
 			}
 			editors = append(editors, newEditor(fmt.Sprintf("k%d", i), u.Token, docID, urls...))
 		}
 		waitFor(t, 10*time.Second, "the ghost to be listed", func() (bool, error) {
-			users, err := activeUsers(ctx, survivors[0].url, docID)
+			users, err := activeUsers(ctx, survivors[0].URL, docID)
 			return err == nil && hasID(users, ghost.ID), nil
 		})
 		// An observer on a survivor, reading all along, must be told the
 		// ghost left.
 		observer := register(t, c.lbURL, "observer")
-		obsConn, _, err := dialRaw(ctx, survivors[0].url, docID, observer.Token)
+		obsConn, _, err := dialRaw(ctx, survivors[0].URL, docID, observer.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -426,7 +427,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 
 		ed := startEditing(t, editors, 40)
 		ed.typedAtLeast(15)
-		victim.stop(syscall.SIGKILL)
+		victim.Stop(syscall.SIGKILL)
 		killedAt := time.Now()
 
 		_, head := ed.converge(docID, append(urlsOf(survivors), c.lbURL))
@@ -442,7 +443,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		}
 
 		waitFor(t, presenceBound+5*time.Second, "the ghost to leave presence", func() (bool, error) {
-			users, err := activeUsers(ctx, survivors[0].url, docID)
+			users, err := activeUsers(ctx, survivors[0].URL, docID)
 			return err == nil && !hasID(users, ghost.ID), nil
 		})
 		if gone := time.Since(killedAt); gone > presenceBound+2*time.Second {
@@ -468,9 +469,9 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		var editors []*editor
 		for i := range 4 {
 			u := register(t, c.lbURL, fmt.Sprintf("s%d", i))
-			urls := []string{staying.url}
+			urls := []string{staying.URL}
 			if i < 2 {
-				urls = []string{leaving.url, c.lbURL}
+				urls = []string{leaving.URL, c.lbURL}
 			}
 			editors = append(editors, newEditor(fmt.Sprintf("s%d", i), u.Token, docID, urls...))
 		}
@@ -478,13 +479,13 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		idle := register(t, c.lbURL, "idle")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		idleConn, _, err := dialRaw(ctx, leaving.url, docID, idle.Token)
+		idleConn, _, err := dialRaw(ctx, leaving.URL, docID, idle.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer idleConn.ws.CloseNow()
 		waitFor(t, 5*time.Second, "the idle user to be listed", func() (bool, error) {
-			users, err := activeUsers(ctx, staying.url, docID)
+			users, err := activeUsers(ctx, staying.URL, docID)
 			return err == nil && hasID(users, idle.ID), nil
 		})
 		idleClosed := make(chan websocket.StatusCode, 1)
@@ -500,13 +501,13 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ed := startEditing(t, editors, 40)
 		ed.typedAtLeast(15)
 		sigtermAt := time.Now()
-		leaving.stop(syscall.SIGTERM)
+		leaving.Stop(syscall.SIGTERM)
 		stoppedAt := time.Now()
 		t.Logf("the instance exited %s after SIGTERM", stoppedAt.Sub(sigtermAt).Round(time.Millisecond))
-		if leaving.waitErr != nil {
-			t.Fatalf("instance stopped by SIGTERM exited with %v", leaving.waitErr)
+		if leaving.WaitErr() != nil {
+			t.Fatalf("instance stopped by SIGTERM exited with %v", leaving.WaitErr())
 		}
-		_, head := ed.converge(docID, []string{staying.url, c.lbURL})
+		_, head := ed.converge(docID, []string{staying.URL, c.lbURL})
 		checkOpLog(t, c.dbURL, docID, head)
 		for _, e := range editors[:2] {
 			if e.reconnects == 0 || e.connectedTo != c.lbURL {
@@ -518,7 +519,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		}
 		// Well inside the crash bound: a graceful stop removes presence.
 		waitFor(t, 3*time.Second, "the idle user to leave presence", func() (bool, error) {
-			users, err := activeUsers(ctx, staying.url, docID)
+			users, err := activeUsers(ctx, staying.URL, docID)
 			return err == nil && !hasID(users, idle.ID), nil
 		})
 		if gone := time.Since(stoppedAt); gone >= presenceBound {
@@ -531,17 +532,16 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 // that Redis mid-edit and starts it again on the same port: the instances
 // resubscribe, catch up from the op log, and every client converges.
 func TestRedisRestartMidEdit(t *testing.T) {
-	redisServer := requireTool(t, redisServerPath)
+	redisServer := testenv.Tool(t, redisServerPath)
 	dir := t.TempDir()
 	port := freePort(t)
-	startRedis := func() *process {
+	startRedis := func() *testenv.Process {
 		cmd := exec.Command(redisServer, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir)
-		dieWithTest(cmd, syscall.SIGKILL)
-		p := start(t, dir, "redis-"+strconv.FormatInt(time.Now().UnixNano(), 36), cmd, nil)
+		p := testenv.StartProcess(t, "redis", cmd, nil)
 		waitFor(t, 10*time.Second, "redis-server to accept connections", func() (bool, error) {
-			if !p.alive() {
-				return false, fmt.Errorf("redis-server exited:\n%s", tail(p.logPath, 20))
+			if !p.Alive() {
+				return false, fmt.Errorf("redis-server exited:\n%s", p.Tail(20))
 			}
 			return redisAnswers(port), nil
 		})
@@ -551,12 +551,12 @@ func TestRedisRestartMidEdit(t *testing.T) {
 
 	c := newCluster(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
 	c.startInstances(2)
-	owner := register(t, c.instances[0].url, "owner")
-	docID := createDocument(t, c.instances[0].url, owner, "redis-restart")
+	owner := register(t, c.instances[0].URL, "owner")
+	docID := createDocument(t, c.instances[0].URL, owner, "redis-restart")
 	var editors []*editor
 	for i := range 4 {
-		u := register(t, c.instances[0].url, fmt.Sprintf("r%d", i))
-		editors = append(editors, newEditor(fmt.Sprintf("r%d", i), u.Token, docID, c.instances[i%2].url))
+		u := register(t, c.instances[0].URL, fmt.Sprintf("r%d", i))
+		editors = append(editors, newEditor(fmt.Sprintf("r%d", i), u.Token, docID, c.instances[i%2].URL))
 	}
 	// One idle user on each instance, connected through the outage (they
 	// read and discard, so they are never slow consumers).
@@ -564,8 +564,8 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	defer stopIdle()
 	var idleIDs []string
 	for i, inst := range c.instances {
-		u := register(t, inst.url, fmt.Sprintf("idle%d", i))
-		conn, _, err := dialRaw(idleCtx, inst.url, docID, u.Token)
+		u := register(t, inst.URL, fmt.Sprintf("idle%d", i))
+		conn, _, err := dialRaw(idleCtx, inst.URL, docID, u.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -581,7 +581,7 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	}
 	ed := startEditing(t, editors, 40)
 	ed.typedAtLeast(10)
-	redisProc.stop(syscall.SIGKILL)
+	redisProc.Stop(syscall.SIGKILL)
 	time.Sleep(time.Second) // editing goes on without fan-out
 	startRedis()
 	_, head := ed.converge(docID, urlsOf(c.instances))
@@ -592,7 +592,7 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	// along, are listed again by both instances (the editors have left).
 	waitFor(t, 12*time.Second, "presence to be rebuilt after the Redis restart", func() (bool, error) {
 		for _, inst := range c.instances {
-			users, err := activeUsers(context.Background(), inst.url, docID)
+			users, err := activeUsers(context.Background(), inst.URL, docID)
 			if err != nil || !sameIDs(users, idleIDs...) {
 				return false, nil
 			}
@@ -604,14 +604,14 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	// the other promptly, without waiting for a conflict to force catch-up.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	watcher := register(t, c.instances[1].url, "watcher")
-	wConn, wInit, err := otclient.Dial(ctx, c.instances[1].url, docID, watcher.Token, -1)
+	watcher := register(t, c.instances[1].URL, "watcher")
+	wConn, wInit, err := otclient.Dial(ctx, c.instances[1].URL, docID, watcher.Token, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wConn.CloseNow()
-	writer := register(t, c.instances[0].url, "writer")
-	wr, _, err := otclient.Dial(ctx, c.instances[0].url, docID, writer.Token, -1)
+	writer := register(t, c.instances[0].URL, "writer")
+	wr, _, err := otclient.Dial(ctx, c.instances[0].URL, docID, writer.Token, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
