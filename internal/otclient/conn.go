@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,6 +28,12 @@ type Message struct {
 	Content  *string         `json:"content,omitempty"`
 	Ops      []Message       `json:"ops,omitempty"`
 	Reset    bool            `json:"reset,omitempty"`
+
+	ActiveUsers []string `json:"active_users,omitempty"`  // init
+	ClientMsgID string   `json:"client_msg_id,omitempty"` // chat_ack
+	Data        *struct {
+		Content string `json:"content"`
+	} `json:"data,omitempty"` // a seed-dialect update
 
 	Raw json.RawMessage `json:"-"`
 }
@@ -73,6 +78,20 @@ type Conn struct {
 // with token, catching up from since when since >= 0, and returns the
 // connection and its init message.
 func Dial(ctx context.Context, baseURL, docID, token string, since int64) (*Conn, *Message, error) {
+	query := url.Values{}
+	if since >= 0 {
+		query.Set("since", strconv.FormatInt(since, 10))
+	}
+	return dial(ctx, baseURL, docID, query, []string{Subprotocol, "bearer." + token})
+}
+
+// DialSeed connects in the seed's dialect, as the seed's own client does:
+// no subprotocol, the token in the query string.
+func DialSeed(ctx context.Context, baseURL, docID, token string) (*Conn, *Message, error) {
+	return dial(ctx, baseURL, docID, url.Values{"token": {token}}, nil)
+}
+
+func dial(ctx context.Context, baseURL, docID string, query url.Values, subprotocols []string) (*Conn, *Message, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		return nil, nil, err
@@ -83,14 +102,11 @@ func Dial(ctx context.Context, baseURL, docID, token string, since int64) (*Conn
 	case "https":
 		u.Scheme = "wss"
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/" + url.PathEscape(docID)
-	if since >= 0 {
-		u.RawQuery = "since=" + strconv.FormatInt(since, 10)
-	}
-	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
-		Subprotocols: []string{Subprotocol, "bearer." + token},
-		HTTPHeader:   http.Header{},
-	})
+	// The id is escaped once: RawPath is what goes on the wire.
+	u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/ws/" + url.PathEscape(docID)
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/" + docID
+	u.RawQuery = query.Encode()
+	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{Subprotocols: subprotocols})
 	if err != nil {
 		if resp != nil {
 			return nil, nil, fmt.Errorf("dial %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)

@@ -22,11 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
 )
 
@@ -334,86 +331,4 @@ func opLogRevisions(t testing.TB, dbURL, docID string) (revs []int64, opIDs []st
 		t.Fatal(err)
 	}
 	return revs, opIDs
-}
-
-// rawConn is a bare OT-dialect WebSocket for the tests that look at
-// messages other than ops (chat ids are numbers, otclient's are strings).
-type rawConn struct {
-	ws *websocket.Conn
-}
-
-type rawMessage map[string]any
-
-func (m rawMessage) str(field string) string {
-	s, _ := m[field].(string)
-	return s
-}
-
-func (m rawMessage) num(field string) int64 {
-	f, _ := m[field].(float64)
-	return int64(f)
-}
-
-func dialRaw(ctx context.Context, baseURL, docID, token string) (*rawConn, rawMessage, error) {
-	u := strings.Replace(baseURL, "http://", "ws://", 1) + "/ws/" + url.PathEscape(docID)
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{otclient.Subprotocol, "bearer." + token}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", u, err)
-	}
-	c := &rawConn{ws: ws}
-	init, err := c.read(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, nil, err
-	}
-	if init.str("type") != "init" {
-		ws.CloseNow()
-		return nil, nil, fmt.Errorf("first message is not init: %v", init)
-	}
-	return c, init, nil
-}
-
-// dialSeed opens a seed-dialect connection: no subprotocol, the token in
-// the query string, exactly as the seed's client does.
-func dialSeed(ctx context.Context, baseURL, docID, token string) (*rawConn, rawMessage, error) {
-	u := strings.Replace(baseURL, "http://", "ws://", 1) + "/ws/" + url.PathEscape(docID) + "?token=" + url.QueryEscape(token)
-	ws, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dial seed dialect: %w", err)
-	}
-	c := &rawConn{ws: ws}
-	init, err := c.read(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, nil, err
-	}
-	if init.str("type") != "init" {
-		ws.CloseNow()
-		return nil, nil, fmt.Errorf("first message is not init: %v", init)
-	}
-	return c, init, nil
-}
-
-func (c *rawConn) read(ctx context.Context) (rawMessage, error) {
-	var m rawMessage
-	err := wsjson.Read(ctx, c.ws, &m)
-	return m, err
-}
-
-func (c *rawConn) send(ctx context.Context, v any) error { return wsjson.Write(ctx, c.ws, v) }
-
-// readUntil reads messages until one of the given types arrives.
-func (c *rawConn) readUntil(t testing.TB, ctx context.Context, types ...string) rawMessage {
-	t.Helper()
-	for {
-		m, err := c.read(ctx)
-		if err != nil {
-			t.Fatalf("waiting for %v: %v", types, err)
-		}
-		for _, typ := range types {
-			if m.str("type") == typ {
-				return m
-			}
-		}
-	}
 }

@@ -288,23 +288,23 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 
-		aConn, _, err := dialRaw(ctx, c.instances[0].URL, docID, alice.Token)
+		aConn, _, err := otclient.Dial(ctx, c.instances[0].URL, docID, alice.Token, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer aConn.ws.CloseNow()
-		bConn, bInit, err := dialRaw(ctx, c.instances[1].URL, docID, bob.Token)
+		defer aConn.CloseNow()
+		bConn, bInit, err := otclient.Dial(ctx, c.instances[1].URL, docID, bob.Token, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer bConn.ws.CloseNow()
+		defer bConn.CloseNow()
 
 		// Bob's init, on instance 1, already lists alice, who is on 0.
-		if others, _ := bInit["active_users"].([]any); len(others) != 1 || others[0] != alice.ID {
-			t.Fatalf("bob's init lists active_users %v, want [%s]", bInit["active_users"], alice.ID)
+		if others := bInit.ActiveUsers; len(others) != 1 || others[0] != alice.ID {
+			t.Fatalf("bob's init lists active_users %v, want [%s]", others, alice.ID)
 		}
-		if joined := aConn.readUntil(t, ctx, "user_joined"); joined.str("user_id") != bob.ID || joined.str("username") != bob.Username {
-			t.Fatalf("alice got %v, want user_joined for bob %s", joined, bob.ID)
+		if joined := readUntil(t, ctx, aConn, "user_joined"); joined.UserID != bob.ID || joined.Username != bob.Username {
+			t.Fatalf("alice got %s, want user_joined for bob %s", joined.Raw, bob.ID)
 		}
 		// The third instance, which has neither connection, lists both.
 		waitFor(t, 5*time.Second, "instance 2 to list alice and bob", func() (bool, error) {
@@ -312,22 +312,22 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 			return err == nil && sameIDs(users, alice.ID, bob.ID), nil
 		})
 
-		if err := aConn.send(ctx, map[string]any{"type": "chat", "message": "hello across instances", "client_msg_id": "m1"}); err != nil {
+		if err := aConn.Send(ctx, map[string]any{"type": "chat", "message": "hello across instances", "client_msg_id": "m1"}); err != nil {
 			t.Fatal(err)
 		}
-		chat := bConn.readUntil(t, ctx, "chat")
-		if chat.str("message") != "hello across instances" || chat.str("user_id") != alice.ID || chat.num("id") <= 0 {
-			t.Fatalf("bob received chat %v", chat)
+		chat := readUntil(t, ctx, bConn, "chat")
+		if id, err := strconv.ParseInt(chat.ID, 10, 64); chat.Text() != "hello across instances" || chat.UserID != alice.ID || err != nil || id <= 0 {
+			t.Fatalf("bob received chat %s", chat.Raw)
 		}
 		// The sender gets its ack with the stored id, not its own message.
-		ack := aConn.readUntil(t, ctx, "chat_ack", "chat")
-		if ack.str("type") != "chat_ack" || ack.str("client_msg_id") != "m1" || ack.num("id") != chat.num("id") {
-			t.Fatalf("alice received %v, want chat_ack for m1 with id %d", ack, chat.num("id"))
+		ack := readUntil(t, ctx, aConn, "chat_ack", "chat")
+		if ack.Type != "chat_ack" || ack.ClientMsgID != "m1" || ack.ID != chat.ID {
+			t.Fatalf("alice received %s, want chat_ack for m1 with id %s", ack.Raw, chat.ID)
 		}
 
-		bConn.ws.Close(websocket.StatusNormalClosure, "")
-		if left := aConn.readUntil(t, ctx, "user_left"); left.str("user_id") != bob.ID {
-			t.Fatalf("alice got %v, want user_left for bob", left)
+		bConn.Close()
+		if left := readUntil(t, ctx, aConn, "user_left"); left.UserID != bob.ID {
+			t.Fatalf("alice got %s, want user_left for bob", left.Raw)
 		}
 		waitFor(t, 5*time.Second, "instance 2 to list only alice", func() (bool, error) {
 			users, err := activeUsers(ctx, c.instances[2].URL, docID)
@@ -343,24 +343,23 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		docID := createDocument(t, c.lbURL, alice, "seed")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		aConn, _, err := dialSeed(ctx, c.instances[0].URL, docID, alice.Token)
+		aConn, _, err := otclient.DialSeed(ctx, c.instances[0].URL, docID, alice.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer aConn.ws.CloseNow()
-		bConn, _, err := dialSeed(ctx, c.instances[1].URL, docID, bob.Token)
+		defer aConn.CloseNow()
+		bConn, _, err := otclient.DialSeed(ctx, c.instances[1].URL, docID, bob.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer bConn.ws.CloseNow()
+		defer bConn.CloseNow()
 		text := "def main():\n    print('héllo 😀')\n"
-		if err := aConn.send(ctx, map[string]any{"type": "update", "data": map[string]any{"content": text}, "timestamp": 1}); err != nil {
+		if err := aConn.Send(ctx, map[string]any{"type": "update", "data": map[string]any{"content": text}, "timestamp": 1}); err != nil {
 			t.Fatal(err)
 		}
-		update := bConn.readUntil(t, ctx, "update")
-		data, _ := update["data"].(map[string]any)
-		if update.str("user_id") != alice.ID || data["content"] != text {
-			t.Fatalf("bob on instance 1 received %v, want alice's update with %q", update, text)
+		update := readUntil(t, ctx, bConn, "update")
+		if update.UserID != alice.ID || update.Data == nil || update.Data.Content != text {
+			t.Fatalf("bob on instance 1 received %s, want alice's update with %q", update.Raw, text)
 		}
 		waitFor(t, 5*time.Second, "instance 2 to serve the new text", func() (bool, error) {
 			doc, err := fetchDocument(ctx, c.instances[2].URL, docID)
@@ -379,11 +378,11 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ghost := register(t, c.lbURL, "ghost")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		ghostConn, _, err := dialRaw(ctx, victim.URL, docID, ghost.Token)
+		ghostConn, _, err := otclient.Dial(ctx, victim.URL, docID, ghost.Token, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ghostConn.ws.CloseNow()
+		defer ghostConn.CloseNow()
 
 		var editors []*editor
 		for i := range 6 {
@@ -406,19 +405,19 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		// An observer on a survivor, reading all along, must be told the
 		// ghost left.
 		observer := register(t, c.lbURL, "observer")
-		obsConn, _, err := dialRaw(ctx, survivors[0].URL, docID, observer.Token)
+		obsConn, _, err := otclient.Dial(ctx, survivors[0].URL, docID, observer.Token, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer obsConn.ws.CloseNow()
+		defer obsConn.CloseNow()
 		ghostLeft := make(chan time.Time, 1)
 		go func() {
 			for {
-				m, err := obsConn.read(ctx)
+				m, err := obsConn.Read(ctx)
 				if err != nil {
 					return
 				}
-				if m.str("type") == "user_left" && m.str("user_id") == ghost.ID {
+				if m.Type == "user_left" && m.UserID == ghost.ID {
 					ghostLeft <- time.Now()
 					return
 				}
@@ -479,11 +478,11 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		idle := register(t, c.lbURL, "idle")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		idleConn, _, err := dialRaw(ctx, leaving.URL, docID, idle.Token)
+		idleConn, _, err := otclient.Dial(ctx, leaving.URL, docID, idle.Token, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer idleConn.ws.CloseNow()
+		defer idleConn.CloseNow()
 		waitFor(t, 5*time.Second, "the idle user to be listed", func() (bool, error) {
 			users, err := activeUsers(ctx, staying.URL, docID)
 			return err == nil && hasID(users, idle.ID), nil
@@ -491,7 +490,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		idleClosed := make(chan websocket.StatusCode, 1)
 		go func() {
 			for {
-				if _, err := idleConn.read(ctx); err != nil {
+				if _, err := idleConn.Read(ctx); err != nil {
 					idleClosed <- websocket.CloseStatus(err)
 					return
 				}
@@ -565,14 +564,14 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	var idleIDs []string
 	for i, inst := range c.instances {
 		u := register(t, inst.URL, fmt.Sprintf("idle%d", i))
-		conn, _, err := dialRaw(idleCtx, inst.URL, docID, u.Token)
+		conn, _, err := otclient.Dial(idleCtx, inst.URL, docID, u.Token, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.ws.CloseNow()
+		defer conn.CloseNow()
 		go func() {
 			for {
-				if _, err := conn.read(idleCtx); err != nil {
+				if _, err := conn.Read(idleCtx); err != nil {
 					return
 				}
 			}
@@ -640,7 +639,7 @@ func redisAnswers(port int) bool {
 }
 
 // readUntil reads messages until one of the given types arrives.
-func readUntil(t *testing.T, ctx context.Context, conn *otclient.Conn, types ...string) *otclient.Message {
+func readUntil(t testing.TB, ctx context.Context, conn *otclient.Conn, types ...string) *otclient.Message {
 	t.Helper()
 	for {
 		m, err := conn.Read(ctx)
