@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,8 +19,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
+
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // TestMain lets tests run main() in a child process (re-executing the test
@@ -118,50 +117,8 @@ func (s *server) shutdown(t *testing.T) {
 	}
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) detail(t *testing.T) string {
-	t.Helper()
-	var e struct {
-		Detail *string `json:"detail"`
-	}
-	if err := json.Unmarshal(r.Body, &e); err != nil || e.Detail == nil {
-		t.Fatalf("status %d: body %q is not {\"detail\": ...}", r.Status, r.Body)
-	}
-	return *e.Detail
-}
-
-func (r response) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("status %d: %v: %s", r.Status, err, r.Body)
-	}
-}
-
-func call(t *testing.T, method, url, token, body string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, b}
-}
+// call is testenv.Call under a short name.
+var call = testenv.Call
 
 type tokenBody struct {
 	AccessToken string `json:"access_token"`
@@ -185,17 +142,6 @@ type document struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func register(t *testing.T, base, name string) tokenBody {
-	t.Helper()
-	r := call(t, "POST", base+"/api/auth/register", "", `{"username":"`+name+`","email":"`+name+`@example.com","password":"securepass123"}`)
-	if r.Status != http.StatusCreated {
-		t.Fatalf("register %s: %d %s", name, r.Status, r.Body)
-	}
-	var tok tokenBody
-	r.decode(t, &tok)
-	return tok
-}
-
 // seedFlow runs the seed README's curl examples verbatim against base and
 // returns alice's token and the created document.
 func seedFlow(t *testing.T, base string) (tokenBody, document) {
@@ -206,7 +152,7 @@ func seedFlow(t *testing.T, base string) (tokenBody, document) {
     "password": "securepass123"
   }`)
 	var reg tokenBody
-	r.decode(t, &reg)
+	r.Decode(t, &reg)
 	if r.Status != 201 || reg.AccessToken == "" || reg.TokenType != "bearer" || reg.User.Username != "alice" ||
 		reg.User.Email != "alice@example.com" || reg.User.ID == "" {
 		t.Fatalf("register: %d %s", r.Status, r.Body)
@@ -216,7 +162,7 @@ func seedFlow(t *testing.T, base string) (tokenBody, document) {
     "password": "securepass123"
   }`)
 	var login tokenBody
-	r.decode(t, &login)
+	r.Decode(t, &login)
 	if r.Status != 200 || login.AccessToken == "" || login.TokenType != "bearer" || login.User != reg.User {
 		t.Fatalf("login: %d %s", r.Status, r.Body)
 	}
@@ -225,20 +171,20 @@ func seedFlow(t *testing.T, base string) (tokenBody, document) {
     "content": "// Start coding here"
   }`)
 	var doc document
-	r.decode(t, &doc)
+	r.Decode(t, &doc)
 	if r.Status != 201 || doc.ID == "" || doc.Title != "My Project" || doc.Content != "// Start coding here" ||
 		doc.OwnerID != reg.User.ID || !doc.IsPublic || doc.Rev != 0 || doc.Language != "plaintext" {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	r = call(t, "GET", base+"/api/documents", "", "")
 	var list []document
-	r.decode(t, &list)
+	r.Decode(t, &list)
 	if r.Status != 200 || len(list) != 1 || list[0].ID != doc.ID || list[0].Title != "My Project" {
 		t.Fatalf("list: %d %s", r.Status, r.Body)
 	}
 	r = call(t, "GET", base+"/api/documents/"+doc.ID, "", "")
 	var got document
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	if r.Status != 200 || got.Content != "// Start coding here" || got.Rev != 0 || got.ID != doc.ID {
 		t.Fatalf("get: %d %s", r.Status, r.Body)
 	}
@@ -252,7 +198,7 @@ func TestSeedExamplesEmbedded(t *testing.T) {
 	// POST numbers documents 1, 2, 3, ... and the first one is "1".
 	r := call(t, "GET", s.URL+"/api/documents/1", "", "")
 	var got document
-	r.decode(t, &got)
+	r.Decode(t, &got)
 	if r.Status != 200 || got.ID != "1" || got.Content != "// Start coding here" {
 		t.Fatalf("GET /api/documents/1: %d %s", r.Status, r.Body)
 	}
@@ -261,18 +207,18 @@ func TestSeedExamplesEmbedded(t *testing.T) {
 func TestDocumentsLifecycle(t *testing.T) {
 	s := start(t, nil)
 	alice, doc := seedFlow(t, s.URL)
-	bob := register(t, s.URL, "bob")
+	bob := testenv.Register(t, s.URL, "bob")
 	docURL := s.URL + "/api/documents/" + doc.ID
 
 	t.Run("PutContentIsAnEdit", func(t *testing.T) {
-		r := call(t, "PUT", docURL, bob.AccessToken, `{"content":"// Start coding here\nfmt.Println(1)"}`)
+		r := call(t, "PUT", docURL, bob.Token, `{"content":"// Start coding here\nfmt.Println(1)"}`)
 		var got document
-		r.decode(t, &got)
+		r.Decode(t, &got)
 		if r.Status != 200 || got.Content != "// Start coding here\nfmt.Println(1)" || got.Rev != 1 {
 			t.Fatalf("put content: %d %s", r.Status, r.Body)
 		}
 		r = call(t, "GET", docURL, "", "")
-		r.decode(t, &got)
+		r.Decode(t, &got)
 		if got.Content != "// Start coding here\nfmt.Println(1)" || got.Rev != 1 {
 			t.Fatalf("get after put: %s", r.Body)
 		}
@@ -282,8 +228,8 @@ func TestDocumentsLifecycle(t *testing.T) {
 			Op     json.RawMessage `json:"op"`
 			UserID string          `json:"user_id"`
 		}
-		r.decode(t, &ops)
-		if r.Status != 200 || len(ops) != 1 || ops[0].Rev != 1 || ops[0].UserID != bob.User.ID || string(ops[0].Op) != `[20,"\nfmt.Println(1)"]` {
+		r.Decode(t, &ops)
+		if r.Status != 200 || len(ops) != 1 || ops[0].Rev != 1 || ops[0].UserID != bob.ID || string(ops[0].Op) != `[20,"\nfmt.Println(1)"]` {
 			t.Fatalf("ops: %d %s", r.Status, r.Body)
 		}
 		if r := call(t, "PUT", docURL, "", `{"content":"x"}`); r.Status != 401 {
@@ -291,31 +237,31 @@ func TestDocumentsLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("PutMeta", func(t *testing.T) {
-		r := call(t, "PUT", docURL, bob.AccessToken, `{"title":"main.go","language":"go"}`)
+		r := call(t, "PUT", docURL, bob.Token, `{"title":"main.go","language":"go"}`)
 		var got document
-		r.decode(t, &got)
+		r.Decode(t, &got)
 		if r.Status != 200 || got.Title != "main.go" || got.Language != "go" || got.Rev != 1 {
 			t.Fatalf("put meta: %d %s", r.Status, r.Body)
 		}
-		if r := call(t, "PUT", docURL, bob.AccessToken, `{"is_public":false}`); r.Status != 403 || !strings.Contains(r.detail(t), "owner") {
+		if r := call(t, "PUT", docURL, bob.Token, `{"is_public":false}`); r.Status != 403 || !strings.Contains(r.Detail(t), "owner") {
 			t.Fatalf("non-owner changes is_public: %d %s", r.Status, r.Body)
 		}
-		if r := call(t, "PUT", docURL, bob.AccessToken, `{"title":""}`); r.Status != 422 || !strings.Contains(r.detail(t), "title") {
+		if r := call(t, "PUT", docURL, bob.Token, `{"title":""}`); r.Status != 422 || !strings.Contains(r.Detail(t), "title") {
 			t.Fatalf("empty title: %d %s", r.Status, r.Body)
 		}
-		if r := call(t, "PUT", s.URL+"/api/documents/missing", bob.AccessToken, `{"title":"x"}`); r.Status != 404 {
+		if r := call(t, "PUT", s.URL+"/api/documents/missing", bob.Token, `{"title":"x"}`); r.Status != 404 {
 			t.Fatalf("put missing: %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("Private", func(t *testing.T) {
 		r := call(t, "PUT", docURL, alice.AccessToken, `{"is_public":false}`)
 		var got document
-		r.decode(t, &got)
+		r.Decode(t, &got)
 		if r.Status != 200 || got.IsPublic {
 			t.Fatalf("owner makes private: %d %s", r.Status, r.Body)
 		}
-		for _, token := range []string{"", bob.AccessToken} {
-			if r := call(t, "GET", docURL, token, ""); r.Status != 403 || r.detail(t) == "" {
+		for _, token := range []string{"", bob.Token} {
+			if r := call(t, "GET", docURL, token, ""); r.Status != 403 || r.Detail(t) == "" {
 				t.Fatalf("other user reads private: %d %s", r.Status, r.Body)
 			}
 		}
@@ -323,7 +269,7 @@ func TestDocumentsLifecycle(t *testing.T) {
 			t.Fatalf("owner reads private: %d", r.Status)
 		}
 		var list []document
-		call(t, "GET", s.URL+"/api/documents", bob.AccessToken, "").decode(t, &list)
+		call(t, "GET", s.URL+"/api/documents", bob.Token, "").Decode(t, &list)
 		if len(list) != 0 {
 			t.Fatalf("bob's list shows a private document: %+v", list)
 		}
@@ -333,7 +279,7 @@ func TestDocumentsLifecycle(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		// The seed's form: the token in the query string.
-		conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/ws-made?token="+bob.AccessToken, nil)
+		conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/ws-made?token="+bob.Token, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,8 +290,8 @@ func TestDocumentsLifecycle(t *testing.T) {
 		}
 		r := call(t, "GET", s.URL+"/api/documents/ws-made", "", "")
 		var got document
-		r.decode(t, &got)
-		if r.Status != 200 || got.OwnerID != bob.User.ID || got.Title != "ws-made" {
+		r.Decode(t, &got)
+		if r.Status != 200 || got.OwnerID != bob.ID || got.Title != "ws-made" {
 			t.Fatalf("document made by joining: %d %s", r.Status, r.Body)
 		}
 		r = call(t, "GET", s.URL+"/api/documents/ws-made/users", "", "")
@@ -353,8 +299,8 @@ func TestDocumentsLifecycle(t *testing.T) {
 			ActiveUsers []string `json:"active_users"`
 			Count       int      `json:"count"`
 		}
-		r.decode(t, &users)
-		if r.Status != 200 || users.Count != 1 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != bob.User.ID {
+		r.Decode(t, &users)
+		if r.Status != 200 || users.Count != 1 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != bob.ID {
 			t.Fatalf("users: %d %s", r.Status, r.Body)
 		}
 		if err := wsjson.Write(ctx, conn, map[string]any{"type": "chat", "message": "hello from bob"}); err != nil {
@@ -375,14 +321,14 @@ func TestDocumentsLifecycle(t *testing.T) {
 			Message string `json:"message"`
 			UserID  string `json:"user_id"`
 		}
-		call(t, "GET", s.URL+"/api/documents/ws-made/chat", "", "").decode(t, &chat)
-		if len(chat) != 1 || chat[0].Message != "hello from bob" || chat[0].UserID != bob.User.ID {
+		call(t, "GET", s.URL+"/api/documents/ws-made/chat", "", "").Decode(t, &chat)
+		if len(chat) != 1 || chat[0].Message != "hello from bob" || chat[0].UserID != bob.ID {
 			t.Fatalf("chat history: %+v", chat)
 		}
 		conn.Close(websocket.StatusNormalClosure, "")
 	})
 	t.Run("Delete", func(t *testing.T) {
-		if r := call(t, "DELETE", docURL, bob.AccessToken, ""); r.Status != 403 {
+		if r := call(t, "DELETE", docURL, bob.Token, ""); r.Status != 403 {
 			t.Fatalf("non-owner delete: %d %s", r.Status, r.Body)
 		}
 		if r := call(t, "DELETE", docURL, alice.AccessToken, ""); r.Status != 204 {
@@ -394,7 +340,7 @@ func TestDocumentsLifecycle(t *testing.T) {
 	})
 	s.shutdown(t)
 	logs := s.out.String()
-	for _, secret := range []string{"securepass123", alice.AccessToken, bob.AccessToken} {
+	for _, secret := range []string{"securepass123", alice.AccessToken, bob.Token} {
 		if strings.Contains(logs, secret) {
 			t.Fatalf("logs contain a password or token %q:\n%s", secret, logs)
 		}
@@ -406,26 +352,26 @@ func TestDocumentsLifecycle(t *testing.T) {
 
 func TestAuthErrors(t *testing.T) {
 	s := start(t, nil)
-	alice := register(t, s.URL, "alice")
+	alice := testenv.Register(t, s.URL, "alice")
 
 	for _, body := range []string{
 		`{"username":"alice","email":"new@example.com","password":"securepass123"}`,
 		`{"username":"carol","email":"alice@example.com","password":"securepass123"}`,
 	} {
-		if r := call(t, "POST", s.URL+"/api/auth/register", "", body); r.Status != 409 || r.detail(t) == "" {
+		if r := call(t, "POST", s.URL+"/api/auth/register", "", body); r.Status != 409 || r.Detail(t) == "" {
 			t.Fatalf("duplicate %s: %d %s", body, r.Status, r.Body)
 		}
 	}
 	wrongPassword := call(t, "POST", s.URL+"/api/auth/login", "", `{"username":"alice","password":"wrongpass999"}`)
 	wrongUser := call(t, "POST", s.URL+"/api/auth/login", "", `{"username":"mallory","password":"securepass123"}`)
-	if wrongPassword.Status != 401 || wrongUser.Status != 401 || wrongPassword.detail(t) != wrongUser.detail(t) {
+	if wrongPassword.Status != 401 || wrongUser.Status != 401 || wrongPassword.Detail(t) != wrongUser.Detail(t) {
 		t.Fatalf("login failures differ: %d %s / %d %s", wrongPassword.Status, wrongPassword.Body, wrongUser.Status, wrongUser.Body)
 	}
 	if r := call(t, "POST", s.URL+"/api/auth/register", "", `{"username":"x","email":"bad","password":"1"}`); r.Status != 422 {
 		t.Fatalf("validation: %d %s", r.Status, r.Body)
 	}
 	big := `{"title":"big","content":"` + strings.Repeat("x", 1<<20) + `"}`
-	if r := call(t, "POST", s.URL+"/api/documents", alice.AccessToken, big); r.Status != 413 || r.detail(t) == "" {
+	if r := call(t, "POST", s.URL+"/api/documents", alice.Token, big); r.Status != 413 || r.Detail(t) == "" {
 		t.Fatalf("body over MAX_BODY_BYTES: %d %.200s", r.Status, r.Body)
 	}
 
@@ -436,7 +382,7 @@ func TestAuthErrors(t *testing.T) {
 	secret := []byte(strings.TrimSpace(string(key)))
 	now := time.Now()
 	claims := func(exp time.Time) jwt.MapClaims {
-		return jwt.MapClaims{"sub": alice.User.ID, "jti": "t1", "aud": "gdoc", "iss": "gdoc", "iat": now.Add(-2 * time.Hour).Unix(), "exp": exp.Unix()}
+		return jwt.MapClaims{"sub": alice.ID, "jti": "t1", "aud": "gdoc", "iss": "gdoc", "iat": now.Add(-2 * time.Hour).Unix(), "exp": exp.Unix()}
 	}
 	sign := func(m jwt.SigningMethod, key any, c jwt.MapClaims) string {
 		tok, err := jwt.NewWithClaims(m, c).SignedString(key)
@@ -456,20 +402,20 @@ func TestAuthErrors(t *testing.T) {
 		"OtherKey": sign(jwt.SigningMethodHS256, []byte(strings.Repeat("z", 32)), claims(now.Add(time.Hour))),
 	}
 	for name, tok := range refused {
-		if r := call(t, "GET", s.URL+"/api/auth/me", tok, ""); r.Status != 401 || r.detail(t) == "" {
+		if r := call(t, "GET", s.URL+"/api/auth/me", tok, ""); r.Status != 401 || r.Detail(t) == "" {
 			t.Errorf("%s token: %d %s", name, r.Status, r.Body)
 		}
 		if r := call(t, "POST", s.URL+"/api/documents", tok, `{"title":"x"}`); r.Status != 401 {
 			t.Errorf("%s token creates a document: %d %s", name, r.Status, r.Body)
 		}
 	}
-	if r := call(t, "GET", s.URL+"/api/auth/me", refused["Expired"], ""); !strings.Contains(r.detail(t), "expired") {
-		t.Errorf("expired token detail %q", r.detail(t))
+	if r := call(t, "GET", s.URL+"/api/auth/me", refused["Expired"], ""); !strings.Contains(r.Detail(t), "expired") {
+		t.Errorf("expired token detail %q", r.Detail(t))
 	}
 
-	r := call(t, "POST", s.URL+"/api/auth/refresh", alice.AccessToken, "")
+	r := call(t, "POST", s.URL+"/api/auth/refresh", alice.Token, "")
 	var fresh tokenBody
-	r.decode(t, &fresh)
+	r.Decode(t, &fresh)
 	if r.Status != 200 || fresh.AccessToken == "" {
 		t.Fatalf("refresh: %d %s", r.Status, r.Body)
 	}
@@ -524,10 +470,10 @@ func TestServiceEndpoints(t *testing.T) {
 
 func TestShutdownClosesWebSockets(t *testing.T) {
 	s := start(t, nil)
-	tok := register(t, s.URL, "alice")
+	tok := testenv.Register(t, s.URL, "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.AccessToken, nil)
+	conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.Token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -622,14 +568,7 @@ func TestConfigErrorsExit2(t *testing.T) {
 
 // TestPostgres runs the seed examples against PostgreSQL (a fresh schema).
 func TestPostgres(t *testing.T) {
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL is not set, and CI=true: the server must be tested on PostgreSQL in CI")
-		}
-		t.Skip("SKIPPING the PostgreSQL server test: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	schemaURL := freshSchema(t, url)
+	schemaURL := testenv.FreshSchema(t)
 	key := strings.Repeat("p", 40)
 	s := start(t, map[string]string{"DATABASE_URL": schemaURL, "SECRET_KEY": key})
 	alice, doc := seedFlow(t, s.URL)
@@ -649,62 +588,23 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
-// freshSchema creates a uniquely named schema, drops it when the test ends,
-// and returns url with search_path set to it.
-func freshSchema(t *testing.T, url string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var suffix [6]byte
-	rand.Read(suffix[:])
-	schema := "gdoc_cmd_test_" + hex.EncodeToString(suffix[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	return url + sep + "search_path=" + schema
-}
-
 // TestTwoInstancesWithRedis runs two servers on one PostgreSQL schema with
 // Redis fan-out: a user connected to one instance is listed by the other.
 func TestTwoInstancesWithRedis(t *testing.T) {
-	dbURL, redisURL := os.Getenv("TEST_DATABASE_URL"), os.Getenv("TEST_REDIS_URL")
-	if dbURL == "" || redisURL == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL or TEST_REDIS_URL is not set, and CI=true: multi-instance mode must be tested in CI")
-		}
-		t.Skip("SKIPPING the multi-instance test: set TEST_DATABASE_URL and TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-	}
-	env := map[string]string{"DATABASE_URL": freshSchema(t, dbURL), "SECRET_KEY": strings.Repeat("r", 40), "REDIS_URL": redisURL}
+	env := map[string]string{"DATABASE_URL": testenv.FreshSchema(t), "SECRET_KEY": strings.Repeat("r", 40), "REDIS_URL": testenv.RedisURL(t)}
 	one, two := start(t, env), start(t, env)
 	if !strings.Contains(one.out.String(), "fanout=Redis") {
 		t.Fatalf("REDIS_URL did not select Redis fan-out:\n%s", one.out)
 	}
-	alice := register(t, one.URL, "alice")
+	alice := testenv.Register(t, one.URL, "alice")
 	// A token from one instance works on the other (shared SECRET_KEY).
-	if r := call(t, "GET", two.URL+"/api/auth/me", alice.AccessToken, ""); r.Status != 200 {
+	if r := call(t, "GET", two.URL+"/api/auth/me", alice.Token, ""); r.Status != 200 {
 		t.Fatalf("token from instance one on instance two: %d %s", r.Status, r.Body)
 	}
 	docID := "redis-" + hex.EncodeToString([]byte(t.Name()))[:8]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(one.URL, "http://", "ws://", 1)+"/ws/"+docID+"?token="+alice.AccessToken, nil)
+	conn, _, err := websocket.Dial(ctx, strings.Replace(one.URL, "http://", "ws://", 1)+"/ws/"+docID+"?token="+alice.Token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,16 +617,16 @@ func TestTwoInstancesWithRedis(t *testing.T) {
 	var users struct {
 		ActiveUsers []string `json:"active_users"`
 	}
-	r.decode(t, &users)
-	if r.Status != 200 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != alice.User.ID {
+	r.Decode(t, &users)
+	if r.Status != 200 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != alice.ID {
 		t.Fatalf("instance two's view of instance one's users: %d %s", r.Status, r.Body)
 	}
 	// An edit through instance two's REST API is read back on instance one.
-	if r := call(t, "PUT", two.URL+"/api/documents/"+docID, alice.AccessToken, `{"content":"from two"}`); r.Status != 200 {
+	if r := call(t, "PUT", two.URL+"/api/documents/"+docID, alice.Token, `{"content":"from two"}`); r.Status != 200 {
 		t.Fatalf("put on two: %d %s", r.Status, r.Body)
 	}
 	var got document
-	call(t, "GET", one.URL+"/api/documents/"+docID, "", "").decode(t, &got)
+	call(t, "GET", one.URL+"/api/documents/"+docID, "", "").Decode(t, &got)
 	if got.Content != "from two" || got.Rev != 1 {
 		t.Fatalf("instance one after an edit on two: %+v", got)
 	}
@@ -737,11 +637,11 @@ func TestTwoInstancesWithRedis(t *testing.T) {
 // API and WebSocket handshakes.
 func TestCORSOriginsReachWebSockets(t *testing.T) {
 	s := start(t, map[string]string{"CORS_ORIGINS": `["http://app.example:3000"]`})
-	tok := register(t, s.URL, "alice")
+	tok := testenv.Register(t, s.URL, "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	dial := func(origin string) (*http.Response, error) {
-		conn, res, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.AccessToken,
+		conn, res, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.Token,
 			&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {origin}}})
 		if err == nil {
 			conn.CloseNow()
