@@ -19,6 +19,7 @@ import (
 	"github.com/gdoc/gdoc/internal/auth"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/sqlite"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // newTestServer serves the API over real HTTP on a real SQLite store. Collab
@@ -47,81 +48,32 @@ func newTestServer(t *testing.T, mutate func(*Config)) (*httptest.Server, *bytes
 	return srv, &logs
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) detail(t *testing.T) string {
-	t.Helper()
-	var e struct {
-		Detail *string `json:"detail"`
-	}
-	if err := json.Unmarshal(r.body, &e); err != nil || e.Detail == nil {
-		t.Fatalf("status %d body %q is not {\"detail\"}", r.status, r.body)
-	}
-	return *e.Detail
-}
-
-func do(t *testing.T, method, url, token, body string, header ...string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, res.Header, b}
-}
-
-func registerUser(t *testing.T, base, name string) string {
-	t.Helper()
-	r := do(t, "POST", base+"/api/auth/register", "", `{"username":"`+name+`","email":"`+name+`@example.com","password":"securepass123"}`)
-	if r.status != http.StatusCreated {
-		t.Fatalf("register %s: %d %s", name, r.status, r.body)
-	}
-	var tok TokenBody
-	json.Unmarshal(r.body, &tok)
-	return tok.AccessToken
-}
+// do is testenv.Call under a short name.
+var do = testenv.Call
 
 func TestAuthEndpoints(t *testing.T) {
 	srv, logs := newTestServer(t, nil)
 	base := srv.URL
 
 	r := do(t, "POST", base+"/api/auth/register", "", `{"username":"alice","email":"alice@example.com","password":"securepass123"}`)
-	if r.status != http.StatusCreated {
-		t.Fatalf("register: %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
 	var tok TokenBody
-	if err := json.Unmarshal(r.body, &tok); err != nil || tok.AccessToken == "" || tok.TokenType != "bearer" ||
+	if err := json.Unmarshal(r.Body, &tok); err != nil || tok.AccessToken == "" || tok.TokenType != "bearer" ||
 		tok.User.Username != "alice" || tok.User.Email != "alice@example.com" || tok.User.ID == "" {
-		t.Fatalf("register body %s", r.body)
+		t.Fatalf("register body %s", r.Body)
 	}
-	if strings.Contains(string(r.body), "password") || strings.Contains(string(r.body), "argon2") {
-		t.Fatalf("register leaks the password or its hash: %s", r.body)
+	if strings.Contains(string(r.Body), "password") || strings.Contains(string(r.Body), "argon2") {
+		t.Fatalf("register leaks the password or its hash: %s", r.Body)
 	}
 
 	t.Run("Me", func(t *testing.T) {
 		r := do(t, "GET", base+"/api/auth/me", tok.AccessToken, "")
 		var u UserBody
-		json.Unmarshal(r.body, &u)
-		if r.status != 200 || u != tok.User {
-			t.Fatalf("me: %d %s", r.status, r.body)
+		json.Unmarshal(r.Body, &u)
+		if r.Status != 200 || u != tok.User {
+			t.Fatalf("me: %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("Duplicate", func(t *testing.T) {
@@ -130,10 +82,10 @@ func TestAuthEndpoints(t *testing.T) {
 			`{"username":"ALICE","email":"other@example.com","password":"securepass123"}`,
 			`{"username":"other","email":"Alice@example.com","password":"securepass123"}`,
 		} {
-			if r := do(t, "POST", base+"/api/auth/register", "", body); r.status != http.StatusConflict {
-				t.Errorf("%s: %d %s", body, r.status, r.body)
+			if r := do(t, "POST", base+"/api/auth/register", "", body); r.Status != http.StatusConflict {
+				t.Errorf("%s: %d %s", body, r.Status, r.Body)
 			} else {
-				r.detail(t)
+				r.Detail(t)
 			}
 		}
 	})
@@ -151,31 +103,31 @@ func TestAuthEndpoints(t *testing.T) {
 		}
 		for body, field := range cases {
 			r := do(t, "POST", base+"/api/auth/register", "", body)
-			if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.detail(t), field) {
-				t.Errorf("%s: %d %s (want 422 naming %s)", body, r.status, r.body, field)
+			if r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Detail(t), field) {
+				t.Errorf("%s: %d %s (want 422 naming %s)", body, r.Status, r.Body, field)
 			}
 		}
-		if r := do(t, "POST", base+"/api/auth/register", "", `{"username":`); r.status != http.StatusBadRequest {
-			t.Errorf("malformed JSON: %d %s", r.status, r.body)
-		} else if d := r.detail(t); !strings.Contains(d, "JSON") {
+		if r := do(t, "POST", base+"/api/auth/register", "", `{"username":`); r.Status != http.StatusBadRequest {
+			t.Errorf("malformed JSON: %d %s", r.Status, r.Body)
+		} else if d := r.Detail(t); !strings.Contains(d, "JSON") {
 			t.Errorf("malformed JSON detail %q", d)
 		}
 		// Nothing was created by the refused requests.
-		if r := do(t, "POST", base+"/api/auth/login", "", `{"username":"bob","password":"securepass123"}`); r.status != 401 {
-			t.Errorf("a refused registration created bob: %d", r.status)
+		if r := do(t, "POST", base+"/api/auth/login", "", `{"username":"bob","password":"securepass123"}`); r.Status != 401 {
+			t.Errorf("a refused registration created bob: %d", r.Status)
 		}
 	})
 	t.Run("Login", func(t *testing.T) {
 		r := do(t, "POST", base+"/api/auth/login", "", `{"username":"alice","password":"securepass123"}`)
 		var got TokenBody
-		json.Unmarshal(r.body, &got)
-		if r.status != 200 || got.AccessToken == "" || got.TokenType != "bearer" || got.User != tok.User {
-			t.Fatalf("login: %d %s", r.status, r.body)
+		json.Unmarshal(r.Body, &got)
+		if r.Status != 200 || got.AccessToken == "" || got.TokenType != "bearer" || got.User != tok.User {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
 		}
 		wrongPassword := do(t, "POST", base+"/api/auth/login", "", `{"username":"alice","password":"wrongpass123"}`)
 		unknownUser := do(t, "POST", base+"/api/auth/login", "", `{"username":"nobody","password":"securepass123"}`)
-		if wrongPassword.status != 401 || unknownUser.status != 401 || wrongPassword.detail(t) != unknownUser.detail(t) {
-			t.Fatalf("wrong password %d %s vs unknown user %d %s", wrongPassword.status, wrongPassword.body, unknownUser.status, unknownUser.body)
+		if wrongPassword.Status != 401 || unknownUser.Status != 401 || wrongPassword.Detail(t) != unknownUser.Detail(t) {
+			t.Fatalf("wrong password %d %s vs unknown user %d %s", wrongPassword.Status, wrongPassword.Body, unknownUser.Status, unknownUser.Body)
 		}
 	})
 	t.Run("BadTokens", func(t *testing.T) {
@@ -192,25 +144,25 @@ func TestAuthEndpoints(t *testing.T) {
 				t.Errorf("Authorization %q: %d %s", h, res.StatusCode, body)
 			}
 		}
-		if r := do(t, "GET", base+"/api/auth/me", "", ""); r.status != 401 || r.header.Get("WWW-Authenticate") != "Bearer" {
-			t.Errorf("no token: %d", r.status)
+		if r := do(t, "GET", base+"/api/auth/me", "", ""); r.Status != 401 || r.Header.Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("no token: %d", r.Status)
 		}
 	})
 	t.Run("RefreshAndLogout", func(t *testing.T) {
 		r := do(t, "POST", base+"/api/auth/refresh", tok.AccessToken, "")
 		var fresh TokenBody
-		json.Unmarshal(r.body, &fresh)
-		if r.status != 200 || fresh.AccessToken == "" || fresh.AccessToken == tok.AccessToken {
-			t.Fatalf("refresh: %d %s", r.status, r.body)
+		json.Unmarshal(r.Body, &fresh)
+		if r.Status != 200 || fresh.AccessToken == "" || fresh.AccessToken == tok.AccessToken {
+			t.Fatalf("refresh: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "POST", base+"/api/auth/logout", fresh.AccessToken, ""); r.status != http.StatusNoContent {
-			t.Fatalf("logout: %d %s", r.status, r.body)
+		if r := do(t, "POST", base+"/api/auth/logout", fresh.AccessToken, ""); r.Status != http.StatusNoContent {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/auth/me", fresh.AccessToken, ""); r.status != 401 || !strings.Contains(r.detail(t), "revoked") {
-			t.Fatalf("revoked token still works: %d %s", r.status, r.body)
+		if r := do(t, "GET", base+"/api/auth/me", fresh.AccessToken, ""); r.Status != 401 || !strings.Contains(r.Detail(t), "revoked") {
+			t.Fatalf("revoked token still works: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/auth/me", tok.AccessToken, ""); r.status != 200 {
-			t.Fatalf("logout revoked another token too: %d", r.status)
+		if r := do(t, "GET", base+"/api/auth/me", tok.AccessToken, ""); r.Status != 200 {
+			t.Fatalf("logout revoked another token too: %d", r.Status)
 		}
 	})
 	if strings.Contains(logs.String(), "securepass123") || strings.Contains(logs.String(), tok.AccessToken) {
@@ -221,33 +173,33 @@ func TestAuthEndpoints(t *testing.T) {
 func TestDocumentsWithoutCollab(t *testing.T) {
 	srv, _ := newTestServer(t, nil)
 	base := srv.URL
-	alice := registerUser(t, base, "alice")
-	bob := registerUser(t, base, "bob")
+	alice := testenv.Register(t, base, "alice").Token
+	bob := testenv.Register(t, base, "bob").Token
 
 	r := do(t, "POST", base+"/api/documents", alice, `{"title":"My Project","content":"// Start coding here"}`)
 	var doc gdoc.Document
-	if err := json.Unmarshal(r.body, &doc); r.status != 201 || err != nil {
-		t.Fatalf("create: %d %s", r.status, r.body)
+	if err := json.Unmarshal(r.Body, &doc); r.Status != 201 || err != nil {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	if doc.ID != "1" || doc.Title != "My Project" || doc.Content != "// Start coding here" ||
 		doc.Language != "plaintext" || !doc.Public || doc.Rev != 0 || doc.CreatedAt.IsZero() {
-		t.Fatalf("created %s", r.body)
+		t.Fatalf("created %s", r.Body)
 	}
 	for _, field := range []string{`"id"`, `"title"`, `"content"`, `"language"`, `"owner_id"`, `"is_public"`, `"rev"`, `"created_at"`, `"updated_at"`} {
-		if !bytes.Contains(r.body, []byte(field)) {
-			t.Errorf("document JSON lacks %s: %s", field, r.body)
+		if !bytes.Contains(r.Body, []byte(field)) {
+			t.Errorf("document JSON lacks %s: %s", field, r.Body)
 		}
 	}
 	r = do(t, "POST", base+"/api/documents", alice, `{"title":"secret.py","is_public":false}`)
 	var private gdoc.Document
-	json.Unmarshal(r.body, &private)
-	if r.status != 201 || private.ID != "2" || private.Language != "python" || private.Public {
-		t.Fatalf("create private: %d %s", r.status, r.body)
+	json.Unmarshal(r.Body, &private)
+	if r.Status != 201 || private.ID != "2" || private.Language != "python" || private.Public {
+		t.Fatalf("create private: %d %s", r.Status, r.Body)
 	}
 
 	t.Run("CreateErrors", func(t *testing.T) {
-		if r := do(t, "POST", base+"/api/documents", "", `{"title":"x"}`); r.status != 401 {
-			t.Errorf("anonymous create: %d", r.status)
+		if r := do(t, "POST", base+"/api/documents", "", `{"title":"x"}`); r.Status != 401 {
+			t.Errorf("anonymous create: %d", r.Status)
 		}
 		for body, field := range map[string]string{
 			`{"title":"   "}`:                              "title",
@@ -255,87 +207,87 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 			`{"title":"x","language":"Not A Lang"}`:        "language",
 			`{"title":"` + strings.Repeat("t", 201) + `"}`: "title",
 		} {
-			if r := do(t, "POST", base+"/api/documents", alice, body); r.status != 422 || !strings.Contains(r.detail(t), field) {
-				t.Errorf("%s: %d %s", body, r.status, r.body)
+			if r := do(t, "POST", base+"/api/documents", alice, body); r.Status != 422 || !strings.Contains(r.Detail(t), field) {
+				t.Errorf("%s: %d %s", body, r.Status, r.Body)
 			}
 		}
 		big := `{"title":"big","content":"` + strings.Repeat("x", 5000) + `"}`
-		if r := do(t, "POST", base+"/api/documents", alice, big); r.status != http.StatusRequestEntityTooLarge {
-			t.Errorf("over MaxBodyBytes: %d %s", r.status, r.body)
+		if r := do(t, "POST", base+"/api/documents", alice, big); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("over MaxBodyBytes: %d %s", r.Status, r.Body)
 		} else {
-			r.detail(t)
+			r.Detail(t)
 		}
 	})
 	t.Run("List", func(t *testing.T) {
 		var anon, own []DocumentSummary
 		r := do(t, "GET", base+"/api/documents", "", "")
-		json.Unmarshal(r.body, &anon)
-		if r.status != 200 || len(anon) != 1 || anon[0].ID != doc.ID || bytes.Contains(r.body, []byte("content")) {
-			t.Fatalf("anonymous list: %d %s", r.status, r.body)
+		json.Unmarshal(r.Body, &anon)
+		if r.Status != 200 || len(anon) != 1 || anon[0].ID != doc.ID || bytes.Contains(r.Body, []byte("content")) {
+			t.Fatalf("anonymous list: %d %s", r.Status, r.Body)
 		}
-		json.Unmarshal(do(t, "GET", base+"/api/documents", alice, "").body, &own)
+		json.Unmarshal(do(t, "GET", base+"/api/documents", alice, "").Body, &own)
 		if len(own) != 2 {
 			t.Fatalf("owner list has %d documents", len(own))
 		}
 		var bobs []DocumentSummary
-		json.Unmarshal(do(t, "GET", base+"/api/documents", bob, "").body, &bobs)
+		json.Unmarshal(do(t, "GET", base+"/api/documents", bob, "").Body, &bobs)
 		if len(bobs) != 1 {
 			t.Fatalf("bob sees %d documents", len(bobs))
 		}
 	})
 	t.Run("PrivateAndMissing", func(t *testing.T) {
 		for _, path := range []string{"/chat", "/ops", "/users"} {
-			if r := do(t, "GET", base+"/api/documents/"+private.ID+path, bob, ""); r.status != 403 {
-				t.Errorf("bob GET private %s: %d %s", path, r.status, r.body)
+			if r := do(t, "GET", base+"/api/documents/"+private.ID+path, bob, ""); r.Status != 403 {
+				t.Errorf("bob GET private %s: %d %s", path, r.Status, r.Body)
 			}
-			if r := do(t, "GET", base+"/api/documents/nope"+path, bob, ""); r.status != 404 {
-				t.Errorf("GET missing %s: %d %s", path, r.status, r.body)
+			if r := do(t, "GET", base+"/api/documents/nope"+path, bob, ""); r.Status != 404 {
+				t.Errorf("GET missing %s: %d %s", path, r.Status, r.Body)
 			}
 		}
-		if r := do(t, "DELETE", base+"/api/documents/"+doc.ID, bob, ""); r.status != 403 {
-			t.Errorf("bob deletes alice's document: %d %s", r.status, r.body)
+		if r := do(t, "DELETE", base+"/api/documents/"+doc.ID, bob, ""); r.Status != 403 {
+			t.Errorf("bob deletes alice's document: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "PUT", base+"/api/documents/"+doc.ID, bob, `{"is_public":false}`); r.status != 403 {
-			t.Errorf("bob makes alice's document private: %d %s", r.status, r.body)
+		if r := do(t, "PUT", base+"/api/documents/"+doc.ID, bob, `{"is_public":false}`); r.Status != 403 {
+			t.Errorf("bob makes alice's document private: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "PUT", base+"/api/documents/"+private.ID, bob, `{"title":"mine"}`); r.status != 403 {
-			t.Errorf("bob renames a private document: %d %s", r.status, r.body)
+		if r := do(t, "PUT", base+"/api/documents/"+private.ID, bob, `{"title":"mine"}`); r.Status != 403 {
+			t.Errorf("bob renames a private document: %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("ChatAndOps", func(t *testing.T) {
 		r := do(t, "GET", base+"/api/documents/"+doc.ID+"/chat?limit=10", "", "")
-		if r.status != 200 || strings.TrimSpace(string(r.body)) != "[]" {
-			t.Errorf("chat: %d %s", r.status, r.body)
+		if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "[]" {
+			t.Errorf("chat: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/chat?limit=500", "", ""); r.status != 422 || !strings.Contains(r.detail(t), "limit") {
-			t.Errorf("chat limit 500: %d %s", r.status, r.body)
+		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/chat?limit=500", "", ""); r.Status != 422 || !strings.Contains(r.Detail(t), "limit") {
+			t.Errorf("chat limit 500: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/ops?from=5&to=2", "", ""); r.status != 422 {
-			t.Errorf("ops to<from: %d %s", r.status, r.body)
+		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/ops?from=5&to=2", "", ""); r.Status != 422 {
+			t.Errorf("ops to<from: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/ops?from=-1", "", ""); r.status != 422 {
-			t.Errorf("ops from=-1: %d %s", r.status, r.body)
+		if r := do(t, "GET", base+"/api/documents/"+doc.ID+"/ops?from=-1", "", ""); r.Status != 422 {
+			t.Errorf("ops from=-1: %d %s", r.Status, r.Body)
 		}
 	})
 }
 
 func TestRateLimit(t *testing.T) {
 	srv, _ := newTestServer(t, func(c *Config) { c.AuthRatePerMinute = 3 })
-	var last response
+	var last testenv.Response
 	for range 4 {
 		last = do(t, "POST", srv.URL+"/api/auth/login", "", `{"username":"nobody","password":"securepass123"}`)
 	}
-	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
-		t.Fatalf("4th login in a minute: %d %s", last.status, last.body)
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th login in a minute: %d %s", last.Status, last.Body)
 	}
-	last.detail(t)
+	last.Detail(t)
 	// Spoofed forwarding headers do not give a fresh budget.
-	if r := do(t, "POST", srv.URL+"/api/auth/login", "", `{"username":"nobody","password":"x"}`, "X-Forwarded-For", "203.0.113.9"); r.status != 429 {
-		t.Fatalf("X-Forwarded-For bypassed the limit: %d", r.status)
+	if r := do(t, "POST", srv.URL+"/api/auth/login", "", `{"username":"nobody","password":"x"}`, "X-Forwarded-For", "203.0.113.9"); r.Status != 429 {
+		t.Fatalf("X-Forwarded-For bypassed the limit: %d", r.Status)
 	}
 	// Other routes are not limited.
-	if r := do(t, "GET", srv.URL+"/api/documents", "", ""); r.status != 200 {
-		t.Fatalf("list documents: %d", r.status)
+	if r := do(t, "GET", srv.URL+"/api/documents", "", ""); r.Status != 200 {
+		t.Fatalf("list documents: %d", r.Status)
 	}
 }
 
@@ -358,8 +310,8 @@ func TestHealthAndReady(t *testing.T) {
 	srv, _ := newTestServer(t, nil)
 	for _, p := range []string{"/healthz", "/readyz"} {
 		r := do(t, "GET", srv.URL+p, "", "")
-		if r.status != 200 || !strings.Contains(string(r.body), `"ok"`) {
-			t.Errorf("%s: %d %s", p, r.status, r.body)
+		if r.Status != 200 || !strings.Contains(string(r.Body), `"ok"`) {
+			t.Errorf("%s: %d %s", p, r.Status, r.Body)
 		}
 	}
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "closed.db"))
@@ -368,10 +320,10 @@ func TestHealthAndReady(t *testing.T) {
 	}
 	store.Close()
 	closed, _ := newTestServer(t, func(c *Config) { c.Store = store })
-	if r := do(t, "GET", closed.URL+"/readyz", "", ""); r.status != 503 {
-		t.Errorf("readyz with a closed database: %d %s", r.status, r.body)
+	if r := do(t, "GET", closed.URL+"/readyz", "", ""); r.Status != 503 {
+		t.Errorf("readyz with a closed database: %d %s", r.Status, r.Body)
 	} else {
-		r.detail(t)
+		r.Detail(t)
 	}
 }
 
@@ -382,8 +334,8 @@ func TestOpenAPIAndDocs(t *testing.T) {
 		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
-	if err := json.Unmarshal(r.body, &spec); r.status != 200 || err != nil || !strings.HasPrefix(spec.OpenAPI, "3.1") {
-		t.Fatalf("openapi: %d %v", r.status, err)
+	if err := json.Unmarshal(r.Body, &spec); r.Status != 200 || err != nil || !strings.HasPrefix(spec.OpenAPI, "3.1") {
+		t.Fatalf("openapi: %d %v", r.Status, err)
 	}
 	for path, method := range map[string]string{
 		"/auth/register": "post", "/auth/login": "post", "/auth/refresh": "post", "/auth/logout": "post", "/auth/me": "get",
@@ -394,25 +346,25 @@ func TestOpenAPIAndDocs(t *testing.T) {
 			t.Errorf("openapi lacks %s %s", method, path)
 		}
 	}
-	if !bytes.Contains(r.body, []byte(`"detail"`)) {
+	if !bytes.Contains(r.Body, []byte(`"detail"`)) {
 		t.Error("openapi does not describe the {detail} error body")
 	}
 
 	page := do(t, "GET", srv.URL+"/docs", "", "")
-	if page.status != 200 || !bytes.Contains(page.body, []byte("/api/auth/register")) || bytes.Contains(page.body, []byte("https://")) {
-		t.Fatalf("/docs without assets: %d %s", page.status, page.body)
+	if page.Status != 200 || !bytes.Contains(page.Body, []byte("/api/auth/register")) || bytes.Contains(page.Body, []byte("https://")) {
+		t.Fatalf("/docs without assets: %d %s", page.Status, page.Body)
 	}
 	assets := fstest.MapFS{"docs.html": {Data: []byte("<html>swagger here</html>")}, "index.html": {Data: []byte("<html>app</html>")}}
 	withAssets, _ := newTestServer(t, func(c *Config) { c.Assets = assets })
-	if r := do(t, "GET", withAssets.URL+"/docs", "", ""); r.status != 200 || string(r.body) != "<html>swagger here</html>" {
-		t.Fatalf("/docs with assets: %d %s", r.status, r.body)
+	if r := do(t, "GET", withAssets.URL+"/docs", "", ""); r.Status != 200 || string(r.Body) != "<html>swagger here</html>" {
+		t.Fatalf("/docs with assets: %d %s", r.Status, r.Body)
 	}
 }
 
 func TestWebClientAndFallbacks(t *testing.T) {
 	bare, _ := newTestServer(t, nil)
-	if r := do(t, "GET", bare.URL+"/", "", ""); r.status != 200 || !bytes.Contains(r.body, []byte("make build")) {
-		t.Fatalf("/ without assets: %d %s", r.status, r.body)
+	if r := do(t, "GET", bare.URL+"/", "", ""); r.Status != 200 || !bytes.Contains(r.Body, []byte("make build")) {
+		t.Fatalf("/ without assets: %d %s", r.Status, r.Body)
 	}
 	assets := fstest.MapFS{
 		"index.html":        {Data: []byte("<html>app</html>")},
@@ -438,15 +390,15 @@ func TestWebClientAndFallbacks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := do(t, tc.method, srv.URL+tc.path, "", "")
-		if r.status != tc.status || !bytes.Contains(r.body, []byte(tc.body)) {
-			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.status, r.body, tc.status, tc.body)
+		if r.Status != tc.status || !bytes.Contains(r.Body, []byte(tc.body)) {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.Status, r.Body, tc.status, tc.body)
 		}
 	}
-	if r := do(t, "GET", srv.URL+"/assets/app-123.js", "", ""); !strings.Contains(r.header.Get("Cache-Control"), "immutable") {
-		t.Errorf("hashed asset Cache-Control = %q", r.header.Get("Cache-Control"))
+	if r := do(t, "GET", srv.URL+"/assets/app-123.js", "", ""); !strings.Contains(r.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("hashed asset Cache-Control = %q", r.Header.Get("Cache-Control"))
 	}
-	if r := do(t, "GET", srv.URL+"/api/auth/login", "", ""); !strings.Contains(r.header.Get("Allow"), "POST") {
-		t.Errorf("405 Allow = %q", r.header.Get("Allow"))
+	if r := do(t, "GET", srv.URL+"/api/auth/login", "", ""); !strings.Contains(r.Header.Get("Allow"), "POST") {
+		t.Errorf("405 Allow = %q", r.Header.Get("Allow"))
 	}
 }
 
@@ -454,21 +406,21 @@ func TestCORS(t *testing.T) {
 	srv, _ := newTestServer(t, nil)
 	r := do(t, "OPTIONS", srv.URL+"/api/documents", "", "", "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST",
 		"Access-Control-Request-Headers", "authorization,content-type")
-	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" ||
-		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") {
-		t.Fatalf("allowed preflight: %d %v", r.status, r.header)
+	if r.Status != 204 || r.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" ||
+		!strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("allowed preflight: %d %v", r.Status, r.Header)
 	}
 	r = do(t, "OPTIONS", srv.URL+"/api/documents", "", "", "Origin", "http://evil.example", "Access-Control-Request-Method", "POST")
-	if r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("foreign preflight: %d %v", r.status, r.header)
+	if r.Status != 403 || r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign preflight: %d %v", r.Status, r.Header)
 	}
 	r = do(t, "GET", srv.URL+"/api/documents", "", "", "Origin", "http://localhost:3000")
-	if r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {
-		t.Fatalf("simple request: %v", r.header)
+	if r.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {
+		t.Fatalf("simple request: %v", r.Header)
 	}
 	r = do(t, "GET", srv.URL+"/api/documents", "", "", "Origin", "http://evil.example")
-	if r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("foreign simple request got CORS headers: %v", r.header)
+	if r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign simple request got CORS headers: %v", r.Header)
 	}
 }
 
@@ -525,7 +477,7 @@ func TestHTTPStatus(t *testing.T) {
 func TestDocumentIDsSkipTakenNumbers(t *testing.T) {
 	var store gdoc.Store
 	srv, _ := newTestServer(t, func(c *Config) { store = c.Store })
-	alice := registerUser(t, srv.URL, "alice")
+	alice := testenv.Register(t, srv.URL, "alice").Token
 	for _, id := range []string{"1", "2", "3", "5"} {
 		if err := store.CreateDocument(context.Background(), &gdoc.Document{ID: id, Title: id, OwnerID: "1", Public: true}); err != nil {
 			t.Fatal(err)
@@ -535,8 +487,8 @@ func TestDocumentIDsSkipTakenNumbers(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		r := do(t, "POST", srv.URL+"/api/documents", alice, `{"title":"t"}`)
 		var doc gdoc.Document
-		if err := json.Unmarshal(r.body, &doc); r.status != 201 || err != nil || seen[doc.ID] {
-			t.Fatalf("create %d: %d %s", i, r.status, r.body)
+		if err := json.Unmarshal(r.Body, &doc); r.Status != 201 || err != nil || seen[doc.ID] {
+			t.Fatalf("create %d: %d %s", i, r.Status, r.Body)
 		}
 		seen[doc.ID] = true
 	}
