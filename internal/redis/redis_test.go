@@ -19,6 +19,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/bustest"
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,18 +31,10 @@ func unique(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d-%d", prefix, os.Getpid(), time.Now().UnixNano(), uniqueCounter.Add(1))
 }
 
-// redisOptions reads TEST_REDIS_URL. Without it the test is skipped,
-// except under CI=true where a missing Redis is a failure.
-func redisOptions(t *testing.T) *goredis.Options {
+// redisOptions reads TEST_REDIS_URL (see testenv.RedisURL).
+func redisOptions(t testing.TB) *goredis.Options {
 	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_REDIS_URL is not set but CI=true: the Redis tests must run in CI")
-		}
-		t.Skip("SKIPPING Redis tests: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run them")
-	}
-	opt, err := goredis.ParseURL(url)
+	opt, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatalf("TEST_REDIS_URL: %v", err)
 	}
@@ -247,16 +240,20 @@ type freezingProxy struct {
 	wg     sync.WaitGroup
 }
 
-func startFreezingProxy(t *testing.T, target string) *freezingProxy {
+// startFreezingProxy proxies to the Redis of opt and returns opt with its
+// address changed to the proxy.
+func startFreezingProxy(t *testing.T, opt *goredis.Options) (*freezingProxy, *goredis.Options) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &freezingProxy{ln: ln, target: target}
+	p := &freezingProxy{ln: ln, target: opt.Addr}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
-	return p
+	viaProxy := *opt
+	viaProxy.Addr = ln.Addr().String()
+	return p, &viaProxy
 }
 
 func (p *freezingProxy) accept() {
@@ -352,10 +349,8 @@ func (p *freezingProxy) close() {
 // resyncs; go-redis alone would wait for TCP keepalive.
 func TestBusReplacesSilentConnection(t *testing.T) {
 	opt := redisOptions(t)
-	proxy := startFreezingProxy(t, opt.Addr)
-	viaProxy := *opt
-	viaProxy.Addr = proxy.ln.Addr().String()
-	sub := startBus(t, &viaProxy, "sub", 100*time.Millisecond)
+	proxy, viaProxy := startFreezingProxy(t, opt)
+	sub := startBus(t, viaProxy, "sub", 100*time.Millisecond)
 	pub := startBus(t, opt, "pub", defaultHealthInterval)
 	docID := unique("silentdoc")
 	rec := &events{}
@@ -570,14 +565,7 @@ func TestPresenceCloseRemovesConnections(t *testing.T) {
 // one instance to the handler on another (one event in flight at a time:
 // latency, not throughput).
 func BenchmarkBusCrossInstanceHop(b *testing.B) {
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		b.Skip("SKIPPING: set TEST_REDIS_URL to benchmark the Redis bus")
-	}
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		b.Fatal(err)
-	}
+	opt := redisOptions(b)
 	pubClient, subClient := goredis.NewClient(opt), goredis.NewClient(opt)
 	defer pubClient.Close()
 	defer subClient.Close()
@@ -613,14 +601,11 @@ func BenchmarkBusCrossInstanceHop(b *testing.B) {
 // leaves neither a missing connection nor a ghost one.
 func TestPresenceRecoversFromRedisOutage(t *testing.T) {
 	opt := redisOptions(t)
-	proxy := startFreezingProxy(t, opt.Addr)
-	viaProxy := *opt
-	viaProxy.Addr = proxy.ln.Addr().String()
-	viaProxy.MaxRetries = -1
-	viaProxy.DialTimeout = 200 * time.Millisecond
+	proxy, viaProxy := startFreezingProxy(t, opt)
+	viaProxy.MaxRetries, viaProxy.DialTimeout = -1, 200*time.Millisecond // fail fast while down
 	const ttl = 900 * time.Millisecond
 	serverID := unique("flaky")
-	p := NewPresence(newClient(t, &viaProxy), serverID, ttl)
+	p := NewPresence(newClient(t, viaProxy), serverID, ttl)
 	defer p.Close()
 	observer := NewPresence(newClient(t, opt), unique("observer"), ttl)
 	defer observer.Close()
@@ -687,12 +672,9 @@ func TestBusDatabasesAreIsolated(t *testing.T) {
 // was subscribed all along.
 func TestBusWhileRedisUnreachable(t *testing.T) {
 	opt := redisOptions(t)
-	proxy := startFreezingProxy(t, opt.Addr)
-	viaProxy := *opt
-	viaProxy.Addr = proxy.ln.Addr().String()
-	viaProxy.MaxRetries = -1
-	viaProxy.DialTimeout = 200 * time.Millisecond
-	bus := startBus(t, &viaProxy, "flaky", 100*time.Millisecond)
+	proxy, viaProxy := startFreezingProxy(t, opt)
+	viaProxy.MaxRetries, viaProxy.DialTimeout = -1, 200*time.Millisecond // fail fast while down
+	bus := startBus(t, viaProxy, "flaky", 100*time.Millisecond)
 	pub := startBus(t, opt, "pub", defaultHealthInterval)
 	kept, later := unique("kept"), unique("later")
 	keptRec := &events{}
