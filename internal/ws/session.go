@@ -32,13 +32,17 @@ const (
 // the op stream (a server fault); the client reconnects and reloads.
 const reasonOutOfSync = "Out of sync; reconnect"
 
-// outItem is one entry of a connection's send queue: a message from collab
-// or a frame the session built itself (pong, error).
-type outItem struct {
-	msg   collab.Message
-	frame []byte
-	wake  bool // nothing to send but a seed client's pending update
-}
+// outItem is one entry of a connection's send queue: a collab.Message, a
+// sessionFrame the session built itself (pong, error), or wakeSeed. An
+// interface (two words) rather than a struct of the three keeps the queue's
+// buffer, allocated whole for every connection, at SendQueue x 16 bytes.
+type outItem any
+
+// sessionFrame is a frame the session built itself.
+type sessionFrame []byte
+
+// wakeSeed has nothing to send but a seed client's pending update.
+type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
@@ -117,7 +121,7 @@ func (s *session) Deliver(m collab.Message) bool {
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
 	}
-	return s.enqueue(outItem{msg: m})
+	return s.enqueue(m)
 }
 
 func (s *session) raiseKnownRev(rev int64) {
@@ -139,10 +143,10 @@ func (s *session) enqueue(it outItem) bool {
 	}
 }
 
-func (s *session) sendFrame(frame []byte) { s.enqueue(outItem{frame: frame}) }
+func (s *session) sendFrame(frame []byte) { s.enqueue(sessionFrame(frame)) }
 
 // wake makes the writer flush a seed client's pending update.
-func (s *session) wake() { s.enqueue(outItem{wake: true}) }
+func (s *session) wake() { s.enqueue(wakeSeed{}) }
 
 func (s *session) sendError(e *wireError) {
 	s.sendFrame(errorFrame(e.Code, e.Message, e.ID))
@@ -571,10 +575,11 @@ func (s *session) write(frame []byte) bool {
 // reports that the connection must close after the frames (collab said
 // Closing).
 func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason string) {
-	if it.frame != nil || it.wake {
-		return s.withSeedFlush(it.frame), false, ""
-	}
-	switch m := it.msg.(type) {
+	switch m := it.(type) {
+	case sessionFrame:
+		return s.withSeedFlush(m), false, ""
+	case wakeSeed:
+		return s.withSeedFlush(nil), false, ""
 	case collab.OpMessage:
 		if s.seed != nil {
 			if err := s.seed.remoteOp(m); err != nil {
