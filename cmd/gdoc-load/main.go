@@ -3,6 +3,11 @@
 // edit propagation from each keystroke's intended send time to every other
 // editor, ack latency (durable commit), and convergence at the end.
 //
+// Modes: edit (the default) types keystrokes; chat sends chat messages at
+// the same open-loop rate and measures their propagation the same way; idle
+// opens connections that send nothing and reports the server's RSS per
+// connection and its CPU while they idle.
+//
 // It talks only to the server it is given (127.0.0.1 by default), runs for a
 // bounded time and stops by itself.
 package main
@@ -19,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +47,7 @@ type options struct {
 	docSize   int
 	serverPID int
 	settle    time.Duration
+	mode      string
 }
 
 func main() {
@@ -55,6 +62,7 @@ func main() {
 	flag.IntVar(&o.docSize, "doc-size", 0, "initial document size in bytes (e.g. 1048576 for S4)")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "server process id, to report its CPU time and RSS")
 	flag.DurationVar(&o.settle, "settle", 30*time.Second, "how long to wait for convergence at the end")
+	flag.StringVar(&o.mode, "mode", "edit", "edit (keystrokes), chat (chat messages) or idle (connections that send nothing; -duration is the idle time)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -102,6 +110,7 @@ type stats struct {
 }
 
 type editor struct {
+	name  string
 	mu    sync.Mutex
 	state *otclient.State
 	conn  *otclient.Conn
@@ -111,6 +120,9 @@ type editor struct {
 func run(ctx context.Context, o options, out io.Writer) error {
 	if o.docs < 1 || o.clients < 1 || o.users < 1 || o.rate <= 0 {
 		return errors.New("docs, clients, users and rate must be positive")
+	}
+	if o.mode != "edit" && o.mode != "chat" && o.mode != "idle" {
+		return fmt.Errorf("mode must be edit, chat or idle, not %q", o.mode)
 	}
 	tokens := make([]string, o.users)
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
@@ -132,6 +144,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	st := &stats{}
+	rssBefore := processRSSKiB(o.serverPID)
+	connectStart := time.Now()
 	editors := make([][]*editor, o.docs)
 	for d, id := range docIDs {
 		for c := 0; c < o.clients; c++ {
@@ -143,6 +157,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				return errors.New("init without content")
 			}
 			e := &editor{
+				name:  fmt.Sprintf("L%d-%d", d, c),
 				state: otclient.NewState(fmt.Sprintf("L%d-%d", d, c), *init.Content, init.Rev),
 				conn:  conn,
 				rng:   rand.New(rand.NewPCG(uint64(d), uint64(c))),
@@ -151,10 +166,15 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			go e.readLoop(ctx, st)
 		}
 	}
-	fmt.Fprintf(out, "connected %d editors on %d documents; warm-up %s, measuring %s at %.1f keys/s each\n",
-		o.docs*o.clients, o.docs, o.warmup, o.duration, o.rate)
+	connectTime := time.Since(connectStart)
+	if o.mode == "idle" {
+		return idle(ctx, o, editors, rssBefore, connectTime, out)
+	}
+	fmt.Fprintf(out, "connected %d editors on %d documents; warm-up %s, measuring %s at %.1f %s/s each\n",
+		o.docs*o.clients, o.docs, o.warmup, o.duration, o.rate, map[string]string{"edit": "keys", "chat": "chat messages"}[o.mode])
 
 	cpu0, _ := processCPU(o.serverPID)
+	ownCPU0 := ownCPU()
 	start := time.Now()
 	measureFrom, measureTo := start.Add(o.warmup), start.Add(o.warmup+o.duration)
 	var wg sync.WaitGroup
@@ -163,7 +183,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				e.typeLoop(ctx, st, o.rate, measureFrom, measureTo)
+				if o.mode == "chat" {
+					e.chatLoop(ctx, st, o.rate, measureFrom, measureTo)
+				} else {
+					e.typeLoop(ctx, st, o.rate, measureFrom, measureTo)
+				}
 			}()
 		}
 	}
@@ -185,6 +209,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		st.sent.Load(), delivered, float64(delivered)/elapsed.Seconds(), st.errors.Load())
 	fmt.Fprintf(out, "propagation: %s\n", st.propagation.summary())
 	fmt.Fprintf(out, "ack (durable commit): %s\n", st.ack.summary())
+	fmt.Fprintf(out, "generator: GOMAXPROCS=%d, own CPU %.0f%% of one core while measuring\n",
+		runtime.GOMAXPROCS(0), 100*float64(ownCPU()-ownCPU0)/float64(elapsed))
 	if o.serverPID > 0 && delivered > 0 {
 		fmt.Fprintf(out, "server CPU: %.1f ms per 1,000 deliveries; RSS %s\n",
 			float64((cpu1-cpu0).Milliseconds())*1000/float64(delivered), processRSS(o.serverPID))
@@ -236,6 +262,30 @@ func (e *editor) typeLoop(ctx context.Context, st *stats, rate float64, measureF
 	}
 }
 
+// chatLoop sends one chat message at each intended time (open loop); the
+// message text is its own id, by which receivers find its intended time.
+func (e *editor) chatLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+	interval := time.Duration(float64(time.Second) / rate)
+	next := time.Now().Add(time.Duration(e.rng.Int64N(int64(interval))))
+	for seq := 0; next.Before(measureTo); seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		id := fmt.Sprintf("%s:c%d", e.name, seq)
+		st.intended.Store(id, next)
+		if err := e.conn.Send(ctx, map[string]any{"type": "chat", "message": id, "client_msg_id": id}); err != nil {
+			st.errors.Add(1)
+			return
+		}
+		if !next.Before(measureFrom) {
+			st.sent.Add(1)
+		}
+		next = next.Add(interval)
+	}
+}
+
 func (e *editor) readLoop(ctx context.Context, st *stats) {
 	for {
 		m, err := e.conn.Read(ctx)
@@ -264,6 +314,22 @@ func (e *editor) readLoop(ctx context.Context, st *stats) {
 				}
 			}
 			out, err = e.state.Ack(m.ID, m.Rev)
+		case "chat":
+			if st.measuring.Load() {
+				if t, ok := st.intended.Load(m.Text()); ok {
+					st.propagation.add(now.Sub(t.(time.Time)))
+				}
+				st.delivered.Add(1)
+			}
+		case "chat_ack":
+			var ack struct {
+				ClientMsgID string `json:"client_msg_id"`
+			}
+			if json.Unmarshal(m.Raw, &ack) == nil && st.measuring.Load() {
+				if t, ok := st.intended.Load(ack.ClientMsgID); ok {
+					st.ack.add(now.Sub(t.(time.Time)))
+				}
+			}
 		case "error":
 			st.errors.Add(1)
 			fmt.Fprintf(os.Stderr, "server error: %s\n", m.Raw)
@@ -436,6 +502,56 @@ func processCPU(pid int) (time.Duration, error) {
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
+}
+
+// idle holds the connections open without sending anything for
+// o.duration and reports the server's RSS and CPU per connection.
+func idle(ctx context.Context, o options, editors [][]*editor, rssBefore int64, connectTime time.Duration, out io.Writer) error {
+	n := o.docs * o.clients
+	fmt.Fprintf(out, "connected %d idle connections on %d documents in %s (%.0f connections/s)\n",
+		n, o.docs, connectTime.Round(time.Millisecond), float64(n)/connectTime.Seconds())
+	select {
+	case <-time.After(o.warmup):
+	case <-ctx.Done():
+	}
+	rssAfter := processRSSKiB(o.serverPID)
+	cpu0, _ := processCPU(o.serverPID)
+	select {
+	case <-time.After(o.duration):
+	case <-ctx.Done():
+	}
+	cpu1, _ := processCPU(o.serverPID)
+	if o.serverPID > 0 {
+		fmt.Fprintf(out, "server RSS %d kB before connecting, %d kB connected: %.1f KB per connection\n",
+			rssBefore, rssAfter, float64(rssAfter-rssBefore)/float64(n))
+		fmt.Fprintf(out, "server CPU while idle: %.1f%% of one core over %s\n",
+			100*float64(cpu1-cpu0)/float64(o.duration), o.duration)
+	}
+	for _, doc := range editors {
+		for _, e := range doc {
+			e.conn.CloseNow()
+		}
+	}
+	return nil
+}
+
+// ownCPU returns this process's user+system CPU time.
+func ownCPU() time.Duration {
+	d, _ := processCPU(os.Getpid())
+	return d
+}
+
+// processRSSKiB returns pid's resident set in KiB (0 when unknown).
+func processRSSKiB(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	fields := strings.Fields(processRSS(pid))
+	if len(fields) == 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(fields[0], 10, 64)
+	return n
 }
 
 func processRSS(pid int) string {
