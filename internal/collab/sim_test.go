@@ -15,55 +15,37 @@ import (
 	"github.com/gdoc/gdoc/internal/collab"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/otclient"
 )
 
 var long = flag.Bool("long", false, "run many more simulation seeds")
 
-// peer is a test client following the classic one-op-in-flight algorithm
-// (ot.js lib/client.js): Synchronized (no inflight), AwaitingConfirm
-// (inflight), AwaitingWithBuffer (inflight and buffer).
+// peer is a simulated client: otclient.State (the one-op-in-flight
+// algorithm of ot.js) driving a Service in process, with its own messages
+// held "on the wire" for random delays.
 type peer struct {
-	name     string
-	c        *fakeClient
-	svc      *collab.Service
-	doc      string
-	rev      int64
-	inflight ot.Op
-	flightID string
-	buffer   ot.Op
-	seq      int
-	outbox   []outgoing // sent but still "on the wire" to the server
-}
-
-type outgoing struct {
-	rev int64
-	id  string
-	op  ot.Op
+	name   string
+	c      *fakeClient
+	svc    *collab.Service
+	state  *otclient.State
+	outbox []otclient.Outgoing // sent but still on the wire to the server
 }
 
 // edit applies a local change and sends it or buffers it.
 func (p *peer) edit(t *testing.T, op ot.Op) {
-	next, err := ot.Apply(p.doc, op)
+	out, err := p.state.Edit(op)
 	if err != nil {
-		t.Fatalf("%s: local op %v does not apply to %q: %v", p.name, op, p.doc, err)
+		t.Fatalf("%s: local op %v does not apply to %q: %v", p.name, op, p.state.Text(), err)
 	}
-	p.doc = next
-	switch {
-	case p.inflight == nil:
-		p.send(op)
-	case p.buffer == nil:
-		p.buffer = op
-	default:
-		if p.buffer, err = ot.Compose(p.buffer, op); err != nil {
-			t.Fatalf("%s: compose: %v", p.name, err)
-		}
-	}
+	p.send(out)
 }
 
-func (p *peer) send(op ot.Op) {
-	p.seq++
-	p.inflight, p.flightID = op, fmt.Sprintf("%s:%d", p.name, p.seq)
-	p.outbox = append(p.outbox, outgoing{rev: p.rev, id: p.flightID, op: op})
+// send puts a copy of o on the wire: what was sent does not change when the
+// state later transforms its in-flight op.
+func (p *peer) send(o *otclient.Outgoing) {
+	if o != nil {
+		p.outbox = append(p.outbox, *o)
+	}
 }
 
 // releaseOne hands the oldest outgoing op to the server.
@@ -73,7 +55,7 @@ func (p *peer) releaseOne(t *testing.T, docID string) {
 	}
 	out := p.outbox[0]
 	p.outbox = p.outbox[1:]
-	if err := p.svc.SubmitOp(context.Background(), docID, p.c, out.rev, out.id, out.op); err != nil {
+	if err := p.svc.SubmitOp(context.Background(), docID, p.c, out.Rev, out.ID, out.Op); err != nil {
 		t.Fatalf("%s: SubmitOp: %v", p.name, err)
 	}
 }
@@ -90,43 +72,20 @@ func (p *peer) receiveOne(t *testing.T) bool {
 	p.c.mu.Unlock()
 	switch m := m.(type) {
 	case collab.OpMessage:
-		if m.Op.Rev != p.rev+1 {
-			t.Fatalf("%s at rev %d received op rev %d: a gap or reorder", p.name, p.rev, m.Op.Rev)
+		// No id: a peer's own op comes back as an ack, never as an op.
+		if _, err := p.state.ServerOp(m.Op.Rev, "", m.Parsed); err != nil {
+			t.Fatalf("%s at rev %d with %q: server op rev %d: %v", p.name, p.state.Rev, p.state.Text(), m.Op.Rev, err)
 		}
-		op := m.Parsed
-		var err error
-		if p.inflight != nil {
-			var flight ot.Op
-			if flight, err = ot.Transform(p.inflight, op, ot.Left); err == nil {
-				op, err = ot.Transform(op, p.inflight, ot.Right)
-			}
-			p.inflight = flight
-		}
-		if err == nil && p.buffer != nil {
-			var buf ot.Op
-			if buf, err = ot.Transform(p.buffer, op, ot.Left); err == nil {
-				op, err = ot.Transform(op, p.buffer, ot.Right)
-			}
-			p.buffer = buf
-		}
-		if err != nil {
-			t.Fatalf("%s: transform: %v", p.name, err)
-		}
-		if p.doc, err = ot.Apply(p.doc, op); err != nil {
-			t.Fatalf("%s: server op rev %d does not apply to %q: %v", p.name, m.Op.Rev, p.doc, err)
-		}
-		p.rev = m.Op.Rev
 	case collab.AckMessage:
-		if m.OpID != p.flightID || m.Rev != p.rev+1 {
-			t.Fatalf("%s at rev %d awaiting %q received ack %+v", p.name, p.rev, p.flightID, m)
+		in := p.state.Inflight()
+		if in == nil || m.OpID != in.ID {
+			t.Fatalf("%s at rev %d awaiting %+v received ack %+v", p.name, p.state.Rev, in, m)
 		}
-		p.rev = m.Rev
-		p.inflight, p.flightID = nil, ""
-		if p.buffer != nil {
-			buf := p.buffer
-			p.buffer = nil
-			p.send(buf)
+		next, err := p.state.Ack(m.OpID, m.Rev)
+		if err != nil {
+			t.Fatalf("%s: ack %+v: %v", p.name, m, err)
 		}
+		p.send(next)
 	case collab.OpErrorMessage:
 		t.Fatalf("%s: op refused: %+v", p.name, m)
 	}
@@ -171,14 +130,15 @@ func simulate(t *testing.T, e *env, services []*collab.Service, docID string, se
 		c := newClient(users[i%len(users)])
 		svc := services[r.IntN(len(services))]
 		state := join(t, svc, docID, c, -1)
-		peers[i] = &peer{name: fmt.Sprintf("s%d-p%d", seed, i), c: c, svc: svc, doc: state.Document.Content, rev: state.Rev}
+		name := fmt.Sprintf("s%d-p%d", seed, i)
+		peers[i] = &peer{name: name, c: c, svc: svc, state: otclient.NewState(name, state.Document.Content, state.Rev)}
 	}
 	steps := 20 + r.IntN(40)
 	for range steps {
 		p := peers[r.IntN(len(peers))]
 		switch x := r.IntN(10); {
 		case x < 4:
-			p.edit(t, randomOp(r, p.doc))
+			p.edit(t, randomOp(r, p.state.Text()))
 		case x < 7:
 			p.releaseOne(t, docID)
 		default:
@@ -196,7 +156,7 @@ func simulate(t *testing.T, e *env, services []*collab.Service, docID string, se
 			}
 			for p.receiveOne(t) {
 			}
-			if p.inflight != nil {
+			if p.state.Inflight() != nil {
 				busy = true
 			}
 		}
@@ -204,7 +164,7 @@ func simulate(t *testing.T, e *env, services []*collab.Service, docID string, se
 			head := current(t, services[0], docID).Rev
 			settled := true
 			for _, p := range peers {
-				if p.rev != head {
+				if p.state.Rev != head {
 					settled = false
 				}
 			}
@@ -224,8 +184,8 @@ func simulate(t *testing.T, e *env, services []*collab.Service, docID string, se
 		}
 	}
 	for _, p := range peers {
-		if p.doc != want.Content || p.rev != want.Rev {
-			t.Fatalf("seed %d: %s has %q at rev %d, service has %q at rev %d", seed, p.name, p.doc, p.rev, want.Content, want.Rev)
+		if p.state.Text() != want.Content || p.state.Rev != want.Rev {
+			t.Fatalf("seed %d: %s has %q at rev %d, service has %q at rev %d", seed, p.name, p.state.Text(), p.state.Rev, want.Content, want.Rev)
 		}
 	}
 	if stored, rev := storedText(t, e.store, docID); stored != want.Content || rev != want.Rev {
