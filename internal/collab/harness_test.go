@@ -73,14 +73,15 @@ func (c *fakeClient) messages() []collab.Message {
 	return append([]collab.Message(nil), c.inbox...)
 }
 
-// waitMessage waits until a delivered message satisfies match and returns it.
-func (c *fakeClient) waitMessage(t *testing.T, what string, match func(collab.Message) bool) collab.Message {
+// await waits until a message of type M that satisfies match (any, when
+// match is nil) has been delivered to c, and returns it.
+func await[M collab.Message](t *testing.T, c *fakeClient, what string, match func(M) bool) M {
 	t.Helper()
 	deadline := time.After(waitLimit)
 	for {
 		for _, m := range c.messages() {
-			if match(m) {
-				return m
+			if typed, ok := m.(M); ok && (match == nil || match(typed)) {
+				return typed
 			}
 		}
 		select {
@@ -93,26 +94,17 @@ func (c *fakeClient) waitMessage(t *testing.T, what string, match func(collab.Me
 
 func (c *fakeClient) waitAck(t *testing.T, opID string) collab.AckMessage {
 	t.Helper()
-	return c.waitMessage(t, "ack "+opID, func(m collab.Message) bool {
-		a, ok := m.(collab.AckMessage)
-		return ok && a.OpID == opID
-	}).(collab.AckMessage)
+	return await(t, c, "ack "+opID, func(a collab.AckMessage) bool { return a.OpID == opID })
 }
 
 func (c *fakeClient) waitOpError(t *testing.T, opID string) collab.OpErrorMessage {
 	t.Helper()
-	return c.waitMessage(t, "op error "+opID, func(m collab.Message) bool {
-		e, ok := m.(collab.OpErrorMessage)
-		return ok && e.OpID == opID
-	}).(collab.OpErrorMessage)
+	return await(t, c, "op error "+opID, func(e collab.OpErrorMessage) bool { return e.OpID == opID })
 }
 
 func (c *fakeClient) waitOp(t *testing.T, rev int64) collab.OpMessage {
 	t.Helper()
-	return c.waitMessage(t, fmt.Sprintf("op rev %d", rev), func(m collab.Message) bool {
-		o, ok := m.(collab.OpMessage)
-		return ok && o.Op.Rev == rev
-	}).(collab.OpMessage)
+	return await(t, c, fmt.Sprintf("op rev %d", rev), func(o collab.OpMessage) bool { return o.Op.Rev == rev })
 }
 
 // env is one store and bus shared by the services of a test.
@@ -227,6 +219,13 @@ func submit(t testing.TB, s *collab.Service, docID string, c *fakeClient, rev in
 	if err := s.SubmitOp(context.Background(), docID, c, rev, opID, parsed); err != nil {
 		t.Fatalf("SubmitOp(%s): %v", opID, err)
 	}
+}
+
+// commit submits op and waits for its ack.
+func commit(t *testing.T, s *collab.Service, docID string, c *fakeClient, rev int64, opID, op string) collab.AckMessage {
+	t.Helper()
+	submit(t, s, docID, c, rev, opID, op)
+	return c.waitAck(t, opID)
 }
 
 // storedText rebuilds docID's text from the store alone: snapshot plus

@@ -130,8 +130,7 @@ func TestJoinSinceAheadOfLaggingInstance(t *testing.T) {
 	ca, cb := newClient(alice), newClient(alice)
 	join(t, a, "lag", ca, -1)
 	join(t, b, "lag", cb, -1)
-	submit(t, a, "lag", ca, 0, "a:1", `["abc"]`)
-	ca.waitAck(t, "a:1")
+	commit(t, a, "lag", ca, 0, "a:1", `["abc"]`)
 	state := join(t, b, "lag", newClient(alice), 1)
 	if state.Rev != 1 || len(state.Ops) != 0 {
 		t.Fatalf("state = %+v", state)
@@ -155,8 +154,7 @@ func TestSubmitOp(t *testing.T) {
 		a, b := newClient(alice), newClient(bob)
 		join(t, svc, "basic", a, -1)
 		join(t, svc, "basic", b, -1)
-		submit(t, svc, "basic", a, 0, "a:1", `["hello 😀"]`)
-		if ack := a.waitAck(t, "a:1"); ack.Rev != 1 {
+		if ack := commit(t, svc, "basic", a, 0, "a:1", `["hello 😀"]`); ack.Rev != 1 {
 			t.Fatalf("ack = %+v", ack)
 		}
 		op := b.waitOp(t, 1)
@@ -177,8 +175,7 @@ func TestSubmitOp(t *testing.T) {
 		a, b := newClient(alice), newClient(bob)
 		join(t, svc, "stale", a, -1)
 		join(t, svc, "stale", b, -1)
-		submit(t, svc, "stale", a, 0, "a:1", `["abc"]`)
-		a.waitAck(t, "a:1")
+		commit(t, svc, "stale", a, 0, "a:1", `["abc"]`)
 		submit(t, svc, "stale", b, 0, "b:1", `["X"]`) // written before seeing "abc"
 		if ack := b.waitAck(t, "b:1"); ack.Rev != 2 {
 			t.Fatalf("ack = %+v", ack)
@@ -213,8 +210,7 @@ func TestSubmitOp(t *testing.T) {
 		// A resend after a reconnect: new connection, same id.
 		again := newClient(alice)
 		join(t, svc, "dedupe", again, 1)
-		submit(t, svc, "dedupe", again, 0, "dup:1", `["once"]`)
-		if ack := again.waitAck(t, "dup:1"); ack.Rev != 1 {
+		if ack := commit(t, svc, "dedupe", again, 0, "dup:1", `["once"]`); ack.Rev != 1 {
 			t.Fatalf("resend ack = %+v", ack)
 		}
 		if doc := current(t, svc, "dedupe"); doc.Content != "once" || doc.Rev != 1 {
@@ -234,10 +230,8 @@ func TestSubmitOp(t *testing.T) {
 	t.Run("DuplicateIDOlderThanMemoryAskedOfOpLog", func(t *testing.T) {
 		a := newClient(alice)
 		join(t, svc, "olddup", a, -1)
-		submit(t, svc, "olddup", a, 0, "old:1", `["a"]`)
-		a.waitAck(t, "old:1")
-		submit(t, svc, "olddup", a, 1, "old:2", `[1,"b"]`)
-		a.waitAck(t, "old:2")
+		commit(t, svc, "olddup", a, 0, "old:1", `["a"]`)
+		commit(t, svc, "olddup", a, 1, "old:2", `[1,"b"]`)
 		if err := e.store.SaveSnapshot(ctx, "olddup", "ab", 2); err != nil {
 			t.Fatal(err)
 		}
@@ -245,8 +239,7 @@ func TestSubmitOp(t *testing.T) {
 		other := e.service(t, serviceOptions{serverID: "server-2"})
 		c := newClient(alice)
 		join(t, other, "olddup", c, 0)
-		submit(t, other, "olddup", c, 0, "old:1", `["a"]`)
-		if ack := c.waitAck(t, "old:1"); ack.Rev != 1 {
+		if ack := commit(t, other, "olddup", c, 0, "old:1", `["a"]`); ack.Rev != 1 {
 			t.Fatalf("ack = %+v", ack)
 		}
 		if text, rev := storedText(t, e.store, "olddup"); text != "ab" || rev != 2 {
@@ -257,8 +250,7 @@ func TestSubmitOp(t *testing.T) {
 	t.Run("ErrOpPastEnd", func(t *testing.T) {
 		a := newClient(alice)
 		join(t, svc, "pastend", a, -1)
-		submit(t, svc, "pastend", a, 0, "a:1", `["abc"]`)
-		a.waitAck(t, "a:1")
+		commit(t, svc, "pastend", a, 0, "a:1", `["abc"]`)
 		for id, op := range map[string]string{"a:2": `[5,"x"]`, "a:3": `[1,{"d":5}]`, "a:4": `[{"d":"abd"}]`} {
 			submit(t, svc, "pastend", a, 1, id, op)
 			if e := a.waitOpError(t, id); e.Code != gdoc.EINVALID {
@@ -269,8 +261,7 @@ func TestSubmitOp(t *testing.T) {
 			t.Fatalf("current = %q at %d", doc.Content, doc.Rev)
 		}
 		// The refused ids were not used up.
-		submit(t, svc, "pastend", a, 1, "a:2", `[3,"x"]`)
-		if ack := a.waitAck(t, "a:2"); ack.Rev != 2 {
+		if ack := commit(t, svc, "pastend", a, 1, "a:2", `[3,"x"]`); ack.Rev != 2 {
 			t.Fatalf("ack = %+v", ack)
 		}
 	})
@@ -321,8 +312,7 @@ func TestReplaceContent(t *testing.T) {
 	ctx := context.Background()
 	a := newClient(alice)
 	join(t, svc, "rest", a, -1)
-	submit(t, svc, "rest", a, 0, "a:1", `["hello world"]`)
-	a.waitAck(t, "a:1")
+	commit(t, svc, "rest", a, 0, "a:1", `["hello world"]`)
 
 	doc, err := svc.ReplaceContent(ctx, "rest", bob, "hello brave world")
 	if err != nil {
@@ -379,8 +369,7 @@ func TestCurrentWithoutLoading(t *testing.T) {
 	alice := e.user(t, "alice")
 	a := newClient(alice)
 	join(t, svc, "cur", a, -1)
-	submit(t, svc, "cur", a, 0, "a:1", `["abc"]`)
-	a.waitAck(t, "a:1")
+	commit(t, svc, "cur", a, 0, "a:1", `["abc"]`)
 	other := e.service(t, serviceOptions{serverID: "server-2"})
 	doc := current(t, other, "cur")
 	if doc.Content != "abc" || doc.Rev != 1 || doc.OwnerID != alice.ID {
@@ -398,10 +387,8 @@ func TestAutosaveWritesSnapshot(t *testing.T) {
 	svc := e.service(t, serviceOptions{autosave: 20 * time.Millisecond, run: true, logger: logger})
 	a := newClient(e.user(t, "alice"))
 	join(t, svc, "autosave", a, -1)
-	submit(t, svc, "autosave", a, 0, "a:1", `["ab"]`)
-	a.waitAck(t, "a:1")
-	submit(t, svc, "autosave", a, 1, "a:2", `[2,"c"]`)
-	a.waitAck(t, "a:2")
+	commit(t, svc, "autosave", a, 0, "a:1", `["ab"]`)
+	commit(t, svc, "autosave", a, 1, "a:2", `[2,"c"]`)
 	eventually(t, "snapshot at rev 2", func() bool {
 		doc, err := e.store.Document(context.Background(), "autosave")
 		return err == nil && doc.Rev == 2 && doc.Content == "abc"
@@ -414,8 +401,7 @@ func TestShutdownSavesAndClosesClients(t *testing.T) {
 	svc := e.service(t, serviceOptions{}) // autosave never fires in this test
 	a := newClient(e.user(t, "alice"))
 	join(t, svc, "shut", a, -1)
-	submit(t, svc, "shut", a, 0, "a:1", `["abc"]`)
-	a.waitAck(t, "a:1")
+	commit(t, svc, "shut", a, 0, "a:1", `["abc"]`)
 	if err := svc.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -423,10 +409,7 @@ func TestShutdownSavesAndClosesClients(t *testing.T) {
 	if err != nil || doc.Rev != 1 || doc.Content != "abc" {
 		t.Fatalf("snapshot = %+v, %v", doc, err)
 	}
-	a.waitMessage(t, "closing", func(m collab.Message) bool {
-		c, ok := m.(collab.ClosingMessage)
-		return ok && c.Reason == collab.ReasonShutdown
-	})
+	await(t, a, "closing", func(c collab.ClosingMessage) bool { return c.Reason == collab.ReasonShutdown })
 	if err := svc.SubmitOp(context.Background(), "shut", a, 1, "a:2", ot.Op{{Insert: "x"}}); gdoc.ErrorCode(err) != gdoc.EUNAVAILABLE {
 		t.Fatalf("SubmitOp after shutdown: %v", err)
 	}
@@ -488,10 +471,7 @@ func TestPresence(t *testing.T) {
 	if len(state.Users) != 2 {
 		t.Fatalf("bob's init users = %+v", state.Users)
 	}
-	joined := a.waitMessage(t, "user_joined bob", func(m collab.Message) bool {
-		j, ok := m.(collab.UserJoinedMessage)
-		return ok && j.User.UserID == bob.ID
-	}).(collab.UserJoinedMessage)
+	joined := await(t, a, "user_joined bob", func(j collab.UserJoinedMessage) bool { return j.User.UserID == bob.ID })
 	if joined.User.Username != "bob" || joined.User.Color == "" {
 		t.Fatalf("joined = %+v", joined)
 	}
@@ -510,10 +490,7 @@ func TestPresence(t *testing.T) {
 	}
 	svcB.Leave("pres", b1) // one of bob's tabs closes: bob is still here
 	svcA.Leave("pres", b2) // the last one: bob leaves
-	a.waitMessage(t, "user_left bob", func(m collab.Message) bool {
-		l, ok := m.(collab.UserLeftMessage)
-		return ok && l.UserID == bob.ID && l.Username == "bob"
-	})
+	await(t, a, "user_left bob", func(l collab.UserLeftMessage) bool { return l.UserID == bob.ID && l.Username == "bob" })
 	joins, lefts := 0, 0
 	for _, m := range a.messages() {
 		switch m := m.(type) {
@@ -561,12 +538,12 @@ func TestChat(t *testing.T) {
 	if err := svcA.SendChat(ctx, "chat", a, "  hi all 👋 ", "m1"); err != nil {
 		t.Fatal(err)
 	}
-	ack := a.waitMessage(t, "chat ack", func(m collab.Message) bool { _, ok := m.(collab.ChatAckMessage); return ok }).(collab.ChatAckMessage)
+	ack := await[collab.ChatAckMessage](t, a, "chat ack", nil)
 	if ack.ClientMsgID != "m1" || ack.Chat.Message != "hi all 👋" || ack.Chat.ID == 0 || ack.Chat.Username != "alice" {
 		t.Fatalf("ack = %+v", ack)
 	}
 	for _, c := range []*fakeClient{b, remote} {
-		got := c.waitMessage(t, "chat", func(m collab.Message) bool { _, ok := m.(collab.ChatMessage); return ok }).(collab.ChatMessage)
+		got := await[collab.ChatMessage](t, c, "chat", nil)
 		if got.Chat.ID != ack.Chat.ID || got.Chat.Message != "hi all 👋" || got.Chat.UserID != alice.ID {
 			t.Fatalf("%s received %+v", c.connID, got)
 		}
@@ -603,7 +580,7 @@ func TestCursors(t *testing.T) {
 	if err := svcA.UpdateCursor(ctx, "cursor", a, collab.Cursor{Rev: 0, Anchor: 2, Head: 2, Position: seed, UserID: "spoofed"}); err != nil {
 		t.Fatal(err)
 	}
-	got := b.waitMessage(t, "cursor", func(m collab.Message) bool { _, ok := m.(collab.CursorMessage); return ok }).(collab.CursorMessage)
+	got := await[collab.CursorMessage](t, b, "cursor", nil)
 	if got.Cursor.ConnID != a.connID || got.Cursor.UserID != alice.ID || got.Cursor.Color == "" || got.Cursor.Head != 2 || string(got.Cursor.Position) != string(seed) {
 		t.Fatalf("cursor = %+v", got.Cursor)
 	}
@@ -616,10 +593,7 @@ func TestCursors(t *testing.T) {
 		t.Fatalf("negative anchor: %v", err)
 	}
 	svcA.Leave("cursor", a)
-	b.waitMessage(t, "cursor removal", func(m collab.Message) bool {
-		c, ok := m.(collab.CursorMessage)
-		return ok && c.Cursor.Removed && c.Cursor.ConnID == a.connID
-	})
+	await(t, b, "cursor removal", func(c collab.CursorMessage) bool { return c.Cursor.Removed && c.Cursor.ConnID == a.connID })
 	if state := join(t, svcB, "cursor", newClient(bob), -1); len(state.Cursors) != 0 {
 		t.Fatalf("removed cursor still listed: %+v", state.Cursors)
 	}
@@ -633,18 +607,13 @@ func TestSlowClientDropped(t *testing.T) {
 	join(t, svc, "slow", a, -1)
 	join(t, svc, "slow", slow, -1)
 	slow.setFull(true)
-	submit(t, svc, "slow", a, 0, "a:1", `["x"]`)
-	a.waitAck(t, "a:1")
+	commit(t, svc, "slow", a, 0, "a:1", `["x"]`)
 	// Dropped: it may no longer submit, and the others see it go.
 	if err := svc.SubmitOp(context.Background(), "slow", slow, 1, "s:1", ot.Op{{Insert: "y"}}); gdoc.ErrorCode(err) != gdoc.EINVALID {
 		t.Fatalf("the slow client can still submit: %v", err)
 	}
-	a.waitMessage(t, "bob left", func(m collab.Message) bool {
-		l, ok := m.(collab.UserLeftMessage)
-		return ok && l.UserID == bob.ID
-	})
-	submit(t, svc, "slow", a, 1, "a:2", `[1,"y"]`)
-	if ack := a.waitAck(t, "a:2"); ack.Rev != 2 {
+	await(t, a, "bob left", func(l collab.UserLeftMessage) bool { return l.UserID == bob.ID })
+	if ack := commit(t, svc, "slow", a, 1, "a:2", `[1,"y"]`); ack.Rev != 2 {
 		t.Fatalf("ack = %+v", ack)
 	}
 }
@@ -658,10 +627,7 @@ func TestForget(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Forget("gone")
-	a.waitMessage(t, "closing", func(m collab.Message) bool {
-		c, ok := m.(collab.ClosingMessage)
-		return ok && c.Reason == collab.ReasonDeleted
-	})
+	await(t, a, "closing", func(c collab.ClosingMessage) bool { return c.Reason == collab.ReasonDeleted })
 	if svc.LoadedDocuments() != 0 {
 		t.Fatal("forgotten document still loaded")
 	}
@@ -742,8 +708,7 @@ func TestStoreDownRefusesOps(t *testing.T) {
 	a, b := newClient(alice), newClient(bob)
 	join(t, svc, "down", a, -1)
 	join(t, svc, "down", b, -1)
-	submit(t, svc, "down", a, 0, "a:1", `["ok"]`)
-	a.waitAck(t, "a:1")
+	commit(t, svc, "down", a, 0, "a:1", `["ok"]`)
 	second.Close()
 	submit(t, svc, "down", a, 1, "a:2", `["lost"]`)
 	if e := a.waitOpError(t, "a:2"); e.Code != gdoc.EUNAVAILABLE {
@@ -773,23 +738,16 @@ func TestSweepRepairsDeadInstance(t *testing.T) {
 	ca, cb := newClient(alice), newClient(bob)
 	join(t, a, "dead", ca, -1)
 	join(t, b, "dead", cb, -1)
-	submit(t, b, "dead", cb, 0, "b:1", `["from b"]`)
-	cb.waitAck(t, "b:1")
+	commit(t, b, "dead", cb, 0, "b:1", `["from b"]`)
 	// a hears of the op only from the log.
 	if op := ca.waitOp(t, 1); string(op.Op.Op) != `["from b"]` || op.Username != "bob" {
 		t.Fatalf("op = %+v", op)
 	}
 	// a learns of bob through presence (the sweep), though b's bus is deaf.
-	ca.waitMessage(t, "user_joined bob", func(m collab.Message) bool {
-		j, ok := m.(collab.UserJoinedMessage)
-		return ok && j.User.UserID == bob.ID
-	})
+	await(t, ca, "user_joined bob", func(j collab.UserJoinedMessage) bool { return j.User.UserID == bob.ID })
 	// b dies: its presence entries expire; nobody calls Leave.
 	if err := e.presence.Leave(ctx, "dead", cb.connID); err != nil {
 		t.Fatal(err)
 	}
-	ca.waitMessage(t, "user_left bob", func(m collab.Message) bool {
-		l, ok := m.(collab.UserLeftMessage)
-		return ok && l.UserID == bob.ID
-	})
+	await(t, ca, "user_left bob", func(l collab.UserLeftMessage) bool { return l.UserID == bob.ID })
 }
