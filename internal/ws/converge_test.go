@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/otclient"
 )
 
-// editor is a test OT client: the classic one-op-in-flight algorithm
-// (ot.js, ShareDB) over a real connection, with reconnects that keep the
-// op in flight and the buffer.
+// editor is a test OT client: otclient.State (the one-op-in-flight
+// algorithm of ot.js and ShareDB) over a real connection, with reconnects
+// that keep the op in flight and the buffer.
 type editor struct {
 	t        *testing.T
 	s        *server
@@ -23,26 +24,16 @@ type editor struct {
 	name     string // client id, the prefix of op ids
 	rng      *rand.Rand
 
-	c        *client
-	text     string
-	rev      int64
-	seq      int
-	inflight *pendingOp
-	buffer   ot.Op
-	acked    map[string]int64 // op id -> rev, for the exactly-once check
-	offline  bool
-}
-
-type pendingOp struct {
-	id  string
-	op  ot.Op
-	rev int64 // the revision op is based on
+	c       *client
+	state   *otclient.State
+	acked   map[string]int64 // op id -> rev, for the exactly-once check
+	offline bool
 }
 
 func newEditor(t *testing.T, s *server, doc, username, name string, seed uint64) *editor {
 	e := &editor{t: t, s: s, doc: doc, username: username, name: name, rng: rand.New(rand.NewPCG(seed, 7)), acked: map[string]int64{}}
 	e.c = s.ot(doc, username)
-	e.text, e.rev = *e.c.init.Content, e.c.init.Rev
+	e.state = otclient.NewState(name, *e.c.init.Content, e.c.init.Rev)
 	return e
 }
 
@@ -55,29 +46,19 @@ var errStop = fmt.Errorf("editor stopped")
 
 // edit applies a local edit and sends or buffers it.
 func (e *editor) edit(op ot.Op) {
-	text, err := ot.Apply(e.text, op)
+	out, err := e.state.Edit(op)
 	if err != nil {
-		e.fail("local edit %v on %q: %v", op, e.text, err)
+		e.fail("local edit %v on %q: %v", op, e.state.Text(), err)
 	}
-	e.text = text
-	if e.inflight == nil {
-		e.seq++
-		e.inflight = &pendingOp{id: fmt.Sprintf("%s:%d", e.name, e.seq), op: op, rev: e.rev}
-		e.sendInflight()
-		return
-	}
-	if e.buffer == nil {
-		e.buffer = op
-	} else if e.buffer, err = ot.Compose(e.buffer, op); err != nil {
-		e.fail("compose: %v", err)
-	}
+	e.send(out)
 }
 
-func (e *editor) sendInflight() {
-	if e.offline {
-		return // reconnect resends it
+// send writes o, if any, unless offline (reconnect resends it).
+func (e *editor) send(o *otclient.Outgoing) {
+	if o == nil || e.offline {
+		return
 	}
-	if err := e.c.trySend(map[string]any{"type": "op", "rev": e.inflight.rev, "op": e.inflight.op, "id": e.inflight.id}); err != nil {
+	if err := e.c.trySend(map[string]any{"type": "op", "rev": o.Rev, "op": o.Op, "id": o.ID}); err != nil {
 		e.fail("%v", err)
 	}
 }
@@ -85,10 +66,7 @@ func (e *editor) sendInflight() {
 // serverOp applies someone's committed op (or recognizes our own, after a
 // reconnect, as the acknowledgement of the op in flight).
 func (e *editor) serverOp(m msg) {
-	if m.Rev != e.rev+1 {
-		e.fail("op rev %d after rev %d", m.Rev, e.rev)
-	}
-	if e.inflight != nil && m.id() == e.inflight.id {
+	if in := e.state.Inflight(); in != nil && m.id() == in.ID {
 		e.ack(m.id(), m.Rev)
 		return
 	}
@@ -96,31 +74,13 @@ func (e *editor) serverOp(m msg) {
 	if err != nil {
 		e.fail("parse server op: %v", err)
 	}
-	if e.inflight != nil {
-		mine, err1 := ot.Transform(e.inflight.op, op, ot.Left)
-		theirs, err2 := ot.Transform(op, e.inflight.op, ot.Right)
-		if err1 != nil || err2 != nil {
-			e.fail("transform: %v %v", err1, err2)
-		}
-		e.inflight.op, op = mine, theirs
-		e.inflight.rev = m.Rev
+	if _, err := e.state.ServerOp(m.Rev, m.id(), op); err != nil {
+		e.fail("server op %s: %v", m.raw, err)
 	}
-	if e.buffer != nil {
-		mine, err1 := ot.Transform(e.buffer, op, ot.Left)
-		theirs, err2 := ot.Transform(op, e.buffer, ot.Right)
-		if err1 != nil || err2 != nil {
-			e.fail("transform buffer: %v %v", err1, err2)
-		}
-		e.buffer, op = mine, theirs
-	}
-	if e.text, err = ot.Apply(e.text, op); err != nil {
-		e.fail("apply server op: %v", err)
-	}
-	e.rev = m.Rev
 }
 
 func (e *editor) ack(id string, rev int64) {
-	if e.inflight == nil || id != e.inflight.id {
+	if in := e.state.Inflight(); in == nil || id != in.ID {
 		// The resend of an op that a reconnect already acknowledged: its
 		// ack names the original revision, which we have.
 		if prev, ok := e.acked[id]; !ok || prev != rev {
@@ -128,18 +88,12 @@ func (e *editor) ack(id string, rev int64) {
 		}
 		return
 	}
-	if rev != e.rev+1 {
-		e.fail("ack rev %d after rev %d", rev, e.rev)
+	next, err := e.state.Ack(id, rev)
+	if err != nil {
+		e.fail("%v", err)
 	}
 	e.acked[id] = rev
-	e.rev = rev
-	e.inflight = nil
-	if e.buffer != nil {
-		e.seq++
-		e.inflight = &pendingOp{id: fmt.Sprintf("%s:%d", e.name, e.seq), op: e.buffer, rev: e.rev}
-		e.buffer = nil
-		e.sendInflight()
-	}
+	e.send(next)
 }
 
 func (e *editor) handle(m msg) {
@@ -162,25 +116,21 @@ func (e *editor) reconnect() {
 		e.handle(m)
 	}
 	e.offline = false
-	c, _, err := e.s.dial(e.doc, dialOpts{query: fmt.Sprintf("since=%d", e.rev), subprotocols: []string{"gdoc.v1", "bearer." + e.s.token(e.username)}})
+	c, _, err := e.s.dial(e.doc, dialOpts{query: fmt.Sprintf("since=%d", e.state.Rev), subprotocols: []string{"gdoc.v1", "bearer." + e.s.token(e.username)}})
 	if err != nil {
 		e.fail("reconnect: %v", err)
 	}
 	e.c = c
-	if c.init.Content != nil || c.init.Rev < e.rev {
+	if c.init.Content != nil || c.init.Rev < e.state.Rev {
 		e.fail("catch-up init %s", c.init.raw)
 	}
 	for _, m := range c.init.Ops {
-		m.Type = "op"
 		e.serverOp(m)
 	}
-	if e.rev != c.init.Rev {
-		e.fail("after catch-up at rev %d, init says %d", e.rev, c.init.Rev)
+	if e.state.Rev != c.init.Rev {
+		e.fail("after catch-up at rev %d, init says %d", e.state.Rev, c.init.Rev)
 	}
-	if e.inflight != nil {
-		e.inflight.rev = e.rev
-		e.sendInflight()
-	}
+	e.send(e.state.Resend())
 }
 
 var alphabet = []string{"a", "b", "é", "中", "😀", "👍🏽", "\r\n", "\n", " ", "👨‍👩‍👧"}
@@ -250,8 +200,8 @@ func TestConvergenceOT(t *testing.T) {
 	}
 	for range clients {
 		e := <-results
-		if e.text != text || e.rev != rev {
-			t.Errorf("%s at rev %d has %q; document at rev %d has %q", e.name, e.rev, e.text, rev, text)
+		if e.state.Text() != text || e.state.Rev != rev {
+			t.Errorf("%s at rev %d has %q; document at rev %d has %q", e.name, e.state.Rev, e.state.Text(), rev, text)
 		}
 	}
 	if t.Failed() {
@@ -295,7 +245,7 @@ func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) 
 	tick := time.NewTicker(time.Duration(2+e.rng.IntN(4)) * time.Millisecond)
 	defer tick.Stop()
 	made := 0
-	for made < edits || e.inflight != nil || e.buffer != nil {
+	for made < edits || e.state.Pending() > 0 {
 		select {
 		case m, ok := <-e.c.in:
 			if !ok {
@@ -306,18 +256,18 @@ func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) 
 			if made >= edits {
 				continue
 			}
-			e.edit(randomOp(e.rng, e.text))
+			e.edit(randomOp(e.rng, e.state.Text()))
 			made++
 			if e.rng.IntN(25) == 0 {
 				e.reconnect()
 			}
 		case <-time.After(waitFor):
-			e.fail("stuck with %d edits made, in flight %v", made, e.inflight != nil)
+			e.fail("stuck with %d edits made, in flight %v", made, e.state.Inflight() != nil)
 		}
 	}
 	finish()
 	target := <-finalRev
-	for e.rev < target {
+	for e.state.Rev < target {
 		select {
 		case m, ok := <-e.c.in:
 			if !ok {
@@ -325,7 +275,7 @@ func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) 
 			}
 			e.handle(m)
 		case <-time.After(waitFor):
-			e.fail("stuck at rev %d of %d", e.rev, target)
+			e.fail("stuck at rev %d of %d", e.state.Rev, target)
 		}
 	}
 }
@@ -478,8 +428,8 @@ func TestMixedDialects(t *testing.T) {
 	}
 	for range eds {
 		e := <-results
-		if e.text != text {
-			t.Errorf("OT client %s has %q, want %q", e.name, e.text, text)
+		if e.state.Text() != text {
+			t.Errorf("OT client %s has %q, want %q", e.name, e.state.Text(), text)
 		}
 	}
 	// Whole-text updates that cross others' edits in flight are merged by
