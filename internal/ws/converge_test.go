@@ -171,28 +171,7 @@ func TestConvergenceOT(t *testing.T) {
 	for i := range eds {
 		eds[i] = newEditor(t, s, doc, fmt.Sprintf("user%d", i/2), fmt.Sprintf("c%d", i), uint64(i+1))
 	}
-	// Phase 1: edit; phase 2: after everyone's edits are acked, catch up
-	// to the final head.
-	var editing sync.WaitGroup
-	finalRev := make(chan int64)
-	results := make(chan *editor, clients)
-	for _, e := range eds {
-		editing.Add(1)
-		go func() {
-			defer func() {
-				if p := recover(); p != nil && p != errStop {
-					panic(p)
-				}
-				results <- e
-			}()
-			e.run(edits, &editing, finalRev)
-		}()
-	}
-	editing.Wait()
-	_, head := s.current(doc)
-	for range clients {
-		finalRev <- head
-	}
+	results := runEditors(s, doc, eds, edits, func() {})
 	text, rev := s.current(doc)
 	storedText, storedRev := s.stored(doc)
 	if storedText != text || storedRev != rev {
@@ -231,6 +210,34 @@ func TestConvergenceOT(t *testing.T) {
 	if total < clients || int64(len(ops)) != rev {
 		t.Fatalf("%d acked ops, %d in the log, rev %d", total, len(ops), rev)
 	}
+}
+
+// runEditors runs each editor in a goroutine of its own, typing edits
+// random edits. Once all are acknowledged it calls settle, has every editor
+// catch up to the head revision, and returns the editors as they stop.
+func runEditors(s *server, doc string, eds []*editor, edits int, settle func()) <-chan *editor {
+	var editing sync.WaitGroup
+	finalRev := make(chan int64)
+	results := make(chan *editor, len(eds))
+	for _, e := range eds {
+		editing.Add(1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil && p != errStop {
+					panic(p)
+				}
+				results <- e
+			}()
+			e.run(edits, &editing, finalRev)
+		}()
+	}
+	editing.Wait()
+	settle()
+	_, head := s.current(doc)
+	for range eds {
+		finalRev <- head
+	}
+	return results
 }
 
 func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) {
@@ -404,28 +411,11 @@ func TestMixedDialects(t *testing.T) {
 			}
 		}()
 	}
-	var editing sync.WaitGroup
-	finalRev := make(chan int64)
-	results := make(chan *editor, len(eds))
-	for _, e := range eds {
-		editing.Add(1)
-		go func() {
-			defer func() {
-				if p := recover(); p != nil && p != errStop {
-					panic(p)
-				}
-				results <- e
-			}()
-			e.run(40, &editing, finalRev)
-		}()
-	}
-	editing.Wait()
-	wg.Wait()
-	text := waitConverged(t, s, doc, seeds)
-	_, head := s.current(doc)
-	for range eds {
-		finalRev <- head
-	}
+	var text string
+	results := runEditors(s, doc, eds, 40, func() {
+		wg.Wait()
+		text = waitConverged(t, s, doc, seeds)
+	})
 	for range eds {
 		e := <-results
 		if e.state.Text() != text {

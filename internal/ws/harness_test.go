@@ -246,6 +246,18 @@ func (s *server) dial(doc string, o dialOpts) (*client, *http.Response, error) {
 	return c, resp, nil
 }
 
+// refusal dials doc with o and returns the close that refused the join:
+// the handshake itself succeeds, so a browser can read the reason.
+func (s *server) refusal(doc string, o dialOpts) (websocket.StatusCode, string) {
+	s.t.Helper()
+	o.noInit = true
+	c, _, err := s.dial(doc, o)
+	if err != nil {
+		s.t.Fatalf("handshake refused: %v (the reason must be readable after it)", err)
+	}
+	return c.closeStatus()
+}
+
 // ot dials docID in the OT dialect as username.
 func (s *server) ot(doc, username string) *client {
 	s.t.Helper()
@@ -322,27 +334,37 @@ func (c *client) trySend(v any) error {
 
 const waitFor = 10 * time.Second
 
+// receive returns the next message, failing the test when the connection
+// closes or deadline passes first.
+func (c *client) receive(what string, deadline <-chan time.Time) msg {
+	c.t.Helper()
+	var m msg
+	select {
+	case got, ok := <-c.in:
+		if !ok {
+			c.t.Fatalf("connection closed while waiting for %s: %v", what, c.err)
+		}
+		m = got
+	case <-deadline:
+		c.t.Fatalf("timed out waiting for %s", what)
+	}
+	return m
+}
+
 // next returns the next message, which must have type typ. Presence and
 // cursor messages in between are skipped unless typ is one of them.
 func (c *client) next(typ string) msg {
 	c.t.Helper()
 	deadline := time.After(waitFor)
 	for {
-		select {
-		case m, ok := <-c.in:
-			if !ok {
-				c.t.Fatalf("connection closed while waiting for %q: %v", typ, c.err)
-			}
-			if m.Type != typ && noise[m.Type] && !noise[typ] {
-				continue
-			}
-			if m.Type != typ {
-				c.t.Fatalf("got %s, want a %q message", m.raw, typ)
-			}
-			return m
-		case <-deadline:
-			c.t.Fatalf("timed out waiting for %q", typ)
+		m := c.receive(fmt.Sprintf("%q", typ), deadline)
+		if m.Type != typ && noise[m.Type] && !noise[typ] {
+			continue
 		}
+		if m.Type != typ {
+			c.t.Fatalf("got %s, want a %q message", m.raw, typ)
+		}
+		return m
 	}
 }
 
@@ -354,16 +376,8 @@ func (c *client) until(what string, pred func(msg) bool) msg {
 	c.t.Helper()
 	deadline := time.After(waitFor)
 	for {
-		select {
-		case m, ok := <-c.in:
-			if !ok {
-				c.t.Fatalf("connection closed while waiting for %s: %v", what, c.err)
-			}
-			if pred(m) {
-				return m
-			}
-		case <-deadline:
-			c.t.Fatalf("timed out waiting for %s", what)
+		if m := c.receive(what, deadline); pred(m) {
+			return m
 		}
 	}
 }
@@ -393,18 +407,11 @@ func (c *client) roundTrip() []msg {
 	var got []msg
 	deadline := time.After(waitFor)
 	for {
-		select {
-		case m, ok := <-c.in:
-			if !ok {
-				c.t.Fatalf("connection closed before pong: %v", c.err)
-			}
-			if m.Type == "pong" {
-				return got
-			}
-			got = append(got, m)
-		case <-deadline:
-			c.t.Fatalf("no pong")
+		m := c.receive("pong", deadline)
+		if m.Type == "pong" {
+			return got
 		}
+		got = append(got, m)
 	}
 }
 

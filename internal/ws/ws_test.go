@@ -19,40 +19,24 @@ func TestAuth(t *testing.T) {
 	s := newServer(t, nil)
 
 	t.Run("MissingToken", func(t *testing.T) {
-		c, _, err := s.dial("doc", dialOpts{noInit: true})
-		if err != nil {
-			t.Fatalf("handshake refused: %v (the reason must be readable after it)", err)
-		}
-		code, reason := c.closeStatus()
-		if code != websocket.StatusPolicyViolation || reason != "Missing token" {
+		if code, reason := s.refusal("doc", dialOpts{}); code != websocket.StatusPolicyViolation || reason != "Missing token" {
 			t.Fatalf("closed with %d %q, want 1008 \"Missing token\"", code, reason)
 		}
 	})
 	t.Run("InvalidToken", func(t *testing.T) {
 		for _, tok := range []string{"garbage", s.token("alice") + "x"} {
-			c, _, err := s.dial("doc", dialOpts{token: tok, noInit: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, reason := c.closeStatus()
-			if code != websocket.StatusPolicyViolation || reason != "Invalid token" {
+			if code, reason := s.refusal("doc", dialOpts{token: tok}); code != websocket.StatusPolicyViolation || reason != "Invalid token" {
 				t.Fatalf("closed with %d %q, want 1008 \"Invalid token\"", code, reason)
 			}
 		}
 	})
 	t.Run("Forbidden", func(t *testing.T) {
-		owner := s.ot("private-doc", "owner")
-		_ = owner
+		s.ot("private-doc", "owner")
 		public := false
 		if _, err := s.Store.UpdateDocumentMeta(context.Background(), "private-doc", nil, nil, &public); err != nil {
 			t.Fatal(err)
 		}
-		c, _, err := s.dial("private-doc", dialOpts{token: s.token("stranger"), noInit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		code, reason := c.closeStatus()
-		if code != websocket.StatusPolicyViolation || reason != "Forbidden" {
+		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != websocket.StatusPolicyViolation || reason != "Forbidden" {
 			t.Fatalf("closed with %d %q, want 1008 \"Forbidden\"", code, reason)
 		}
 	})
@@ -84,11 +68,7 @@ func TestAuth(t *testing.T) {
 		}
 	})
 	t.Run("InvalidDocumentID", func(t *testing.T) {
-		c, _, err := s.dial("bad.id", dialOpts{token: s.token("alice"), noInit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code, _ := c.closeStatus(); code != websocket.StatusPolicyViolation {
+		if code, _ := s.refusal("bad.id", dialOpts{token: s.token("alice")}); code != websocket.StatusPolicyViolation {
 			t.Fatalf("closed with %d, want 1008", code)
 		}
 	})
