@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
 
+	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
 )
 
@@ -279,15 +280,11 @@ func TestDocumentsLifecycle(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		// The seed's form: the token in the query string.
-		conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/ws-made?token="+bob.Token, nil)
+		conn, _, err := otclient.DialSeed(ctx, s.URL, "ws-made", bob.Token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.CloseNow()
-		var init map[string]any
-		if err := wsjson.Read(ctx, conn, &init); err != nil || init["type"] != "init" {
-			t.Fatalf("init: %v %v", init, err)
-		}
 		r := call(t, "GET", s.URL+"/api/documents/ws-made", "", "")
 		var got document
 		r.Decode(t, &got)
@@ -303,17 +300,17 @@ func TestDocumentsLifecycle(t *testing.T) {
 		if r.Status != 200 || users.Count != 1 || len(users.ActiveUsers) != 1 || users.ActiveUsers[0] != bob.ID {
 			t.Fatalf("users: %d %s", r.Status, r.Body)
 		}
-		if err := wsjson.Write(ctx, conn, map[string]any{"type": "chat", "message": "hello from bob"}); err != nil {
+		if err := conn.Send(ctx, map[string]any{"type": "chat", "message": "hello from bob"}); err != nil {
 			t.Fatal(err)
 		}
 		// A ping after the chat: its pong means the chat was handled.
-		wsjson.Write(ctx, conn, map[string]any{"type": "ping"})
+		conn.Send(ctx, map[string]any{"type": "ping"})
 		for {
-			var m map[string]any
-			if err := wsjson.Read(ctx, conn, &m); err != nil {
+			m, err := conn.Read(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if m["type"] == "pong" {
+			if m.Type == "pong" {
 				break
 			}
 		}
@@ -325,7 +322,7 @@ func TestDocumentsLifecycle(t *testing.T) {
 		if len(chat) != 1 || chat[0].Message != "hello from bob" || chat[0].UserID != bob.ID {
 			t.Fatalf("chat history: %+v", chat)
 		}
-		conn.Close(websocket.StatusNormalClosure, "")
+		conn.Close()
 	})
 	t.Run("Delete", func(t *testing.T) {
 		if r := call(t, "DELETE", docURL, bob.Token, ""); r.Status != 403 {
@@ -473,21 +470,16 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 	tok := testenv.Register(t, s.URL, "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(s.URL, "http://", "ws://", 1)+"/ws/doc?token="+tok.Token, nil)
+	conn, _, err := otclient.DialSeed(ctx, s.URL, "doc", tok.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	var init map[string]any
-	if err := wsjson.Read(ctx, conn, &init); err != nil {
-		t.Fatal(err)
-	}
 	// Read (and so answer the close handshake) while the server shuts down.
 	closed := make(chan error, 1)
 	go func() {
 		for {
-			var m map[string]any
-			if err := wsjson.Read(ctx, conn, &m); err != nil {
+			if _, err := conn.Read(ctx); err != nil {
 				closed <- err
 				return
 			}
@@ -604,15 +596,11 @@ func TestTwoInstancesWithRedis(t *testing.T) {
 	docID := "redis-" + hex.EncodeToString([]byte(t.Name()))[:8]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(one.URL, "http://", "ws://", 1)+"/ws/"+docID+"?token="+alice.Token, nil)
+	conn, _, err := otclient.DialSeed(ctx, one.URL, docID, alice.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	var init map[string]any
-	if err := wsjson.Read(ctx, conn, &init); err != nil {
-		t.Fatal(err)
-	}
 	r := call(t, "GET", two.URL+"/api/documents/"+docID+"/users", "", "")
 	var users struct {
 		ActiveUsers []string `json:"active_users"`
@@ -630,7 +618,7 @@ func TestTwoInstancesWithRedis(t *testing.T) {
 	if got.Content != "from two" || got.Rev != 1 {
 		t.Fatalf("instance one after an edit on two: %+v", got)
 	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	conn.Close()
 }
 
 // TestCORSOriginsReachWebSockets checks CORS_ORIGINS governs both the REST
