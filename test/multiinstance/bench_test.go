@@ -27,16 +27,8 @@ func BenchmarkCrossInstanceOp(b *testing.B) {
 	readerUser := register(b, c.instances[1].URL, "reader")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	writer, wInit, err := otclient.Dial(ctx, c.instances[0].URL, docID, writerUser.Token, -1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer writer.CloseNow()
-	reader, _, err := otclient.Dial(ctx, c.instances[1].URL, docID, readerUser.Token, -1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer reader.CloseNow()
+	writer, wInit := join(b, ctx, c.instances[0].URL, docID, writerUser)
+	reader, _ := join(b, ctx, c.instances[1].URL, docID, readerUser)
 
 	type arrival struct {
 		id string

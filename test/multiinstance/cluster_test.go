@@ -24,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
 )
 
@@ -331,4 +332,27 @@ func opLogRevisions(t testing.TB, dbURL, docID string) (revs []int64, opIDs []st
 		t.Fatal(err)
 	}
 	return revs, opIDs
+}
+
+// join connects u to docID through baseURL in the OT dialect until the
+// test ends.
+func join(t testing.TB, ctx context.Context, baseURL, docID string, u testenv.User) (*otclient.Conn, *otclient.Message) {
+	t.Helper()
+	conn, init, err := otclient.Dial(ctx, baseURL, docID, u.Token, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return conn, init
+}
+
+// joinSeed is join in the seed dialect.
+func joinSeed(t testing.TB, ctx context.Context, baseURL, docID string, u testenv.User) (*otclient.Conn, *otclient.Message) {
+	t.Helper()
+	conn, init, err := otclient.DialSeed(ctx, baseURL, docID, u.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return conn, init
 }

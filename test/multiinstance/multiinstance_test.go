@@ -288,16 +288,8 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 
-		aConn, _, err := otclient.Dial(ctx, c.instances[0].URL, docID, alice.Token, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer aConn.CloseNow()
-		bConn, bInit, err := otclient.Dial(ctx, c.instances[1].URL, docID, bob.Token, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bConn.CloseNow()
+		aConn, _ := join(t, ctx, c.instances[0].URL, docID, alice)
+		bConn, bInit := join(t, ctx, c.instances[1].URL, docID, bob)
 
 		// Bob's init, on instance 1, already lists alice, who is on 0.
 		if others := bInit.ActiveUsers; len(others) != 1 || others[0] != alice.ID {
@@ -343,16 +335,8 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		docID := createDocument(t, c.lbURL, alice, "seed")
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		aConn, _, err := otclient.DialSeed(ctx, c.instances[0].URL, docID, alice.Token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer aConn.CloseNow()
-		bConn, _, err := otclient.DialSeed(ctx, c.instances[1].URL, docID, bob.Token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bConn.CloseNow()
+		aConn, _ := joinSeed(t, ctx, c.instances[0].URL, docID, alice)
+		bConn, _ := joinSeed(t, ctx, c.instances[1].URL, docID, bob)
 		text := "def main():\n    print('héllo 😀')\n"
 		if err := aConn.Send(ctx, map[string]any{"type": "update", "data": map[string]any{"content": text}, "timestamp": 1}); err != nil {
 			t.Fatal(err)
@@ -378,11 +362,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		ghost := register(t, c.lbURL, "ghost")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		ghostConn, _, err := otclient.Dial(ctx, victim.URL, docID, ghost.Token, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ghostConn.CloseNow()
+		join(t, ctx, victim.URL, docID, ghost)
 
 		var editors []*editor
 		for i := range 6 {
@@ -405,11 +385,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		// An observer on a survivor, reading all along, must be told the
 		// ghost left.
 		observer := register(t, c.lbURL, "observer")
-		obsConn, _, err := otclient.Dial(ctx, survivors[0].URL, docID, observer.Token, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer obsConn.CloseNow()
+		obsConn, _ := join(t, ctx, survivors[0].URL, docID, observer)
 		ghostLeft := make(chan time.Time, 1)
 		go func() {
 			for {
@@ -478,11 +454,7 @@ func TestThreeInstancesBehindNginx(t *testing.T) {
 		idle := register(t, c.lbURL, "idle")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		idleConn, _, err := otclient.Dial(ctx, leaving.URL, docID, idle.Token, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer idleConn.CloseNow()
+		idleConn, _ := join(t, ctx, leaving.URL, docID, idle)
 		waitFor(t, 5*time.Second, "the idle user to be listed", func() (bool, error) {
 			users, err := activeUsers(ctx, staying.URL, docID)
 			return err == nil && hasID(users, idle.ID), nil
@@ -564,11 +536,7 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	var idleIDs []string
 	for i, inst := range c.instances {
 		u := register(t, inst.URL, fmt.Sprintf("idle%d", i))
-		conn, _, err := otclient.Dial(idleCtx, inst.URL, docID, u.Token, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.CloseNow()
+		conn, _ := join(t, idleCtx, inst.URL, docID, u)
 		go func() {
 			for {
 				if _, err := conn.Read(idleCtx); err != nil {
@@ -604,17 +572,9 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	watcher := register(t, c.instances[1].URL, "watcher")
-	wConn, wInit, err := otclient.Dial(ctx, c.instances[1].URL, docID, watcher.Token, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wConn.CloseNow()
+	wConn, wInit := join(t, ctx, c.instances[1].URL, docID, watcher)
 	writer := register(t, c.instances[0].URL, "writer")
-	wr, _, err := otclient.Dial(ctx, c.instances[0].URL, docID, writer.Token, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wr.CloseNow()
+	wr, _ := join(t, ctx, c.instances[0].URL, docID, writer)
 	if err := wr.SendOp(ctx, &otclient.Outgoing{Rev: wInit.Rev, ID: "writer:1", Op: mustInsertAt0("[after-restart]")}); err != nil {
 		t.Fatal(err)
 	}
