@@ -81,6 +81,13 @@ type UserJoinedMessage struct{ User gdoc.ActiveUser }
 // UserLeftMessage announces that a user's last connection closed.
 type UserLeftMessage struct{ UserID, Username string }
 
+// DocumentMessage tells clients that the document's title, language or
+// publicity changed.
+type DocumentMessage struct {
+	Document         gdoc.Document // metadata; Content unused
+	UserID, Username string
+}
+
 // ClosingMessage asks ws to close the connection: the server is shutting
 // down (1001, going away) or the document was deleted (1008).
 type ClosingMessage struct{ Reason string }
@@ -94,6 +101,7 @@ func (CursorMessage) isMessage()     {}
 func (UserJoinedMessage) isMessage() {}
 func (UserLeftMessage) isMessage()   {}
 func (ClosingMessage) isMessage()    {}
+func (DocumentMessage) isMessage()   {}
 
 // CodeBadRevision is OpErrorMessage.Code for an op based on a revision the
 // document does not have; it is also the wire code.
@@ -103,6 +111,7 @@ const CodeBadRevision = "bad_revision"
 const (
 	ReasonShutdown = "Server shutting down"
 	ReasonDeleted  = "Document deleted"
+	ReasonPrivate  = "Forbidden" // the document became private
 )
 
 // Cursor is one connection's selection. Anchor and Head count code points

@@ -96,6 +96,17 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) {
 		d.broadcastLocked(CursorMessage{Cursor: cur}, "")
 	case gdoc.EventPresence:
 		s.queuePresenceLocked(d)
+	case gdoc.EventDocument:
+		var doc gdoc.DocumentEvent
+		if err := json.Unmarshal(ev.Payload, &doc); err != nil {
+			s.log.Warn("malformed document event", "doc", d.id, "err", err)
+			return
+		}
+		if doc.Deleted {
+			go s.forgetLocal(d.id) // it takes d.mu, held here
+			return
+		}
+		d.applyMetadataLocked(doc)
 	}
 }
 

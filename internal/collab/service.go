@@ -201,9 +201,17 @@ func (s *Service) closeDocument(d *document, reason string) {
 	}
 }
 
-// Forget drops the document's live state and disconnects its clients
-// (after the document was deleted).
+// Forget drops the document's live state and disconnects its clients, here
+// and, through the bus, on the other instances (after the document was
+// deleted).
 func (s *Service) Forget(docID string) {
+	s.forgetLocal(docID)
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	s.publishDocumentEvent(ctx, gdoc.DocumentEvent{Document: gdoc.Document{ID: docID}, Deleted: true})
+}
+
+func (s *Service) forgetLocal(docID string) {
 	s.mu.Lock()
 	d := s.docs[docID]
 	delete(s.docs, docID)

@@ -11,6 +11,7 @@ const (
 	EventChat     = "chat"     // Payload: ChatMessage
 	EventCursor   = "cursor"   // Payload: a cursor message as relayed to clients
 	EventPresence = "presence" // Payload: empty; presence of the document changed
+	EventDocument = "document" // Payload: DocumentEvent; title, language or publicity changed, or deleted
 	EventResync   = "resync"   // delivered by the bus itself after it may have lost events
 )
 
@@ -21,6 +22,14 @@ type Event struct {
 	DocID    string          `json:"doc_id"`
 	Kind     string          `json:"kind"`
 	Payload  json.RawMessage `json:"payload,omitempty"`
+}
+
+// DocumentEvent is the payload of EventDocument.
+type DocumentEvent struct {
+	Document Document `json:"document"` // metadata; Content is not carried
+	UserID   string   `json:"user_id"`  // who changed it
+	Username string   `json:"username"`
+	Deleted  bool     `json:"deleted,omitempty"`
 }
 
 // Bus fans events out to every instance subscribed to a document.

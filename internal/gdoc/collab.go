@@ -23,7 +23,11 @@ type Collab interface {
 	ReplaceContent(ctx context.Context, docID string, user *User, content string) (*Document, error)
 	// ActiveUsers lists the users connected to docID on every instance.
 	ActiveUsers(ctx context.Context, docID string) ([]ActiveUser, error)
-	// Forget drops the document's live state and disconnects its clients
-	// (after the document was deleted).
+	// MetadataChanged tells every connected client, on every instance,
+	// that doc's title, language or publicity changed (by user). When doc
+	// became private, other users' connections are closed.
+	MetadataChanged(ctx context.Context, doc *Document, by *User)
+	// Forget drops the document's live state and disconnects its clients,
+	// on every instance (after the document was deleted).
 	Forget(docID string)
 }

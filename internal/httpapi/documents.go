@@ -272,8 +272,12 @@ func (s *Server) updateDocument(ctx context.Context, in *updateDocumentInput) (*
 		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "Only the document's owner may change is_public.")
 	}
 	if body.Title != nil || body.Language != nil || body.IsPublic != nil {
-		if _, err := s.store.UpdateDocumentMeta(ctx, in.ID, body.Title, body.Language, body.IsPublic); err != nil {
+		meta, err := s.store.UpdateDocumentMeta(ctx, in.ID, body.Title, body.Language, body.IsPublic)
+		if err != nil {
 			return nil, err
+		}
+		if meta.Title != d.Title || meta.Language != d.Language || meta.Public != d.Public {
+			s.collab.MetadataChanged(ctx, meta, user)
 		}
 	}
 	if body.Content != nil {

@@ -299,6 +299,19 @@ type documentOut struct {
 	Public   bool   `json:"is_public"`
 }
 
+func newDocumentOut(d gdoc.Document) documentOut {
+	return documentOut{ID: d.ID, Title: d.Title, Language: d.Language, OwnerID: d.OwnerID, Public: d.Public}
+}
+
+// documentChangedOut tells a client the document's title, language or
+// publicity changed.
+type documentChangedOut struct {
+	Type     string      `json:"type"`
+	Document documentOut `json:"document"`
+	UserID   string      `json:"user_id"`
+	Username string      `json:"username"`
+}
+
 type initOut struct {
 	Type        string            `json:"type"`
 	UserID      string            `json:"user_id"`

@@ -254,13 +254,10 @@ func (s *session) initFrame(st collab.JoinState, since int64) []byte {
 		Color:       st.Color,
 		ConnID:      s.connID,
 		Users:       st.Users,
-		Document: documentOut{
-			ID: st.Document.ID, Title: st.Document.Title, Language: st.Document.Language,
-			OwnerID: st.Document.OwnerID, Public: st.Document.Public,
-		},
-		Chat:    make([]chatOut, 0, len(st.Chat)),
-		Cursors: make([]cursorOut, 0, len(st.Cursors)),
-		Reset:   st.Reset,
+		Document:    newDocumentOut(st.Document),
+		Chat:        make([]chatOut, 0, len(st.Chat)),
+		Cursors:     make([]cursorOut, 0, len(st.Cursors)),
+		Reset:       st.Reset,
 	}
 	if out.Users == nil {
 		out.Users = []gdoc.ActiveUser{}
@@ -532,7 +529,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
 		// client not to reconnect; anything else is going away.
 		code := websocket.StatusGoingAway
 		switch reason {
-		case collab.ReasonDeleted:
+		case collab.ReasonDeleted, collab.ReasonPrivate:
 			code = websocket.StatusPolicyViolation
 		case reasonOutOfSync:
 			code = websocket.StatusInternalError
@@ -616,6 +613,8 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		return s.withSeedFlush(userJoinedFrame(m.User)), false, ""
 	case collab.UserLeftMessage:
 		return s.withSeedFlush(mustJSON(userLeftOut{Type: "user_left", UserID: m.UserID, Username: m.Username})), false, ""
+	case collab.DocumentMessage:
+		return s.withSeedFlush(mustJSON(documentChangedOut{Type: "document", Document: newDocumentOut(m.Document), UserID: m.UserID, Username: m.Username})), false, ""
 	case collab.ClosingMessage:
 		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
 	default:

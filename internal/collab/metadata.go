@@ -1,0 +1,63 @@
+package collab
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+// MetadataChanged delivers the document's new title, language and
+// publicity to its local clients and publishes them to other instances.
+// When the document became private, connections of anyone but the owner are
+// closed (ReasonPrivate): access is checked on every change, not only at
+// join.
+func (s *Service) MetadataChanged(ctx context.Context, doc *gdoc.Document, by *gdoc.User) {
+	ev := gdoc.DocumentEvent{Document: *doc, UserID: by.ID, Username: by.Username}
+	ev.Document.Content = ""
+	s.applyDocumentEvent(doc.ID, ev)
+	s.publishDocumentEvent(ctx, ev)
+}
+
+// publishDocumentEvent sends ev to the other instances.
+func (s *Service) publishDocumentEvent(ctx context.Context, ev gdoc.DocumentEvent) {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("encoding a document event", "err", err)
+		return
+	}
+	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: ev.Document.ID, Kind: gdoc.EventDocument, Payload: payload})
+}
+
+// applyDocumentEvent acts on a metadata change or deletion on this
+// instance.
+func (s *Service) applyDocumentEvent(docID string, ev gdoc.DocumentEvent) {
+	if ev.Deleted {
+		s.forgetLocal(docID)
+		return
+	}
+	s.mu.Lock()
+	d := s.docs[docID]
+	s.mu.Unlock()
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.applyMetadataLocked(ev)
+}
+
+func (d *document) applyMetadataLocked(ev gdoc.DocumentEvent) {
+	if d.unloaded {
+		return
+	}
+	d.meta.Title, d.meta.Language, d.meta.Public = ev.Document.Title, ev.Document.Language, ev.Document.Public
+	msg := DocumentMessage{Document: ev.Document, UserID: ev.UserID, Username: ev.Username}
+	for _, c := range d.clients {
+		if !ev.Document.Public && c.User().ID != ev.Document.OwnerID {
+			d.deliverLocked(c, ClosingMessage{Reason: ReasonPrivate})
+			continue
+		}
+		d.deliverLocked(c, msg)
+	}
+}
