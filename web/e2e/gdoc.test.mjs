@@ -282,6 +282,16 @@ describe('G-Doc in the browser', () => {
     await alice.screenshot({ path: join(artifacts, 'editor-alice.png') })
   })
 
+  it("shows a language picked in one window in the other at once", async () => {
+    await bob.getByLabel('Language').selectOption('python')
+    await eventually(async () => {
+      assert.equal(await alice.getByLabel('Language').inputValue(), 'python')
+      assert.equal(await alice.evaluate(() => window.gdocEditor.getModel().getLanguageId()), 'python')
+    })
+    await alice.getByLabel('Language').selectOption('javascript')
+    await eventually(async () => assert.equal(await bob.getByLabel('Language').inputValue(), 'javascript'))
+  })
+
   it('keeps the content across a reload', async () => {
     const before = await editorText(bob)
     await bob.reload()

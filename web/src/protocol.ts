@@ -167,6 +167,14 @@ export interface ErrorMessage {
   id?: string
 }
 
+/** The document's title, language or publicity changed (PUT /api/documents/{id}). */
+export interface DocumentChangedMessage {
+  type: 'document'
+  document: Pick<DocumentSummary, 'id' | 'title' | 'language' | 'owner_id' | 'is_public'>
+  user_id: string
+  username: string
+}
+
 /** Seed dialect only; an OT client never receives it but tolerates it. */
 export interface UpdateMessage {
   type: 'update'
@@ -187,6 +195,7 @@ export type ServerMessage =
   | UserLeftMessage
   | PongMessage
   | ErrorMessage
+  | DocumentChangedMessage
   | UpdateMessage
 
 // ---- WebSocket: client -> server ----

@@ -236,6 +236,19 @@ describe('DocumentSession over a simulated server', () => {
     expect(a.getSnapshot().chat).toHaveLength(1)
   })
 
+  it('takes a title or language change made elsewhere', () => {
+    const hub = new Hub()
+    const a = open(hub, 'a')
+    hub.pump()
+    hub.sockets[0].deliver({
+      type: 'document',
+      document: { id: 'doc-1', title: 'main.py', language: 'python', owner_id: '2', is_public: true },
+      user_id: '2',
+      username: 'bob',
+    })
+    expect(a.getSnapshot()).toMatchObject({ title: 'main.py', language: 'python' })
+  })
+
   it('transforms a remote cursor through later ops', () => {
     const hub = new Hub()
     const a = open(hub, 'a')

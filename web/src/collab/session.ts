@@ -468,6 +468,8 @@ export class DocumentSession {
         })
         return
       }
+      case 'document':
+        return this.update({ title: m.document.title, language: m.document.language || 'plaintext' })
       case 'error':
         return this.onError(m.code, m.message, m.id)
       case 'pong':

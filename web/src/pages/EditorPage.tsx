@@ -57,18 +57,9 @@ export default function EditorPage({ docId }: { docId: string }) {
     }
   }, [snap.title])
 
-  // The protocol has no message for metadata changes: pick up a language
-  // someone else chose when this window regains focus.
-  useEffect(() => {
-    const refresh = () => {
-      api.getDocument(docId).then(
-        (d) => setLanguageOverride(d.language || 'plaintext'),
-        () => {},
-      )
-    }
-    window.addEventListener('focus', refresh)
-    return () => window.removeEventListener('focus', refresh)
-  }, [docId])
+  // A language picked here shows at once; the server's "document" message
+  // (to every editor, this one included) then takes over.
+  useEffect(() => setLanguageOverride(null), [snap.language])
 
   const language = languageOverride ?? snap.language
   const highlight = editorLanguage(language, snap.title)
