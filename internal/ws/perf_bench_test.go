@@ -14,9 +14,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// BenchmarkIdleConnections opens idle OT connections, one document each,
-// and reports the heap and goroutine stacks they hold after a GC, per
-// connection. Both ends live in this process, so the figure is the
+// BenchmarkIdleConnections opens idle OT connections, one new document
+// each, and reports the heap and goroutine stacks they hold after a GC, per
+// connection (the documents stay loaded: the harness never unloads them). Both ends live in this process, so the figure is the
 // server's share plus a bare client's (one coder/websocket conn and one
 // reading goroutine). GDOC_HEAP_PROFILE=<file> writes a heap profile while
 // the connections are open, to see which side holds what.
@@ -24,13 +24,13 @@ func BenchmarkIdleConnections(b *testing.B) {
 	const conns = 300
 	s := newServer(b, nil)
 	tok := s.token("idler")
-	for range b.N {
+	for round := range b.N {
 		heap0, stacks0 := liveMemory()
 		var open []*websocket.Conn
 		var wg sync.WaitGroup
 		for i := range conns {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/ws/idle-%d-%d", s.URL, b.N, i),
+			c, _, err := websocket.Dial(ctx, fmt.Sprintf("%s/ws/idle-%d-%d-%d", s.URL, b.N, round, i),
 				&websocket.DialOptions{Subprotocols: []string{"gdoc.v1", "bearer." + tok}})
 			cancel()
 			if err != nil {
@@ -65,6 +65,10 @@ func BenchmarkIdleConnections(b *testing.B) {
 			c.CloseNow()
 		}
 		wg.Wait()
+		// The next round starts from a server without these connections.
+		for s.Handler.Connections() > 0 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
 
