@@ -522,8 +522,13 @@ func idle(ctx context.Context, o options, editors [][]*editor, rssBefore int64, 
 	}
 	cpu1, _ := processCPU(o.serverPID)
 	if o.serverPID > 0 {
-		fmt.Fprintf(out, "server RSS %d kB before connecting, %d kB connected: %.1f KB per connection\n",
-			rssBefore, rssAfter, float64(rssAfter-rssBefore)/float64(n))
+		// The runtime returns freed memory to the system gradually, so the
+		// RSS just after connecting still holds the garbage of the
+		// connects; the figure after the idle period is closer to what
+		// the connections keep.
+		rssIdle := processRSSKiB(o.serverPID)
+		fmt.Fprintf(out, "server RSS %d kB before connecting, %d kB connected: %.1f KB per connection; after idling %s: %d kB, %.1f KB per connection\n",
+			rssBefore, rssAfter, float64(rssAfter-rssBefore)/float64(n), o.duration, rssIdle, float64(rssIdle-rssBefore)/float64(n))
 		fmt.Fprintf(out, "server CPU while idle: %.1f%% of one core over %s\n",
 			100*float64(cpu1-cpu0)/float64(o.duration), o.duration)
 	}
