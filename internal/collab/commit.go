@@ -91,14 +91,12 @@ func (s *Service) startWorkerLocked(d *document) {
 		return
 	}
 	d.busy = true
-	s.workers.Add(1)
-	go s.work(d)
+	s.workers.Go(func() { s.work(d) })
 }
 
 // work commits d's queued submissions and catches up with other instances
 // until there is nothing left, then gives the writer token back.
 func (s *Service) work(d *document) {
-	defer s.workers.Done()
 	for {
 		d.mu.Lock()
 		if d.remoteHint > d.head {

@@ -126,14 +126,12 @@ func (s *Service) queuePresenceLocked(d *document) {
 		return
 	}
 	d.presenceQ = true
-	s.workers.Add(1)
-	go func() {
-		defer s.workers.Done()
+	s.workers.Go(func() {
 		d.mu.Lock()
 		d.presenceQ = false
 		d.mu.Unlock()
 		s.recomputePresence(d)
-	}()
+	})
 }
 
 // recomputePresence reads d's participants on every instance and tells the

@@ -61,7 +61,7 @@ type Service struct {
 	docs    map[string]*document
 	closing atomic.Bool // read without s.mu by code holding a document's lock
 
-	workers sync.WaitGroup // document workers and presence recomputations
+	workers taskGroup // document workers and presence recomputations
 }
 
 // New returns a Service. Commits work at once; Run does the periodic work
@@ -365,11 +365,7 @@ func (s *Service) load(ctx context.Context, docID string) error {
 	}
 	d := newDocument(docID)
 	d.onDrop = func(gone departure) {
-		s.workers.Add(1)
-		go func() {
-			defer s.workers.Done()
-			s.finishLeave(d, gone)
-		}()
+		s.workers.Go(func() { s.finishLeave(d, gone) })
 	}
 	cancel, err := s.cfg.Bus.Subscribe(ctx, docID, func(ev gdoc.Event) { s.handleEvent(d, ev) })
 	if err != nil {
