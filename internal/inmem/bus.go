@@ -33,13 +33,18 @@ type Bus struct {
 type subscription struct {
 	docID  string
 	handle func(gdoc.Event)
-	queue  chan gdoc.Event
+	wake   chan struct{} // capacity 1: events are waiting
+	done   chan struct{}
+	once   sync.Once
+
+	mu sync.Mutex
+	// queue holds the waiting events. It grows with a burst and is dropped
+	// when drained, so an idle document costs a few words, not a buffer of
+	// subscriptionQueueSize events.
+	queue []gdoc.Event
 	// lost is set when an event was dropped because queue was full; the
 	// delivery goroutine then emits one EventResync.
-	mu   sync.Mutex
 	lost bool
-	done chan struct{}
-	once sync.Once
 }
 
 // NewBus returns an empty bus.
@@ -56,15 +61,23 @@ func (b *Bus) Publish(ctx context.Context, ev gdoc.Event) error {
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The event bus is closed.")
 	}
 	for sub := range b.subs[ev.DocID] {
-		select {
-		case sub.queue <- ev:
-		default:
-			sub.mu.Lock()
-			sub.lost = true
-			sub.mu.Unlock()
-		}
+		sub.push(ev)
 	}
 	return nil
+}
+
+func (sub *subscription) push(ev gdoc.Event) {
+	sub.mu.Lock()
+	if len(sub.queue) < subscriptionQueueSize {
+		sub.queue = append(sub.queue, ev)
+	} else {
+		sub.lost = true
+	}
+	sub.mu.Unlock()
+	select {
+	case sub.wake <- struct{}{}:
+	default: // already woken
+	}
 }
 
 // Subscribe registers handle for docID's events; it is active when
@@ -73,7 +86,7 @@ func (b *Bus) Subscribe(ctx context.Context, docID string, handle func(gdoc.Even
 	sub := &subscription{
 		docID:  docID,
 		handle: handle,
-		queue:  make(chan gdoc.Event, subscriptionQueueSize),
+		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
 	b.mu.Lock()
@@ -108,7 +121,13 @@ func (sub *subscription) deliver() {
 		select {
 		case <-sub.done:
 			return
-		case ev := <-sub.queue:
+		case <-sub.wake:
+		}
+		for {
+			ev, ok := sub.next()
+			if !ok {
+				break
+			}
 			// A cancelled subscription delivers nothing more, even what
 			// was already queued.
 			select {
@@ -117,15 +136,28 @@ func (sub *subscription) deliver() {
 			default:
 			}
 			sub.handle(ev)
-			sub.mu.Lock()
-			lost := sub.lost
-			sub.lost = false
-			sub.mu.Unlock()
-			if lost {
-				sub.handle(gdoc.Event{DocID: sub.docID, Kind: gdoc.EventResync})
-			}
 		}
 	}
+}
+
+// next takes the oldest waiting event; once the queue is drained after a
+// loss, it returns one EventResync.
+func (sub *subscription) next() (gdoc.Event, bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.queue) > 0 {
+		ev := sub.queue[0]
+		sub.queue = sub.queue[1:]
+		if len(sub.queue) == 0 {
+			sub.queue = nil // let a burst's buffer go
+		}
+		return ev, true
+	}
+	if sub.lost {
+		sub.lost = false
+		return gdoc.Event{DocID: sub.docID, Kind: gdoc.EventResync}, true
+	}
+	return gdoc.Event{}, false
 }
 
 // Close stops every subscription; later Publish and Subscribe calls fail.
