@@ -50,7 +50,7 @@ lint:
 
 # Go benchmarks of the hot paths (OT, storage, the authority).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/ot ./internal/sqlite ./internal/collab
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/ot ./internal/sqlite ./internal/collab ./internal/ws
 
 # The load generator against a running server (see README "Performance").
 load:
