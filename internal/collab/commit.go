@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +18,10 @@ import (
 )
 
 // maxCommitAttempts bounds the retries of a batch that lost a commit race
-// to another instance.
-const maxCommitAttempts = 5
+// to another instance. Between attempts the loser waits a random moment
+// that grows with the attempt (at most a few milliseconds), so instances
+// racing for one document fall out of step instead of colliding again.
+const maxCommitAttempts = 20
 
 // maxOpIDBytes bounds a client's op id ("<client id>:<seq>").
 const maxOpIDBytes = 256
@@ -197,6 +200,7 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 				s.failAll(d, open, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document is too busy; resend the op."))
 				return
 			}
+			time.Sleep(time.Duration(rand.Int64N(int64(attempt)*int64(time.Millisecond)/2 + 1)))
 			s.catchUp(d)
 			subs = open
 		case gdoc.ENOTFOUND:
