@@ -160,10 +160,15 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 		return err
 	}
 	created := s.stamp(d.CreatedAt)
-	_, err = s.write.ExecContext(ctx, `
-		INSERT INTO documents (id, title, language, owner_id, is_public, content, snapshot_rev, head_rev, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $8)`,
-		d.ID, d.Title, d.Language, owner, d.Public, d.Content, d.Rev, unixMS(created))
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("create document", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO documents (id, title, language, owner_id, is_public, snapshot_rev, head_rev, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $7)`,
+		d.ID, d.Title, d.Language, owner, d.Public, d.Rev, unixMS(created))
 	switch kind, _ := s.dialect.Constraint(err); {
 	case kind == Unique:
 		return gdoc.Errorf(gdoc.ECONFLICT, "A document with id %q exists.", d.ID)
@@ -172,11 +177,24 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 	case err != nil:
 		return s.dialect.Fault("create document", err)
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO snapshots (doc_id, content) VALUES ($1, $2)`, d.ID, d.Content); err != nil {
+		return s.dialect.Fault("create document", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("create document", err)
+	}
 	d.CreatedAt, d.UpdatedAt = created, created
 	return nil
 }
 
+// documentColumns are read from documents; a document's text is in
+// snapshots (one row per document, written with it), so that the documents
+// row every commit updates stays small.
 const documentColumns = `id, title, language, owner_id, is_public, snapshot_rev, created_at, updated_at`
+
+// snapshotContent is the text of the document of the documents row in
+// scope, as a scalar subquery.
+const snapshotContent = `(SELECT content FROM snapshots WHERE snapshots.doc_id = documents.id)`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -246,7 +264,7 @@ func scanDocument(row rowScanner, extra ...any) (*gdoc.Document, error) {
 func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error) {
 	var content string
 	d, err := scanDocument(s.read.QueryRowContext(ctx,
-		`SELECT `+documentColumns+`, content FROM documents WHERE id = $1`, id), &content)
+		`SELECT `+documentColumns+`, `+snapshotContent+` FROM documents WHERE id = $1`, id), &content)
 	if err = s.rowErr("read document", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
 		return nil, err
 	}
@@ -288,7 +306,7 @@ func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, langua
 			is_public = COALESCE($4, is_public),
 			updated_at = $5
 		WHERE id = $1
-		RETURNING `+documentColumns+`, content`,
+		RETURNING `+documentColumns+`, `+snapshotContent,
 		id, title, language, public, unixMS(s.stamp(time.Time{}))), &content)
 	if err = s.rowErr("update document", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
 		return nil, err
@@ -315,18 +333,43 @@ func (s *Store) SaveSnapshot(ctx context.Context, id string, content string, rev
 	if err := checkText("content", content); err != nil {
 		return err
 	}
-	var head, snapshot int64
-	err := s.write.QueryRowContext(ctx, `
-		UPDATE documents SET
-			content = CASE WHEN snapshot_rev < $3 AND $3 <= head_rev THEN $2 ELSE content END,
-			snapshot_rev = CASE WHEN snapshot_rev < $3 AND $3 <= head_rev THEN $3 ELSE snapshot_rev END
-		WHERE id = $1
-		RETURNING head_rev, snapshot_rev`, id, content, rev).Scan(&head, &snapshot)
-	if err = s.rowErr("save snapshot", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
-		return err
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("save snapshot", err)
 	}
-	if rev > head {
-		return gdoc.Errorf(gdoc.EINVALID, "A snapshot at revision %d is ahead of document %q's head revision %d.", rev, id, head)
+	defer tx.Rollback()
+	// Advancing snapshot_rev first takes the documents row's lock
+	// (PostgreSQL), so a racing SaveSnapshot of the same document waits,
+	// then finds snapshot_rev moved and writes no text: the stored text
+	// always belongs to the stored snapshot_rev.
+	res, err := tx.ExecContext(ctx, `
+		UPDATE documents SET snapshot_rev = $2
+		WHERE id = $1 AND snapshot_rev < $2 AND $2 <= head_rev`, id, rev)
+	if err != nil {
+		return s.dialect.Fault("save snapshot", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.dialect.Fault("save snapshot", err)
+	} else if n == 0 {
+		// Not saved: no such document, rev ahead of the head, or a snapshot
+		// at rev or later is stored (a no-op).
+		var head int64
+		err := tx.QueryRowContext(ctx, `SELECT head_rev FROM documents WHERE id = $1`, id).Scan(&head)
+		if err = s.rowErr("save snapshot", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
+			return err
+		}
+		if rev > head {
+			return gdoc.Errorf(gdoc.EINVALID, "A snapshot at revision %d is ahead of document %q's head revision %d.", rev, id, head)
+		}
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO snapshots (doc_id, content) VALUES ($1, $2)
+		ON CONFLICT (doc_id) DO UPDATE SET content = excluded.content`, id, content); err != nil {
+		return s.dialect.Fault("save snapshot", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("save snapshot", err)
 	}
 	return nil
 }
