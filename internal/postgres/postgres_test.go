@@ -2,11 +2,15 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/postgres"
@@ -125,4 +129,17 @@ func TestAppendOpsTimeoutWhileLocked(t *testing.T) {
 
 func BenchmarkAppendOps(b *testing.B) {
 	storetest.BenchmarkAppendOps(b, mustOpen(b))
+}
+
+// TestMigrationKeepsDocuments: a database written by schema version 1 keeps
+// its documents through the later migrations (and back down).
+func TestMigrationKeepsDocuments(t *testing.T) {
+	url := testenv.FreshSchema(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	storetest.MigrationKeepsDocuments(t, db, goose.DialectPostgres, os.DirFS("migrations"),
+		func(t *testing.T) gdoc.Store { return storetest.Open(t, postgres.Open, url) })
 }

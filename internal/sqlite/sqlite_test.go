@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/sqlite"
@@ -207,4 +210,18 @@ func crashChild(path string) {
 
 func BenchmarkAppendOps(b *testing.B) {
 	storetest.BenchmarkAppendOps(b, mustOpen(b))
+}
+
+// TestMigrationKeepsDocuments: a database written by schema version 1 keeps
+// its documents through the later migrations (and back down).
+func TestMigrationKeepsDocuments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gdoc.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	storetest.MigrationKeepsDocuments(t, db, goose.DialectSQLite3, os.DirFS("migrations"),
+		func(t *testing.T) gdoc.Store { return storetest.Open(t, sqlite.Open, path) })
 }

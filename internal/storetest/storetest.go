@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"SaveSnapshot/IgnoresOlder", testSaveSnapshotIgnoresOlder},
 		{"SaveSnapshot/ErrAheadOfHead", testSaveSnapshotAhead},
 		{"SaveSnapshot/ErrNotFound", testSaveSnapshotNotFound},
+		{"SaveSnapshot/RacingSavesKeepTextWithItsRev", testSaveSnapshotRacing},
 		{"AppendOps/GapFreeRevisions", testAppendGapFree},
 		{"AppendOps/ErrStaleBaseRev", testAppendStaleBase},
 		{"AppendOps/ConflictingBatchIsolated", testAppendConflictIsolated},
@@ -452,6 +453,28 @@ func testSaveSnapshotAhead(t *testing.T, s gdoc.Store) {
 	requireCode(t, s.SaveSnapshot(ctx, "doc", "from the future", 1), gdoc.EINVALID)
 	requireCode(t, s.SaveSnapshot(ctx, "doc", "negative", -1), gdoc.EINVALID)
 	requireSnapshot(t, s, "doc", "content of doc", 0)
+}
+
+// testSaveSnapshotRacing saves snapshots of one document at every revision
+// at once: whichever order they land in, the newest wins, and the stored
+// text is the one saved with the stored revision.
+func testSaveSnapshotRacing(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	const revs = 8
+	mustDoc(t, s, "doc", "", true)
+	requireCode(t, appendAll(t, s, opsFrom("doc", 0, revs, "c"))[0], "")
+	var wg sync.WaitGroup
+	errs := make([]error, revs+1)
+	for rev := int64(1); rev <= revs; rev++ {
+		wg.Go(func() { errs[rev] = s.SaveSnapshot(ctx, "doc", fmt.Sprintf("text at %d", rev), rev) })
+	}
+	wg.Wait()
+	for rev, err := range errs {
+		if err != nil {
+			t.Fatalf("SaveSnapshot at %d: %v", rev, err)
+		}
+	}
+	requireSnapshot(t, s, "doc", fmt.Sprintf("text at %d", revs), revs)
 }
 
 func testSaveSnapshotNotFound(t *testing.T, s gdoc.Store) {
