@@ -240,9 +240,7 @@ func (s *Service) UpdateCursor(ctx context.Context, docID string, c Client, cur 
 
 // joined returns docID's document when c is registered on it.
 func (s *Service) joined(docID string, c Client) (*document, error) {
-	s.mu.Lock()
-	d := s.docs[docID]
-	s.mu.Unlock()
+	d := s.loaded(docID)
 	if d != nil {
 		d.mu.Lock()
 		_, ok := d.clients[c.ConnID()]

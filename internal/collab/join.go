@@ -189,9 +189,7 @@ func (s *Service) abandonJoin(d *document, connID string, session *gdoc.DocSessi
 // it was its user's last connection anywhere, the user leave. Leaving
 // twice, or a document never joined, is harmless.
 func (s *Service) Leave(docID string, c Client) {
-	s.mu.Lock()
-	d := s.docs[docID]
-	s.mu.Unlock()
+	d := s.loaded(docID)
 	if d == nil {
 		return
 	}

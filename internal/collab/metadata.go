@@ -36,9 +36,7 @@ func (s *Service) applyDocumentEvent(docID string, ev gdoc.DocumentEvent) {
 		s.forgetLocal(docID)
 		return
 	}
-	s.mu.Lock()
-	d := s.docs[docID]
-	s.mu.Unlock()
+	d := s.loaded(docID)
 	if d == nil {
 		return
 	}

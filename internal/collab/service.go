@@ -201,6 +201,13 @@ func (s *Service) closeDocument(d *document, reason string) {
 	}
 }
 
+// loaded returns docID's document when it is in memory, else nil.
+func (s *Service) loaded(docID string) *document {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.docs[docID]
+}
+
 // Forget drops the document's live state and disconnects its clients, here
 // and, through the bus, on the other instances (after the document was
 // deleted).
@@ -447,9 +454,7 @@ func (s *Service) Current(ctx context.Context, docID string) (*gdoc.Document, er
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	d := s.docs[docID]
-	s.mu.Unlock()
+	d := s.loaded(docID)
 	if d != nil {
 		d.mu.Lock()
 		if d.loaded && !d.unloaded && d.head >= doc.Rev {
