@@ -106,6 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ServerID:         serverID,
 		AutoSaveInterval: cfg.AutoSaveInterval,
 		Logger:           logger,
+		SingleInstance:   cfg.RedisURL == "", // in-process fan-out serves one instance
 	})
 	collabCtx, stopCollab := context.WithCancel(context.WithoutCancel(ctx))
 	collabDone := make(chan error, 1)

@@ -18,6 +18,11 @@ type Config struct {
 	AutoSaveInterval time.Duration // snapshot dirty documents this often (seed AUTO_SAVE_INTERVAL, default 30s)
 	IdleUnload       time.Duration // unload a document this long after its last client left (default 1m)
 	Logger           *slog.Logger
+	// SingleInstance says every client connects to this process (in-process
+	// bus and presence): no event can come from elsewhere and no other
+	// instance can die, so the periodic sweep that re-reads every loaded
+	// document's head from the OpLog and recomputes presence is skipped.
+	SingleInstance bool
 }
 
 // Client is one connection, implemented by internal/ws.

@@ -105,6 +105,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer unload.Stop()
 	sweep := time.NewTicker(s.sweepEvery)
 	defer sweep.Stop()
+	if s.cfg.SingleInstance {
+		sweep.Stop() // nothing to repair: its channel never fires
+	}
 	for {
 		select {
 		case <-ctx.Done():
