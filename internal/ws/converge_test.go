@@ -28,6 +28,25 @@ type editor struct {
 	state   *otclient.State
 	acked   map[string]int64 // op id -> rev, for the exactly-once check
 	offline bool
+
+	progressMu sync.Mutex
+	progress   string // what the editor last did, for a scenario timeout's report
+}
+
+// note records the editor's state for other goroutines to report.
+func (e *editor) note(phase string, made int) {
+	e.progressMu.Lock()
+	e.progress = fmt.Sprintf("%s: %s, %d edits made, %d pending, rev %d, text %q", e.name, phase, made, e.state.Pending(), e.state.Rev, e.state.Text())
+	e.progressMu.Unlock()
+}
+
+func (e *editor) lastProgress() string {
+	e.progressMu.Lock()
+	defer e.progressMu.Unlock()
+	if e.progress == "" {
+		return e.name + ": not started"
+	}
+	return e.progress
 }
 
 func newEditor(t *testing.T, s *server, doc, username, name string, seed uint64) *editor {
@@ -43,6 +62,10 @@ func (e *editor) fail(format string, args ...any) {
 }
 
 var errStop = fmt.Errorf("editor stopped")
+
+// errAbandoned stops an editor quietly: the test has already failed and
+// given up on the scenario, so the editor must not log any more.
+var errAbandoned = fmt.Errorf("editor abandoned")
 
 // edit applies a local edit and sends or buffers it.
 func (e *editor) edit(op ot.Op) {
@@ -112,8 +135,16 @@ func (e *editor) handle(m msg) {
 func (e *editor) reconnect() {
 	e.c.conn.CloseNow()
 	e.offline = true
-	for m := range e.c.in {
-		e.handle(m)
+	deadline := time.After(waitFor)
+	for closed := false; !closed; {
+		select {
+		case m, ok := <-e.c.in:
+			if closed = !ok; ok {
+				e.handle(m)
+			}
+		case <-deadline:
+			e.fail("connection still delivering %v after CloseNow", waitFor)
+		}
 	}
 	e.offline = false
 	c, _, err := e.s.dial(e.doc, dialOpts{query: fmt.Sprintf("since=%d", e.state.Rev), subprotocols: []string{"gdoc.v1", "bearer." + e.s.token(e.username)}})
@@ -171,14 +202,13 @@ func TestConvergenceOT(t *testing.T) {
 	for i := range eds {
 		eds[i] = newEditor(t, s, doc, fmt.Sprintf("user%d", i/2), fmt.Sprintf("c%d", i), uint64(i+1))
 	}
-	results := runEditors(s, doc, eds, edits, func() {})
+	runEditors(t, s, doc, eds, edits, func() {})
 	text, rev := s.current(doc)
 	storedText, storedRev := s.stored(doc)
 	if storedText != text || storedRev != rev {
 		t.Fatalf("stored %d %q != live %d %q", storedRev, storedText, rev, text)
 	}
-	for range clients {
-		e := <-results
+	for _, e := range eds {
 		if e.state.Text() != text || e.state.Rev != rev {
 			t.Errorf("%s at rev %d has %q; document at rev %d has %q", e.name, e.state.Rev, e.state.Text(), rev, text)
 		}
@@ -214,33 +244,61 @@ func TestConvergenceOT(t *testing.T) {
 
 // runEditors runs each editor in a goroutine of its own, typing edits
 // random edits. Once all are acknowledged it calls settle, has every editor
-// catch up to the head revision, and returns the editors as they stop.
-func runEditors(s *server, doc string, eds []*editor, edits int, settle func()) <-chan *editor {
+// catch up to the head revision, and returns when every editor has
+// stopped. Each phase is bounded by scenarioLimit, and an editor that died
+// early (having reported why) never holds the others up.
+func runEditors(t *testing.T, s *server, doc string, eds []*editor, edits int, settle func()) {
+	t.Helper()
 	var editing sync.WaitGroup
-	finalRev := make(chan int64)
-	results := make(chan *editor, len(eds))
+	// Buffered so that handing out the head revision never waits for an
+	// editor that has already stopped.
+	finalRev := make(chan int64, len(eds))
+	abandon := make(chan struct{}) // closed if this function exits early
+	var running sync.WaitGroup
 	for _, e := range eds {
 		editing.Add(1)
+		running.Add(1)
 		go func() {
+			defer running.Done()
 			defer func() {
-				if p := recover(); p != nil && p != errStop {
+				if p := recover(); p != nil && p != errStop && p != errAbandoned {
 					panic(p)
 				}
-				results <- e
 			}()
-			e.run(edits, &editing, finalRev)
+			e.run(edits, &editing, finalRev, abandon)
 		}()
 	}
-	editing.Wait()
+	stopped := waitGroupDone(&running)
+	states := func() string {
+		var b strings.Builder
+		for _, e := range eds {
+			b.WriteString("  " + e.lastProgress() + "\n")
+		}
+		return b.String()
+	}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		// A phase failed the test: stop the editors and wait for them, so
+		// that none logs after the test has ended.
+		close(abandon)
+		if !receivedWithin(stopped, 2*waitFor+time.Second) {
+			t.Errorf("editors did not stop after the scenario was abandoned:\n%s", states())
+		}
+	}()
+	waitWithin(t, waitGroupDone(&editing), scenarioLimit, "every editor's edits to be acknowledged", states)
 	settle()
 	_, head := s.current(doc)
 	for range eds {
 		finalRev <- head
 	}
-	return results
+	waitWithin(t, stopped, scenarioLimit, fmt.Sprintf("every editor to catch up to rev %d", head), states)
+	finished = true
 }
 
-func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) {
+func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64, abandon <-chan struct{}) {
 	doneEditing := false
 	finish := func() {
 		if !doneEditing {
@@ -253,7 +311,10 @@ func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) 
 	defer tick.Stop()
 	made := 0
 	for made < edits || e.state.Pending() > 0 {
+		e.note("editing", made)
 		select {
+		case <-abandon:
+			panic(errAbandoned)
 		case m, ok := <-e.c.in:
 			if !ok {
 				e.fail("connection lost: %v", e.c.err)
@@ -273,9 +334,18 @@ func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64) 
 		}
 	}
 	finish()
-	target := <-finalRev
+	e.note("waiting for the head revision", made)
+	var target int64
+	select {
+	case target = <-finalRev:
+	case <-abandon:
+		panic(errAbandoned)
+	}
 	for e.state.Rev < target {
+		e.note(fmt.Sprintf("catching up to rev %d", target), made)
 		select {
+		case <-abandon:
+			panic(errAbandoned)
 		case m, ok := <-e.c.in:
 			if !ok {
 				e.fail("connection lost: %v", e.c.err)
@@ -312,12 +382,45 @@ func newSeedClient(s *server, doc, username string) *seedClient {
 	return sc
 }
 
-func (sc *seedClient) set(edit func(string) string) {
+// set edits the client's text and sends it; it is safe to call from any
+// goroutine and returns the send's error for the caller to report.
+func (sc *seedClient) set(edit func(string) string) error {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.text = edit(sc.text)
-	if err := sc.c.trySend(map[string]any{"type": "update", "data": map[string]string{"content": sc.text}, "timestamp": float64(time.Now().UnixMilli()) / 1000}); err != nil {
-		sc.c.t.Error(err)
+	return sc.c.trySend(map[string]any{"type": "update", "data": map[string]string{"content": sc.text}, "timestamp": float64(time.Now().UnixMilli()) / 1000})
+}
+
+// runSeedWriters runs write(i, sc) for each seed client in a goroutine of
+// its own; the returned wait blocks until all return, for at most
+// scenarioLimit, and fails the test with each writer's error.
+func runSeedWriters(t *testing.T, seeds []*seedClient, write func(i int, sc *seedClient) error) (wait func()) {
+	var wg sync.WaitGroup
+	errs := make([]error, len(seeds))
+	for i, sc := range seeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = write(i, sc)
+		}()
+	}
+	return func() {
+		t.Helper()
+		waitWithin(t, waitGroupDone(&wg), scenarioLimit, "seed clients to send their updates", func() string {
+			var b strings.Builder
+			for i, sc := range seeds {
+				fmt.Fprintf(&b, "  seed client %d: %q\n", i, sc.get())
+			}
+			return b.String()
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("seed client %d: %v", i, err)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
 	}
 }
 
@@ -363,18 +466,16 @@ func TestSeedLoadPattern(t *testing.T) {
 	for i := range seeds {
 		seeds[i] = newSeedClient(s, doc, "loadtester")
 	}
-	var wg sync.WaitGroup
-	for i, sc := range seeds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range 100 {
-				sc.set(func(string) string { return fmt.Sprintf("Test %d from user user_%d", n, i) })
-				time.Sleep(time.Millisecond)
+	wait := runSeedWriters(t, seeds, func(i int, sc *seedClient) error {
+		for n := range 100 {
+			if err := sc.set(func(string) string { return fmt.Sprintf("Test %d from user user_%d", n, i) }); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	})
+	wait()
 	text := waitConverged(t, s, doc, seeds)
 	// Concurrent whole-text updates merge character by character; what
 	// matters is that everyone ends on the same text.
@@ -394,30 +495,28 @@ func TestMixedDialects(t *testing.T) {
 	seeds := []*seedClient{newSeedClient(s, doc, "seed1"), newSeedClient(s, doc, "seed2")}
 	eds := []*editor{newEditor(t, s, doc, "ot1", "o1", 11), newEditor(t, s, doc, "ot2", "o2", 12)}
 
-	var wg sync.WaitGroup
-	for i, sc := range seeds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(100+i), 1))
-			for n := range 40 {
-				marker := fmt.Sprintf("<s%d.%d>", i, n)
-				sc.set(func(text string) string {
-					r := []rune(text)
-					at := rng.IntN(len(r) + 1)
-					return string(r[:at]) + marker + string(r[at:])
-				})
-				time.Sleep(3 * time.Millisecond)
+	wait := runSeedWriters(t, seeds, func(i int, sc *seedClient) error {
+		rng := rand.New(rand.NewPCG(uint64(100+i), 1))
+		for n := range 40 {
+			marker := fmt.Sprintf("<s%d.%d>", i, n)
+			err := sc.set(func(text string) string {
+				r := []rune(text)
+				at := rng.IntN(len(r) + 1)
+				return string(r[:at]) + marker + string(r[at:])
+			})
+			if err != nil {
+				return err
 			}
-		}()
-	}
+			time.Sleep(3 * time.Millisecond)
+		}
+		return nil
+	})
 	var text string
-	results := runEditors(s, doc, eds, 40, func() {
-		wg.Wait()
+	runEditors(t, s, doc, eds, 40, func() {
+		wait()
 		text = waitConverged(t, s, doc, seeds)
 	})
-	for range eds {
-		e := <-results
+	for _, e := range eds {
 		if e.state.Text() != text {
 			t.Errorf("OT client %s has %q, want %q", e.name, e.state.Text(), text)
 		}

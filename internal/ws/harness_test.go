@@ -79,7 +79,10 @@ func newServer(t testing.TB, tune func(*ws.Config)) *server {
 		h.Shutdown(sctx)
 		hs.Close()
 		stopRun()
-		<-runDone
+		if !receivedWithin(runDone, waitFor) {
+			t.Errorf("collab.Service.Run did not return within %v of its context's cancel", waitFor)
+			return // the store may still be in use: leave it open
+		}
 		store.Close()
 	})
 	return s
@@ -333,6 +336,62 @@ func (c *client) trySend(v any) error {
 }
 
 const waitFor = 10 * time.Second
+
+// scenarioLimit bounds a whole multi-client scenario, such as every
+// editor of a convergence test finishing its edits: far above what a
+// healthy run needs on a loaded 2-core machine, far below go test's
+// 20-minute timeout, so a stuck scenario fails with its state instead of
+// hanging CI.
+const scenarioLimit = 90 * time.Second
+
+// receivedWithin reports whether done is closed (or yields a value) within
+// limit.
+func receivedWithin[T any](done <-chan T, limit time.Duration) bool {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// waitWithin waits for done to close and fails the test after limit,
+// saying what it waited for and the scenario's state at that moment.
+func waitWithin(t testing.TB, done <-chan struct{}, limit time.Duration, what string, state func() string) {
+	t.Helper()
+	if !receivedWithin(done, limit) {
+		t.Fatalf("timed out after %v waiting for %s; state:\n%s", limit, what, state())
+	}
+}
+
+// waitGroupDone is closed when wg's count reaches zero; the goroutine
+// waiting on wg outlives a test that gave up on it, which goleak reports.
+func waitGroupDone(wg *sync.WaitGroup) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// drain returns every message still queued or arriving until the
+// connection ends, failing the test if it has not ended within limit.
+func (c *client) drain(what string, limit time.Duration) []msg {
+	c.t.Helper()
+	var got []msg
+	deadline := time.After(limit)
+	for {
+		select {
+		case m, ok := <-c.in:
+			if !ok {
+				return got
+			}
+			got = append(got, m)
+		case <-deadline:
+			c.t.Fatalf("connection still open %v after %s; %d messages since", limit, what, len(got))
+		}
+	}
+}
 
 // receive returns the next message, failing the test when the connection
 // closes or deadline passes first.

@@ -628,7 +628,7 @@ func TestShutdownAcksWhatItStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	acked, refused := map[string]bool{first.id(): true}, 0
-	for m := range a.in {
+	for _, m := range a.drain("the server's shutdown", waitFor) {
 		switch {
 		case m.Type == "ack":
 			acked[m.id()] = true
