@@ -133,6 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		CORSOrigins:       cfg.CORSOrigins,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		AuthRatePerMinute: cfg.AuthRateLimit,
+		TrustedProxies:    cfg.TrustedProxies,
 		WebSocket:         wsHandler,
 		Assets:            web.Assets(),
 	})

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -59,9 +60,12 @@ type Config struct {
 	AutoSaveInterval time.Duration
 	MaxBodyBytes     int64
 	AuthRateLimit    int // login/register requests per minute per client IP; 0 disables
-	ShutdownTimeout  time.Duration
-	LogLevel         slog.Level
-	LogFormat        string // "text" or "json"
+	// TrustedProxies are the proxies (nginx) whose X-Real-IP or
+	// X-Forwarded-For header names the client, for the auth rate limit.
+	TrustedProxies  []netip.Prefix
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+	LogFormat       string // "text" or "json"
 }
 
 // Addr is the address to listen on.
@@ -195,6 +199,24 @@ var settings = []setting{
 			return errorf("AUTH_RATE_LIMIT must be a whole number of requests per minute (0 disables), not %q.", v)
 		}
 		c.AuthRateLimit = n
+		return nil
+	}},
+	{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies (nginx) whose X-Real-IP / X-Forwarded-For names the client for the auth rate limit; empty trusts no header", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			prefix, err := netip.ParsePrefix(part)
+			if err != nil {
+				addr, aerr := netip.ParseAddr(part)
+				if aerr != nil {
+					return errorf("TRUSTED_PROXIES must list IP addresses or CIDR ranges (like 127.0.0.1 or 10.0.0.0/8), not %q.", part)
+				}
+				prefix = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+		}
 		return nil
 	}},
 	{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10", "seconds to wait for requests to finish on shutdown", func(c *Config, v string) error {

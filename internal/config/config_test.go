@@ -108,6 +108,7 @@ func TestLoadErrors(t *testing.T) {
 		"BadExpire":      {env: map[string]string{"ACCESS_TOKEN_EXPIRE_MINUTES": "-1"}, want: "ACCESS_TOKEN_EXPIRE_MINUTES"},
 		"BadAutoSave":    {env: map[string]string{"AUTO_SAVE_INTERVAL": "0"}, want: "AUTO_SAVE_INTERVAL"},
 		"BadRedisURL":    {env: map[string]string{"REDIS_URL": "http://x"}, want: "REDIS_URL"},
+		"BadProxy":       {env: map[string]string{"TRUSTED_PROXIES": "127.0.0.1, nginx"}, want: "TRUSTED_PROXIES must list"},
 		"BadFlag":        {args: []string{"--no-such-flag"}, want: "flag provided but not defined"},
 		"StrayArgument":  {args: []string{"serve"}, want: "unexpected argument"},
 		"MissingEnvFile": {args: []string{"--env-file", "nope.env"}, want: "cannot read the env file"},
@@ -187,5 +188,20 @@ func TestResolveSecretKey(t *testing.T) {
 	given := &Config{DataDir: c.DataDir, SecretKey: strings.Repeat("g", 40)}
 	if err := given.ResolveSecretKey(); err != nil || given.SecretKey != strings.Repeat("g", 40) {
 		t.Fatalf("SECRET_KEY must win: %v", err)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	chdir(t)
+	c, err := Load([]string{"gdoc"}, env(map[string]string{"TRUSTED_PROXIES": " 127.0.0.1, 10.1.2.3/8 ,::1"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "127.0.0.1/32 10.0.0.0/8 ::1/128" {
+		t.Fatalf("TrustedProxies = %v", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -34,6 +35,11 @@ type Config struct {
 	// AuthRatePerMinute bounds login and register requests per client IP
 	// (RemoteAddr; forwarding headers are not trusted); 0 disables.
 	AuthRatePerMinute int
+	// TrustedProxies are reverse proxies whose X-Real-IP (or, failing that,
+	// X-Forwarded-For) header names the client for the auth rate limit.
+	// Requests from anywhere else are limited by their TCP peer address, and
+	// their headers are ignored (they could be spoofed).
+	TrustedProxies []netip.Prefix
 	// WebSocket serves GET /ws/{document_id}; nil answers 404.
 	WebSocket http.Handler
 	// Assets is the built web client (web.Assets()), nil when not built.
@@ -69,7 +75,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	api := humago.NewWithPrefix(mux, "/api", apiConfig(cfg.AppName, cfg.Version))
 	api.UseMiddleware(s.authenticateMiddleware(api))
-	limitAuth := newIPRateLimiter(cfg.AuthRatePerMinute).middleware(api)
+	limitAuth := newIPRateLimiter(cfg.AuthRatePerMinute, cfg.TrustedProxies).middleware(api)
 
 	register(s, api, huma.Operation{OperationID: "register", Method: http.MethodPost, Path: "/auth/register", DefaultStatus: http.StatusCreated,
 		Summary: "Create an account and log in", Tags: []string{"auth"}, Middlewares: huma.Middlewares{limitAuth},

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -292,7 +293,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestIPRateLimiterForgetsIdleClients(t *testing.T) {
-	l := newIPRateLimiter(1)
+	l := newIPRateLimiter(1, nil)
 	now := time.Now()
 	for i := range rateLimitMaxIPs {
 		l.allow(net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)).String(), now)
@@ -491,5 +492,56 @@ func TestDocumentIDsSkipTakenNumbers(t *testing.T) {
 			t.Fatalf("create %d: %d %s", i, r.Status, r.Body)
 		}
 		seen[doc.ID] = true
+	}
+}
+
+// TestRateLimitBehindTrustedProxy: behind nginx every request comes from
+// the proxy's address; with the proxy trusted, each client it names gets its
+// own budget, and a client cannot escape the limit by naming someone else
+// through a hop the proxy appended to.
+func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	loopback := netip.MustParsePrefix("127.0.0.0/8")
+	srv, _ := newTestServer(t, func(c *Config) {
+		c.AuthRatePerMinute = 2
+		c.TrustedProxies = []netip.Prefix{loopback}
+	})
+	login := func(header ...string) int {
+		return do(t, "POST", srv.URL+"/api/auth/login", "", `{"username":"nobody","password":"securepass123"}`, header...).Status
+	}
+	for range 2 {
+		if s := login("X-Real-IP", "198.51.100.1"); s != http.StatusUnauthorized {
+			t.Fatalf("first logins of client 1: %d", s)
+		}
+	}
+	if s := login("X-Real-IP", "198.51.100.1"); s != http.StatusTooManyRequests {
+		t.Fatalf("third login of client 1: %d", s)
+	}
+	if s := login("X-Real-IP", "198.51.100.2"); s != http.StatusUnauthorized {
+		t.Fatalf("client 2 shares client 1's budget: %d", s)
+	}
+	// X-Forwarded-For: the nearest untrusted hop counts, not what the
+	// client wrote at the left.
+	if s := login("X-Forwarded-For", "203.0.113.7, 198.51.100.1"); s != http.StatusTooManyRequests {
+		t.Fatalf("a spoofed left-most hop escaped the limit: %d", s)
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	l := newIPRateLimiter(1, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	headers := func(h map[string]string) func(string) string { return func(k string) string { return h[k] } }
+	for _, c := range []struct {
+		remote string
+		h      map[string]string
+		want   string
+	}{
+		{"192.0.2.1:5000", map[string]string{"X-Real-IP": "198.51.100.9"}, "192.0.2.1"}, // untrusted peer: headers ignored
+		{"10.1.2.3:5000", map[string]string{"X-Real-IP": "198.51.100.9"}, "198.51.100.9"},
+		{"10.1.2.3:5000", map[string]string{"X-Forwarded-For": "1.1.1.1, 198.51.100.9, 10.0.0.5"}, "198.51.100.9"},
+		{"10.1.2.3:5000", map[string]string{"X-Real-IP": "not an ip"}, "10.1.2.3"},
+		{"10.1.2.3:5000", nil, "10.1.2.3"},
+	} {
+		if got := l.clientIP(c.remote, headers(c.h)); got != c.want {
+			t.Errorf("clientIP(%s, %v) = %s, want %s", c.remote, c.h, got, c.want)
+		}
 	}
 }

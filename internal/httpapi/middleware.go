@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,6 +142,7 @@ func corsMiddleware(origins []string, next http.Handler) http.Handler {
 // bursts of up to perMinute.
 type ipRateLimiter struct {
 	perMinute int
+	trusted   []netip.Prefix
 	mu        sync.Mutex
 	clients   map[string]*clientLimit
 	lastSweep time.Time
@@ -156,8 +159,49 @@ const (
 	rateLimitSweepGap = time.Minute
 )
 
-func newIPRateLimiter(perMinute int) *ipRateLimiter {
-	return &ipRateLimiter{perMinute: perMinute, clients: map[string]*clientLimit{}}
+func newIPRateLimiter(perMinute int, trusted []netip.Prefix) *ipRateLimiter {
+	return &ipRateLimiter{perMinute: perMinute, trusted: trusted, clients: map[string]*clientLimit{}}
+}
+
+// clientIP is the address a request is limited by: the TCP peer, unless
+// the peer is a trusted proxy, then the client it names in X-Real-IP, or
+// the nearest untrusted address in X-Forwarded-For.
+func (l *ipRateLimiter) clientIP(remoteAddr string, header func(string) string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	if !l.isTrusted(host) {
+		return host
+	}
+	if real, err := netip.ParseAddr(strings.TrimSpace(header("X-Real-IP"))); err == nil {
+		return real.Unmap().String()
+	}
+	hops := strings.Split(header("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !l.isTrusted(hop.String()) {
+			return hop.Unmap().String()
+		}
+	}
+	return host
+}
+
+func (l *ipRateLimiter) isTrusted(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range l.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // allow reports whether ip may make a request now.
@@ -189,11 +233,7 @@ func (l *ipRateLimiter) middleware(api huma.API) func(huma.Context, func(huma.Co
 			next(ctx)
 			return
 		}
-		ip, _, err := net.SplitHostPort(ctx.RemoteAddr())
-		if err != nil {
-			ip = ctx.RemoteAddr()
-		}
-		if !l.allow(ip, time.Now()) {
+		if !l.allow(l.clientIP(ctx.RemoteAddr(), ctx.Header), time.Now()) {
 			ctx.SetHeader("Retry-After", strconv.Itoa(max(1, 60/l.perMinute)))
 			writeErr(api, ctx, &ErrorBody{Detail: "Too many attempts; wait a minute and try again.", status: http.StatusTooManyRequests})
 			return
