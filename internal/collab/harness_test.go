@@ -23,6 +23,29 @@ import (
 // failure, never a timing assertion.
 const waitLimit = 10 * time.Second
 
+// scenarioLimit bounds a whole test's calls into the service through one
+// context: far above a healthy run, far below go test's 20-minute
+// timeout, so a stuck call fails the test instead of hanging CI.
+const scenarioLimit = 2 * time.Minute
+
+// callCtx is the context of one call into the service or store: a call
+// still blocked after waitLimit returns the context's error instead of
+// hanging the package.
+func callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), waitLimit)
+}
+
+// waitClosed waits for done to close, failing the test after waitLimit
+// with what was expected to finish.
+func waitClosed(t testing.TB, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatalf("%s did not finish within %v", what, waitLimit)
+	}
+}
+
 // fakeClient is a connection that records what collab delivers.
 type fakeClient struct {
 	connID string
@@ -196,14 +219,16 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 			t.Errorf("Shutdown: %v", err)
 		}
 		cancel()
-		<-done
+		waitClosed(t, done, "Service.Run after its context's cancel")
 	})
 	return s
 }
 
 func join(t testing.TB, s *collab.Service, docID string, c *fakeClient, since int64) collab.JoinState {
 	t.Helper()
-	state, err := s.Join(context.Background(), docID, c, since)
+	ctx, cancel := callCtx()
+	defer cancel()
+	state, err := s.Join(ctx, docID, c, since)
 	if err != nil {
 		t.Fatalf("Join(%s, %s, since %d): %v", docID, c.connID, since, err)
 	}
@@ -216,7 +241,9 @@ func submit(t testing.TB, s *collab.Service, docID string, c *fakeClient, rev in
 	if err != nil {
 		t.Fatalf("Parse(%s): %v", op, err)
 	}
-	if err := s.SubmitOp(context.Background(), docID, c, rev, opID, parsed); err != nil {
+	ctx, cancel := callCtx()
+	defer cancel()
+	if err := s.SubmitOp(ctx, docID, c, rev, opID, parsed); err != nil {
 		t.Fatalf("SubmitOp(%s): %v", opID, err)
 	}
 }
@@ -232,7 +259,8 @@ func commit(t *testing.T, s *collab.Service, docID string, c *fakeClient, rev in
 // every op after it.
 func storedText(t testing.TB, store gdoc.Store, docID string) (string, int64) {
 	t.Helper()
-	ctx := context.Background()
+	ctx, cancel := callCtx()
+	defer cancel()
 	doc, err := store.Document(ctx, docID)
 	if err != nil {
 		t.Fatalf("Document(%s): %v", docID, err)
@@ -260,7 +288,9 @@ func storedText(t testing.TB, store gdoc.Store, docID string) (string, int64) {
 
 func current(t testing.TB, s *collab.Service, docID string) *gdoc.Document {
 	t.Helper()
-	doc, err := s.Current(context.Background(), docID)
+	ctx, cancel := callCtx()
+	defer cancel()
+	doc, err := s.Current(ctx, docID)
 	if err != nil {
 		t.Fatalf("Current(%s): %v", docID, err)
 	}

@@ -21,7 +21,8 @@ func TestJoin(t *testing.T) {
 	e := newEnv(t)
 	svc := e.service(t, serviceOptions{})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 
 	t.Run("CreatesMissingDocumentOwnedByJoiner", func(t *testing.T) {
 		state := join(t, svc, "fresh-doc", newClient(alice), -1)
@@ -148,7 +149,8 @@ func TestSubmitOp(t *testing.T) {
 	e := newEnv(t)
 	svc := e.service(t, serviceOptions{})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 
 	t.Run("AckToSenderOpToOthers", func(t *testing.T) {
 		a, b := newClient(alice), newClient(bob)
@@ -309,7 +311,8 @@ func TestReplaceContent(t *testing.T) {
 	e := newEnv(t)
 	svc := e.service(t, serviceOptions{})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 	a := newClient(alice)
 	join(t, svc, "rest", a, -1)
 	commit(t, svc, "rest", a, 0, "a:1", `["hello world"]`)
@@ -402,7 +405,9 @@ func TestShutdownSavesAndClosesClients(t *testing.T) {
 	a := newClient(e.user(t, "alice"))
 	join(t, svc, "shut", a, -1)
 	commit(t, svc, "shut", a, 0, "a:1", `["abc"]`)
-	if err := svc.Shutdown(context.Background()); err != nil {
+	shutdownCtx, cancel := callCtx()
+	defer cancel()
+	if err := svc.Shutdown(shutdownCtx); err != nil {
 		t.Fatal(err)
 	}
 	doc, err := e.store.Document(context.Background(), "shut")
@@ -462,7 +467,8 @@ func TestPresence(t *testing.T) {
 	svcA := e.service(t, serviceOptions{serverID: "server-a"})
 	svcB := e.service(t, serviceOptions{serverID: "server-b"})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 
 	a := newClient(alice)
 	join(t, svcA, "pres", a, -1)
@@ -529,7 +535,8 @@ func TestChat(t *testing.T) {
 	svcA := e.service(t, serviceOptions{serverID: "server-a"})
 	svcB := e.service(t, serviceOptions{serverID: "server-b"})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 	a, b, remote := newClient(alice), newClient(bob), newClient(bob)
 	join(t, svcA, "chat", a, -1)
 	join(t, svcA, "chat", b, -1)
@@ -572,7 +579,8 @@ func TestCursors(t *testing.T) {
 	svcA := e.service(t, serviceOptions{serverID: "server-a"})
 	svcB := e.service(t, serviceOptions{serverID: "server-b"})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 	a, b := newClient(alice), newClient(bob)
 	join(t, svcA, "cursor", a, -1)
 	join(t, svcB, "cursor", b, -1)
@@ -734,7 +742,8 @@ func TestSweepRepairsDeadInstance(t *testing.T) {
 	t.Cleanup(func() { deaf.Close() })
 	b := e.service(t, serviceOptions{serverID: "server-b", bus: deaf})
 	alice, bob := e.user(t, "alice"), e.user(t, "bob")
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioLimit)
+	defer cancel()
 	ca, cb := newClient(alice), newClient(bob)
 	join(t, a, "dead", ca, -1)
 	join(t, b, "dead", cb, -1)

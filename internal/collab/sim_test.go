@@ -1,7 +1,6 @@
 package collab_test
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -55,7 +54,9 @@ func (p *peer) releaseOne(t *testing.T, docID string) {
 	}
 	out := p.outbox[0]
 	p.outbox = p.outbox[1:]
-	if err := p.svc.SubmitOp(context.Background(), docID, p.c, out.Rev, out.ID, out.Op); err != nil {
+	ctx, cancel := callCtx()
+	defer cancel()
+	if err := p.svc.SubmitOp(ctx, docID, p.c, out.Rev, out.ID, out.Op); err != nil {
 		t.Fatalf("%s: SubmitOp: %v", p.name, err)
 	}
 }

@@ -63,8 +63,10 @@ func TestSweepOnlyWithPeers(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // 20 sweep periods
 		swept := store.heads.Load() - before
 		cancel()
-		<-done
-		if err := s.Shutdown(context.Background()); err != nil {
+		waitClosed(t, done, "Service.Run after its context's cancel")
+		shutdownCtx, stopShutdown := callCtx()
+		defer stopShutdown()
+		if err := s.Shutdown(shutdownCtx); err != nil {
 			t.Fatal(err)
 		}
 		if single && swept != 0 {
