@@ -495,15 +495,23 @@ func TestShutdownClosesWebSockets(t *testing.T) {
 }
 
 // runMain runs main() in a child process with args and env and returns its
-// exit code, stdout and stderr.
+// exit code, stdout and stderr. Every use expects main to exit at once, so
+// a child still running after a minute (serving, say) is killed and fails
+// the test rather than hanging it.
 func runMain(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	const limit = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append([]string{"GDOC_TEST_RUN_MAIN=1", "PATH=" + os.Getenv("PATH")}, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("main with args %q and env %q did not exit within %v; stdout:\n%s\nstderr:\n%s", args, env, limit, &stdout, &stderr)
+	}
 	code := 0
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {

@@ -171,6 +171,27 @@ func (w *writer) pump(d time.Duration, rng *rand.Rand, edit func() string) (aliv
 	}
 }
 
+// drain handles the acks and ops that arrived before the connection
+// ended, failing the test if it has not ended within limit (its reader
+// closes w.in when a read fails, which CloseNow forces).
+func (w *writer) drain(round int, limit time.Duration) {
+	w.t.Helper()
+	deadline := time.After(limit)
+	for {
+		select {
+		case m, ok := <-w.in:
+			if !ok {
+				return
+			}
+			if m.Type == "ack" || m.Type == "op" {
+				w.handle(m)
+			}
+		case <-deadline:
+			w.t.Fatalf("round %d: the killed server's connection still open after %v (client at rev %d, %d pending)", round, limit, w.state.Rev, w.state.Pending())
+		}
+	}
+}
+
 // TestKill9 edits through several SIGKILLs at random moments, on the
 // embedded SQLite database: every acknowledged edit survives exactly once,
 // and the document equals the client's replay of its edits.
@@ -209,11 +230,7 @@ func kill9(t *testing.T, extraEnv []string) {
 		}
 		p.Kill()
 		w.conn.CloseNow()
-		for m := range w.in { // what arrived before the kill still counts
-			if m.Type == "ack" || m.Type == "op" {
-				w.handle(m)
-			}
-		}
+		w.drain(round, 10*time.Second) // what arrived before the kill still counts
 		p = start(t, dataDir, extraEnv)
 		w.connect(p.URL)
 	}
