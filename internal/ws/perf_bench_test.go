@@ -47,9 +47,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 				}
 			}()
 		}
-		for s.Handler.Connections() < conns {
-			time.Sleep(time.Millisecond)
-		}
+		waitConnections(b, s, fmt.Sprintf("all %d connections to be open", conns), func(n int) bool { return n >= conns })
 		time.Sleep(100 * time.Millisecond) // let the inits be read
 		heap1, stacks1 := liveMemory()
 		if path := os.Getenv("GDOC_HEAP_PROFILE"); path != "" {
@@ -66,9 +64,20 @@ func BenchmarkIdleConnections(b *testing.B) {
 		}
 		wg.Wait()
 		// The next round starts from a server without these connections.
-		for s.Handler.Connections() > 0 {
-			time.Sleep(time.Millisecond)
+		waitConnections(b, s, "every connection to be gone", func(n int) bool { return n == 0 })
+	}
+}
+
+// waitConnections polls the server's connection count until done holds,
+// failing after waitFor with the count it saw.
+func waitConnections(b *testing.B, s *server, what string, done func(int) bool) {
+	b.Helper()
+	deadline := time.Now().Add(waitFor)
+	for n := s.Handler.Connections(); !done(n); n = s.Handler.Connections() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out after %v waiting for %s: %d open", waitFor, what, n)
 		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
