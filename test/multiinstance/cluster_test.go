@@ -215,8 +215,9 @@ func (c *cluster) startNginx() {
 	c.nginx = testenv.StartProcess(c.t, "nginx", cmd, nil)
 	c.lbURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
+	probe := &http.Client{Timeout: 5 * time.Second} // a hung probe must not outlast the deadline
 	for {
-		resp, err := http.Get(c.lbURL + "/healthz")
+		resp, err := probe.Get(c.lbURL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

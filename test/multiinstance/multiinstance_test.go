@@ -54,8 +54,31 @@ func startEditing(t *testing.T, editors []*editor, n int) *editing {
 			}
 		}()
 	}
-	t.Cleanup(func() { cancel(); ed.wg.Wait() })
+	t.Cleanup(ed.stop)
 	return ed
+}
+
+// stopLimit bounds how long editors may take to return once their context
+// is canceled: each blocking call they make honors it, so reaching this
+// is a bug, reported instead of hanging CI.
+const stopLimit = 30 * time.Second
+
+// stop cancels the editors and waits for every one to return, failing the
+// test with their states if some has not within stopLimit.
+func (ed *editing) stop() {
+	ed.t.Helper()
+	ed.cancel()
+	returned := make(chan struct{})
+	go func() { ed.wg.Wait(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(stopLimit):
+		for _, e := range ed.editors {
+			rev, text, pending := e.snapshot()
+			ed.t.Logf("editor %s: rev %d, %d pending, %d bytes of text", e.name, rev, pending, len(text))
+		}
+		ed.t.Fatalf("editors still running %v after their context was canceled", stopLimit)
+	}
 }
 
 func (ed *editing) failed() error {
@@ -129,8 +152,7 @@ func (ed *editing) converge(docID string, baseURLs []string) (string, int64) {
 		text, rev = first.Content, first.Rev
 		return true, nil
 	})
-	ed.cancel()
-	ed.wg.Wait()
+	ed.stop()
 	if err := ed.failed(); err != nil {
 		t.Fatal(err)
 	}
@@ -558,8 +580,10 @@ func TestRedisRestartMidEdit(t *testing.T) {
 	// again within a heartbeat (5 s), so both idle users, connected all
 	// along, are listed again by both instances (the editors have left).
 	waitFor(t, 12*time.Second, "presence to be rebuilt after the Redis restart", func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		for _, inst := range c.instances {
-			users, err := activeUsers(context.Background(), inst.URL, docID)
+			users, err := activeUsers(ctx, inst.URL, docID)
 			if err != nil || !sameIDs(users, idleIDs...) {
 				return false, nil
 			}
@@ -585,7 +609,9 @@ func TestRedisRestartMidEdit(t *testing.T) {
 }
 
 func redisAnswers(port int) bool {
-	out, err := exec.Command("redis-cli", "-p", strconv.Itoa(port), "ping").Output()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-cli", "-p", strconv.Itoa(port), "ping").Output()
 	if err == nil {
 		return string(out) == "PONG\n"
 	}
