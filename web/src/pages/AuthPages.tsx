@@ -2,6 +2,7 @@
 
 import { useState, type FormEvent } from 'react'
 import { ApiError, api } from '../api'
+import type { AuthResponse } from '../protocol'
 import { setAuth } from '../auth'
 import { navigate, safeNext } from '../router'
 
@@ -12,25 +13,33 @@ function linkTo(path: string) {
   }
 }
 
-export function LoginPage({ next }: { next: string | null }) {
-  const [username, setUsername] = useState('')
-  const [password, setPassword] = useState('')
+/**
+ * useAuthForm runs a login or register call on submit: it signs the user in
+ * with the answer and goes on to next, or shows the server's error.
+ */
+function useAuthForm(next: string | null, call: () => Promise<AuthResponse>, failed: string) {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
-
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setBusy(true)
     setError(null)
     try {
-      setAuth(await api.login({ username: username.trim(), password }))
+      setAuth(await call())
       navigate(safeNext(next), true)
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'Login failed')
+      setError(err instanceof ApiError ? err.message : failed)
     } finally {
       setBusy(false)
     }
   }
+  return { error, busy, submit }
+}
+
+export function LoginPage({ next }: { next: string | null }) {
+  const [username, setUsername] = useState('')
+  const [password, setPassword] = useState('')
+  const { error, busy, submit } = useAuthForm(next, () => api.login({ username: username.trim(), password }), 'Login failed')
 
   const registerHref = next ? `/register?next=${encodeURIComponent(next)}` : '/register'
   return (
@@ -60,22 +69,11 @@ export function RegisterPage({ next }: { next: string | null }) {
   const [username, setUsername] = useState('')
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
-      setAuth(await api.register({ username: username.trim(), email: email.trim(), password }))
-      navigate(safeNext(next), true)
-    } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'Registration failed')
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { error, busy, submit } = useAuthForm(
+    next,
+    () => api.register({ username: username.trim(), email: email.trim(), password }),
+    'Registration failed',
+  )
 
   const loginHref = next ? `/login?next=${encodeURIComponent(next)}` : '/login'
   return (
