@@ -1,6 +1,7 @@
 package multiinstance_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gdoc/gdoc/internal/testenv"
 )
@@ -46,7 +48,7 @@ func TestShippedNginxConfAccepted(t *testing.T) {
 	}
 	args := nginxArgs(dir, path, "-t")
 	// -t with "daemon off" is fine; nginx only parses.
-	out, err := exec.Command(nginx, args...).CombinedOutput()
+	out, err := boundedCommand(t, nginx, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nginx -t refused the shipped configuration: %v\n%s", err, out)
 	}
@@ -123,7 +125,7 @@ func TestComposeFilesMatchNginx(t *testing.T) {
 	}
 
 	python, err := exec.LookPath("python3")
-	if err != nil || exec.Command(python, "-c", "import yaml").Run() != nil {
+	if err != nil || boundedCommand(t, python, "-c", "import yaml").Run() != nil {
 		t.Log("NOTE: python3 with PyYAML not found; the compose files were checked structurally, not parsed as YAML")
 		return
 	}
@@ -134,7 +136,7 @@ assert isinstance(d.get("services"), dict) and d["services"], "no services"
 for name, svc in d["services"].items():
     assert "image" in svc or "build" in svc, name + ": neither image nor build"
 `
-		out, err := exec.Command(python, "-c", script, filepath.Join(root, name)).CombinedOutput()
+		out, err := boundedCommand(t, python, "-c", script, filepath.Join(root, name)).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s does not parse as a compose file: %v\n%s", name, err, out)
 		}
@@ -161,4 +163,12 @@ func TestDockerfileBuildsWhatTheTestsRun(t *testing.T) {
 	if regexp.MustCompile(`(?m)^USER\s+(root|0)\b`).MatchString(df) {
 		t.Error("Dockerfile runs as root")
 	}
+}
+
+// boundedCommand is exec.Command killed after a minute, so a tool that
+// hangs fails the test instead of stalling CI.
+func boundedCommand(t *testing.T, name string, args ...string) *exec.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return exec.CommandContext(ctx, name, args...)
 }
