@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ChatMessage, ClientMessage, ServerMessage } from '../protocol'
 import type { SocketLike } from './connection'
 import { backoffDelay } from './connection'
-import { DocumentSession } from './session'
+import { DocumentSession, type SessionOptions } from './session'
 import { Authority } from './testkit'
 
 /**
@@ -127,13 +127,14 @@ afterEach(() => {
   for (const s of sessions.splice(0)) s.stop()
 })
 
-function open(hub: Hub, clientId: string): DocumentSession {
+function open(hub: Hub, clientId: string, extra: Partial<SessionOptions> = {}): DocumentSession {
   const s = new DocumentSession({
     docId: 'doc-1',
     clientId,
     token: () => 'tok',
     wsUrl: (id, since) => `ws://hub/ws/${id}${since === null ? '' : `?since=${since}`}`,
     socketFactory: hub.factory,
+    ...extra,
   })
   sessions.push(s)
   s.start()
@@ -322,20 +323,7 @@ describe('unsaved edits across a reload', () => {
   it('a closed tab leaves its unsaved edits for the next one, which sends them exactly once', () => {
     const hub = new Hub()
     const storage = new MemoryStorage()
-    const mk = (clientId: string) => {
-      const s = new DocumentSession({
-        docId: 'doc-1',
-        clientId,
-        userId: '1',
-        storage,
-        token: () => 'tok',
-        wsUrl: (id, since) => `ws://hub/ws/${id}${since === null ? '' : `?since=${since}`}`,
-        socketFactory: hub.factory,
-      })
-      sessions.push(s)
-      s.start()
-      return s
-    }
+    const mk = (clientId: string) => open(hub, clientId, { userId: '1', storage })
     const first = mk('tab1')
     hub.pump()
     first.applyLocal([5, ' one'])
