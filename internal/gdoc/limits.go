@@ -1,0 +1,21 @@
+package gdoc
+
+// Wire limits: every bound a client's message is checked against, defined
+// once. internal/ws, internal/collab and (through web/src/protocol.ts, whose
+// constants a test compares with testdata/limits.json) the web client use
+// these names; docs/protocol.md states them.
+const (
+	// MaxMessageBytes is the largest WebSocket message a client may send.
+	MaxMessageBytes = 1 << 20
+	// MaxOpIDBytes bounds an op id ("<client id>:<seq>").
+	MaxOpIDBytes = 256
+	// MaxClientIDBytes bounds the client id a connection announces.
+	MaxClientIDBytes = 128
+	// MaxCursorFieldBytes bounds each seed-form cursor field relayed as given.
+	MaxCursorFieldBytes = 1024
+	// MaxChatChars bounds one chat message, in Unicode code points (not
+	// UTF-16 units: an emoji counts once on every side).
+	MaxChatChars = 2000
+	// ChatHistoryLimit is how many chat messages a joiner receives.
+	ChatHistoryLimit = 50
+)
