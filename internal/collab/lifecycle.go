@@ -235,7 +235,6 @@ func (s *Service) closeDocument(d *document, reason string) {
 	d.sessions = make(map[string]int64)
 	pending := d.pending
 	d.pending = nil
-	d.dropped = nil // every client leaves below
 	for _, c := range clients {
 		c.Deliver(ClosingMessage{Reason: reason})
 	}
@@ -244,7 +243,7 @@ func (s *Service) closeDocument(d *document, reason string) {
 	}
 	cancel := d.cancelSub
 	d.cancelSub = nil
-	d.mu.Unlock()
+	s.unlock(d)
 	if cancel != nil {
 		cancel()
 	}

@@ -109,8 +109,8 @@ func (s *Service) recomputePresence(d *document) {
 	for connID, cur := range d.cursors {
 		if _, local := d.clients[connID]; !live[connID] && !local {
 			delete(d.cursors, connID)
-			cur.Removed = true
-			d.broadcastLocked(CursorMessage{Cursor: Cursor{ConnID: cur.ConnID, UserID: cur.UserID, Username: cur.Username, Color: cur.Color, Removed: true}}, "")
+			gone := Cursor{ConnID: cur.ConnID, UserID: cur.UserID, Username: cur.Username, Color: cur.Color, Removed: true}
+			d.broadcastLocked(CursorMessage{Cursor: gone}, "")
 		}
 	}
 }
