@@ -32,7 +32,9 @@ const (
 
 // document is the live state of one loaded document. Every field is
 // guarded by mu, except that only the worker holding the writer token
-// (stateWriting) changes auth while writing.
+// (stateWriting) changes auth while writing. A section that may deliver to
+// clients unlocks with Service.unlock, which finishes the leaving of any
+// client dropped in it.
 type document struct {
 	id string
 	mu sync.Mutex
