@@ -124,6 +124,7 @@ func (s *Service) replayStored(ctx context.Context, doc *gdoc.Document, named bo
 		return nil, err
 	}
 	auth := newAuthority(doc.Content, doc.Rev)
+	auth.maxTextBytes = s.cfg.MaxDocumentBytes
 	if _, err := auth.replay(history); err != nil {
 		return nil, gdoc.Errorf(gdoc.EINTERNAL, "document %s: the op log does not replay: %v", doc.ID, err)
 	}
