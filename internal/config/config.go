@@ -64,8 +64,14 @@ type Config struct {
 	// X-Forwarded-For header names the client, for the auth rate limit.
 	TrustedProxies  []netip.Prefix
 	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	LogFormat       string // "text" or "json"
+	// MaxDocumentBytes bounds a document's text (UTF-8 bytes): a REST create
+	// or PUT past it is answered 413 and changes nothing.
+	MaxDocumentBytes int64
+	// MaxOpBytes bounds the text one op inserts (UTF-8 bytes): a bigger op
+	// is refused with too_large and changes nothing.
+	MaxOpBytes int64
+	LogLevel   slog.Level
+	LogFormat  string // "text" or "json"
 }
 
 // Addr is the address to listen on.
@@ -223,6 +229,22 @@ var settings = []setting{
 		d, err := parseSeconds("SHUTDOWN_TIMEOUT", v)
 		c.ShutdownTimeout = d
 		return err
+	}},
+	{"MAX_DOCUMENT_BYTES", "max-document-bytes", "4194304", "largest document text in bytes (UTF-8); a REST create or update past it is refused with 413, an op with too_large", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 1<<30 {
+			return errorf("MAX_DOCUMENT_BYTES must be a whole number of bytes from 1024 to 1073741824, not %q.", v)
+		}
+		c.MaxDocumentBytes = n
+		return nil
+	}},
+	{"MAX_OP_BYTES", "max-op-bytes", "1048576", "largest text one op may insert, in bytes (UTF-8); a bigger op is refused with too_large", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 1<<30 {
+			return errorf("MAX_OP_BYTES must be a whole number of bytes from 1024 to 1073741824, not %q.", v)
+		}
+		c.MaxOpBytes = n
+		return nil
 	}},
 	{"LOG_LEVEL", "log-level", "", "debug, info, warn or error (default info, or debug when DEBUG is true)", func(c *Config, v string) error {
 		if v == "" {
