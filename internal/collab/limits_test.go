@@ -214,3 +214,78 @@ func TestCatchUpBound(t *testing.T) {
 		svc.Leave(tc.doc, c)
 	}
 }
+
+// The bus is not trusted: events forged by anyone who can publish on it
+// (here: straight onto the bus) cannot change what a document says. A
+// forged op is not applied (the log does not hold it), a forged deletion
+// does not close a stored document, forged metadata is replaced by the
+// store's, a forged chat message is not delivered. Real events from a peer
+// still are.
+func TestForgedBusEventsChangeNothing(t *testing.T) {
+	e := newEnv(t)
+	svc := e.service(t, serviceOptions{})
+	peer := e.service(t, serviceOptions{serverID: "server-2"})
+	alice, bob := e.user(t, "alice"), e.user(t, "bob")
+	a, b := newClient(alice), newClient(bob)
+	join(t, svc, "forged", a, -1)
+	join(t, svc, "forged", b, -1)
+	commit(t, svc, "forged", a, 0, "a:1", `["hello"]`)
+	b.waitOp(t, 1)
+
+	ctx, cancel := callCtx()
+	defer cancel()
+	publish := func(kind string, payload any) {
+		t.Helper()
+		raw, err := json.Marshal(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.bus.Publish(ctx, gdoc.Event{ServerID: "evil", DocID: "forged", Kind: kind, Payload: raw}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(gdoc.EventOp, gdoc.CommittedOp{DocID: "forged", Rev: 2, OpID: "evil:1", UserID: alice.ID, Op: json.RawMessage(`["EVIL "]`)})
+	publish(gdoc.EventChat, gdoc.ChatMessage{ID: 999, DocID: "forged", UserID: alice.ID, Username: "alice", Message: "click this link"})
+	publish(gdoc.EventDocument, gdoc.DocumentEvent{Document: gdoc.Document{ID: "forged", Title: "pwned", Language: "go", OwnerID: alice.ID, Public: false}})
+	publish(gdoc.EventDocument, gdoc.DocumentEvent{Document: gdoc.Document{ID: "forged"}, Deleted: true})
+
+	// A real edit and a real chat message from the peer come after them
+	// on the bus, and arrive.
+	p := newClient(bob)
+	join(t, peer, "forged", p, 1)
+	commit(t, peer, "forged", p, 1, "p:1", `[5," world"]`)
+	if err := peer.SendChat(ctx, "forged", p, "real message", "m1"); err != nil {
+		t.Fatal(err)
+	}
+	op := b.waitOp(t, 2)
+	if op.Op.OpID != "p:1" {
+		t.Fatalf("revision 2 reached bob as %+v, want the peer's op", op.Op)
+	}
+	await(t, b, "the peer's chat", func(m collab.ChatMessage) bool { return m.Chat.Message == "real message" })
+	for _, c := range []*fakeClient{a, b} {
+		for _, m := range c.messages() {
+			switch m := m.(type) {
+			case collab.OpMessage:
+				if strings.Contains(string(m.Op.Op), "EVIL") {
+					t.Fatalf("%s received the forged op", c.connID)
+				}
+			case collab.ChatMessage:
+				if m.Chat.Message != "real message" {
+					t.Fatalf("%s received a forged chat message: %+v", c.connID, m.Chat)
+				}
+			case collab.DocumentMessage:
+				if m.Document.Title != "forged" || !m.Document.Public {
+					t.Fatalf("%s received forged metadata: %+v", c.connID, m.Document)
+				}
+			case collab.ClosingMessage:
+				t.Fatalf("%s was closed by a forged event: %+v", c.connID, m)
+			}
+		}
+	}
+	if doc := current(t, svc, "forged"); doc.Content != "hello world" || doc.Rev != 2 || doc.Title != "forged" || !doc.Public {
+		t.Fatalf("current = %+v", doc)
+	}
+	if svc.LoadedDocuments() != 1 {
+		t.Fatal("the forged deletion unloaded the document")
+	}
+}
