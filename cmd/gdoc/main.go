@@ -134,6 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		AuthRatePerMinute: cfg.AuthRateLimit,
 		TrustedProxies:    cfg.TrustedProxies,
+		CheckpointEvery:   cfg.HistoryCheckpointEvery,
 		WebSocket:         wsHandler,
 		Assets:            web.Assets(),
 	})
