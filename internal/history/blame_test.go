@@ -3,22 +3,23 @@ package history
 import (
 	"math/rand/v2"
 	"strings"
+	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gdoc/gdoc/internal/ot"
 )
 
 func authors(b Blame) string {
 	var s []string
-	for _, a := range b {
-		s = append(s, a.UserID)
+	for _, l := range b {
+		s = append(s, l.Author.UserID)
 	}
 	return strings.Join(s, ",")
 }
 
 func TestBlameApply(t *testing.T) {
-	base := "a\nb\nc"
-	old := Blame{{Rev: 1, UserID: "A"}, {Rev: 2, UserID: "B"}, {Rev: 3, UserID: "C"}}
+	old := Blame{{1, Author{Rev: 1, UserID: "A"}}, {1, Author{Rev: 2, UserID: "B"}}, {1, Author{Rev: 3, UserID: "C"}}}
 	x := Author{Rev: 4, UserID: "X"}
 	cases := []struct {
 		name string
@@ -39,7 +40,7 @@ func TestBlameApply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := old.Apply(base, tc.op, x)
+			got, err := slices.Clone(old).Apply(tc.op, x)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +49,7 @@ func TestBlameApply(t *testing.T) {
 			}
 		})
 	}
-	if _, err := old.Apply(base, ot.Op{{Skip: 9}, {Insert: "x"}}, x); err == nil {
+	if _, err := old.Apply(ot.Op{{Skip: 9}, {Insert: "x"}}, x); err == nil {
 		t.Fatal("an op past the end of the text was accepted")
 	}
 }
@@ -83,7 +84,7 @@ func TestBlameCoversEveryLine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nb, err := blame.Apply(text, op, Author{Rev: int64(i), UserID: "u"})
+		nb, err := slices.Clone(blame).Apply(op, Author{Rev: int64(i), UserID: "u"})
 		if err != nil {
 			t.Fatalf("op %v on %q: %v", op, text, err)
 		}
@@ -97,7 +98,10 @@ func TestBlameCoversEveryLine(t *testing.T) {
 			oldLines[l] = true
 		}
 		for k, l := range strings.Split(next, "\n") {
-			if nb[k].Rev != int64(i) && !oldLines[l] {
+			if nb[k].Len != utf8.RuneCountInString(l) {
+				t.Fatalf("op %v on %q: line %d has length %d, blame says %d", op, text, k, utf8.RuneCountInString(l), nb[k].Len)
+			}
+			if nb[k].Author.Rev != int64(i) && !oldLines[l] {
 				t.Fatalf("op %v on %q: line %d %q kept an old author but is new", op, text, k, l)
 			}
 		}

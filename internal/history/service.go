@@ -110,15 +110,12 @@ func (s *Service) state(ctx context.Context, docID string, rev int64, wantBlame 
 	}
 	fill := rev-cp.Rev > s.every
 	withBlame := wantBlame || fill
-	text := cp.Content
+	text := ot.NewText(cp.Content)
 	var blame Blame
-	var fast *ot.Text
 	if withBlame {
 		if blame, err = Decode(cp.Blame, cp.Content, cp.Rev); err != nil {
 			return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q checkpoint %d: %v", docID, cp.Rev, err)
 		}
-	} else {
-		fast = ot.NewText(text)
 	}
 	saved := cp.Rev
 	for cur := cp.Rev; cur < rev; {
@@ -138,20 +135,12 @@ func (s *Service) state(ctx context.Context, docID string, rev int64, wantBlame 
 		}
 		for _, c := range ops {
 			op, err := ot.Parse(c.Op)
-			if err != nil {
-				return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q op %d: %v", docID, c.Rev, err)
+			if err == nil {
+				err = text.Apply(op)
 			}
-			if !withBlame {
-				if err := fast.Apply(op); err != nil {
-					return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q op %d: %v", docID, c.Rev, err)
-				}
-				continue
+			if err == nil && withBlame {
+				blame, err = blame.Apply(op, Author{Rev: c.Rev, UserID: c.UserID, At: c.CreatedAt.UnixMilli()})
 			}
-			next, err := ot.Apply(text, op)
-			if err != nil {
-				return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q op %d: %v", docID, c.Rev, err)
-			}
-			nb, err := blame.Apply(text, op, Author{Rev: c.Rev, UserID: c.UserID, At: c.CreatedAt.UnixMilli()})
 			if err != nil {
 				return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q op %d: %v", docID, c.Rev, err)
 			}
@@ -162,25 +151,21 @@ func (s *Service) state(ctx context.Context, docID string, rev int64, wantBlame 
 				if err != nil && ctx.Err() != nil {
 					return "", nil, ctx.Err()
 				}
-				if err == nil && rt == next {
-					nb = rb
+				if err == nil && rt == text.String() {
+					blame = rb
 				}
 			}
-			text, blame = next, nb
 		}
 		cur = to
 		if fill && cur-saved >= s.every {
 			saved = cur
-			err := s.store.SaveCheckpoint(ctx, &gdoc.Checkpoint{DocID: docID, Rev: cur, Content: text, Blame: blame.Encode()})
+			err := s.store.SaveCheckpoint(ctx, &gdoc.Checkpoint{DocID: docID, Rev: cur, Content: text.String(), Blame: blame.Encode()})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return "", nil, err
 			}
 		}
 	}
-	if fast != nil {
-		text = fast.String()
-	}
-	return text, blame, nil
+	return text.String(), blame, nil
 }
 
 // Page is one page of sessions, newest first.

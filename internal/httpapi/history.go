@@ -232,9 +232,10 @@ func (s *Server) documentBlame(ctx context.Context, in *blameInput) (*blameOutpu
 	if err != nil {
 		return nil, err
 	}
+	authors := blame.Authors()
 	names := &usernames{store: s.store}
-	out := BlameBody{Rev: rev, Lines: make([]BlameLine, len(blame))}
-	for i, a := range blame {
+	out := BlameBody{Rev: rev, Lines: make([]BlameLine, len(authors))}
+	for i, a := range authors {
 		name, err := names.of(ctx, a.UserID)
 		if err != nil {
 			return nil, err
