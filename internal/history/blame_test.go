@@ -2,8 +2,8 @@ package history
 
 import (
 	"math/rand/v2"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
