@@ -233,6 +233,14 @@ func concurrentHistory(t *testing.T, base string) (document, testenv.User, map[i
 						return
 					}
 					made++
+					// Now and then wait for the ack, so that the client is
+					// synchronized at many revisions.
+					if made%4 == 0 {
+						if err := e.until(ctx, "an ack", func() bool { return e.state.Pending() == 0 }); err != nil {
+							errs <- err
+							return
+						}
+					}
 				}
 			}
 			errs <- e.until(ctx, "its acks", func() bool { return e.state.Pending() == 0 })

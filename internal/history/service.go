@@ -104,11 +104,21 @@ func (s *Service) Blame(ctx context.Context, doc *gdoc.Document, rev int64) (str
 // the blame when wantBlame. When that stretch is longer than s.every, it
 // writes checkpoints on the way.
 func (s *Service) state(ctx context.Context, docID string, rev int64, wantBlame bool) (string, Blame, error) {
+	return s.replay(ctx, docID, rev, wantBlame, false)
+}
+
+// fill writes the checkpoints due up to rev (every s.every revisions from
+// the newest one).
+func (s *Service) fill(ctx context.Context, docID string, rev int64) (string, Blame, error) {
+	return s.replay(ctx, docID, rev, false, true)
+}
+
+func (s *Service) replay(ctx context.Context, docID string, rev int64, wantBlame, mustFill bool) (string, Blame, error) {
 	cp, err := s.store.Checkpoint(ctx, docID, rev)
 	if err != nil {
 		return "", nil, err
 	}
-	fill := rev-cp.Rev > s.every
+	fill := rev-cp.Rev > s.every || mustFill && rev-cp.Rev >= s.every
 	withBlame := wantBlame || fill
 	text := ot.NewText(cp.Content)
 	var blame Blame

@@ -1,0 +1,69 @@
+package history_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/history"
+	"github.com/gdoc/gdoc/internal/sqlite"
+)
+
+// TestCheckpointerWritesAsOpsCommit appends ops through the checkpointer and
+// waits for the checkpoints it writes in the background, each holding the
+// text at its revision.
+func TestCheckpointerWritesAsOpsCommit(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gdoc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	c := history.NewCheckpointer(store, 10, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := c.CreateDocument(ctx, &gdoc.Document{ID: "d", Title: "d", Language: "go", Public: true}); err != nil {
+		t.Fatal(err)
+	}
+	for rev := int64(1); rev <= 35; rev++ {
+		op := gdoc.CommittedOp{Rev: rev, OpID: fmt.Sprint(rev), UserID: "1", Op: json.RawMessage(fmt.Sprintf(`[%d,"x"]`, rev-1))}
+		if rev == 1 {
+			op.Op = json.RawMessage(`["x"]`)
+		}
+		if errs, err := c.AppendOps(ctx, []gdoc.OpBatch{{DocID: "d", BaseRev: rev - 1, Ops: []gdoc.CommittedOp{op}}}); err != nil || errs[0] != nil {
+			t.Fatal(err, errs)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cp, err := store.Checkpoint(ctx, "d", 35)
+		if err == nil && cp.Rev == 30 {
+			if cp.Content != repeat("x", 30) {
+				t.Fatalf("checkpoint at 30 holds %q", cp.Content)
+			}
+			for _, rev := range []int64{10, 20} {
+				if cp, err := store.Checkpoint(ctx, "d", rev); err != nil || cp.Rev != rev || cp.Content != repeat("x", int(rev)) {
+					t.Fatalf("checkpoint at %d: %+v %v", rev, cp, err)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint at 30 after 10 s: newest %+v, %v", cp, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
