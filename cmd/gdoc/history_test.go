@@ -581,3 +581,74 @@ func TestHistoryRestoreAndBlame(t *testing.T) {
 		}
 	})
 }
+
+// TestHistoryRetention: with HISTORY_KEEP_REVISIONS the op log is trimmed
+// behind a checkpoint; the history says where it starts, older revisions
+// are refused with that sentence, and a client reconnecting from a trimmed
+// revision gets the whole text (reset) instead of ops.
+func TestHistoryRetention(t *testing.T) {
+	env := map[string]string{"HISTORY_CHECKPOINT_EVERY": "10", "HISTORY_KEEP_REVISIONS": "20", "AUTO_SAVE_INTERVAL": "1",
+		"DATA_DIR": filepath.Join(t.TempDir(), "data")}
+	s := start(t, env)
+	alice := testenv.Register(t, s.URL, "alice")
+	doc := createDoc(t, s.URL, alice, "first\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*historyWait)
+	defer cancel()
+	a := dialEditor(t, s.URL, doc.ID, alice)
+	var h historyBody
+	for round := 0; ; round++ {
+		for i := 0; i < 10; i++ {
+			if err := a.edit(ctx, ot.Op{{Skip: utf8.RuneCountInString(a.state.Text())}, {Insert: fmt.Sprintf("%d.%d\n", round, i)}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.until(ctx, "an ack", func() bool { return a.state.Pending() == 0 }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		call(t, "GET", s.URL+"/api/documents/"+doc.ID+"/history?limit=100", "", "").Decode(t, &h)
+		if h.StartRev > 0 {
+			break
+		}
+		if round == 40 {
+			t.Fatalf("the history was never trimmed (head %d)", h.HeadRev)
+		}
+		time.Sleep(300 * time.Millisecond) // let an autosave move the snapshot
+	}
+	if h.HeadRev-h.StartRev < 20 || h.Entries[len(h.Entries)-1].FromRev != h.StartRev {
+		t.Fatalf("history after trimming: %+v", h)
+	}
+	r := call(t, "GET", s.URL+"/api/documents/"+doc.ID+"/revisions/0", "", "")
+	if r.Status != 404 || !strings.Contains(r.Detail(t), fmt.Sprintf("starts at revision %d", h.StartRev)) {
+		t.Fatalf("revision 0 after trimming: %d %s", r.Status, r.Body)
+	}
+	if got := getRevision(t, s.URL, doc.ID, "", h.StartRev); got.Content != a.held[h.StartRev] {
+		t.Fatalf("revision %d = %q, the client held %q", h.StartRev, got.Content, a.held[h.StartRev])
+	}
+	text, head := a.state.Text(), a.state.Rev
+	a.conn.Close()
+	s.shutdown(t)
+
+	// After a restart the document is read from its snapshot; a client that
+	// was at revision 0 cannot be served ops it lacks: it gets the text.
+	again := start(t, env)
+	conn, init, err := otclient.Dial(ctx, again.URL, doc.ID, alice.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if !init.Reset || init.Content == nil || *init.Content != text || init.Rev != head || len(init.Ops) != 0 {
+		t.Fatalf("reconnect from a trimmed revision: %s", init.Raw)
+	}
+	// A client within the kept history still gets ops.
+	conn2, init2, err := otclient.Dial(ctx, again.URL, doc.ID, alice.Token, head-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.CloseNow()
+	if init2.Reset || len(init2.Ops) != 5 {
+		t.Fatalf("reconnect within the kept history: %s", init2.Raw)
+	}
+	if b := getBlame(t, again.URL, doc.ID); len(b.Lines) != strings.Count(text, "\n")+1 || b.Lines[len(b.Lines)-2].Username != "alice" {
+		t.Fatalf("blame after trimming: %+v", b)
+	}
+}

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer opened.Close()
 	// Every commit goes through the checkpointer, which keeps history reads
 	// bounded (internal/history).
-	checkpointer := history.NewCheckpointer(opened, cfg.HistoryCheckpointEvery, logger)
+	checkpointer := history.NewCheckpointer(opened, cfg.HistoryCheckpointEvery, cfg.HistoryKeepRevisions, logger)
 	var store gdoc.Store = checkpointer
 	checkpointCtx, stopCheckpoints := context.WithCancel(context.WithoutCancel(ctx))
 	checkpointsDone := make(chan struct{})

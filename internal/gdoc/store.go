@@ -76,6 +76,11 @@ type HistoryStore interface {
 	// Restores returns docID's restore marks with from < rev <= to, as
 	// rev -> restored revision.
 	Restores(ctx context.Context, docID string, from, to int64) (map[int64]int64, error)
+	// TrimHistory drops docID's ops with Rev <= start, and its checkpoints
+	// and restore marks before start, so that its history starts at start.
+	// EINVALID unless a checkpoint at start is stored and start is at or
+	// before the snapshot (whose loading needs the ops after it). ENOTFOUND.
+	TrimHistory(ctx context.Context, docID string, start int64) error
 }
 
 // ChatStore keeps chat messages.

@@ -23,7 +23,7 @@ func TestCheckpointerWritesAsOpsCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	c := history.NewCheckpointer(store, 10, nil)
+	c := history.NewCheckpointer(store, 10, 0, nil)
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
 	defer func() { cancel(); <-done }()

@@ -97,3 +97,40 @@ func (s *Store) Restores(ctx context.Context, docID string, from, to int64) (map
 	}
 	return out, nil
 }
+
+// TrimHistory drops docID's ops with Rev <= start, and its checkpoints and
+// restore marks before start. EINVALID unless a checkpoint at start is
+// stored and start <= the snapshot's revision; ENOTFOUND.
+func (s *Store) TrimHistory(ctx context.Context, docID string, start int64) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("trim history", err)
+	}
+	defer tx.Rollback()
+	var snapshotRev int64
+	err = tx.QueryRowContext(ctx, `SELECT snapshot_rev FROM documents WHERE id = $1`, docID).Scan(&snapshotRev)
+	if err = s.rowErr("trim history", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", docID)); err != nil {
+		return err
+	}
+	if start > snapshotRev {
+		return gdoc.Errorf(gdoc.EINVALID, "Document %q's history cannot start at revision %d, after its snapshot at %d.", docID, start, snapshotRev)
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM checkpoints WHERE doc_id = $1 AND rev = $2`, docID, start).Scan(&one)
+	if err = s.rowErr("trim history", err, gdoc.Errorf(gdoc.EINVALID, "Document %q has no checkpoint at revision %d to start its history at.", docID, start)); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`DELETE FROM ops WHERE doc_id = $1 AND rev <= $2`,
+		`DELETE FROM checkpoints WHERE doc_id = $1 AND rev < $2`,
+		`DELETE FROM restores WHERE doc_id = $1 AND rev <= $2`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, docID, start); err != nil {
+			return s.dialect.Fault("trim history", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("trim history", err)
+	}
+	return nil
+}

@@ -73,3 +73,36 @@ func testRestores(t *testing.T, s gdoc.Store) {
 	}
 	requireCode(t, s.MarkRestore(ctx, "nope", 1, 0), gdoc.ENOTFOUND)
 }
+
+func testTrimHistory(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	mustDoc(t, s, "d", "", true)
+	appendAll(t, s, opsFrom("d", 0, 10, "t"))
+	must(t, s.SaveCheckpoint(ctx, &gdoc.Checkpoint{DocID: "d", Rev: 4, Content: "four"}))
+	must(t, s.SaveCheckpoint(ctx, &gdoc.Checkpoint{DocID: "d", Rev: 8, Content: "eight"}))
+	must(t, s.MarkRestore(ctx, "d", 3, 1))
+	must(t, s.MarkRestore(ctx, "d", 6, 2))
+	// Not after the snapshot (loading the document needs the ops after it).
+	requireCode(t, s.TrimHistory(ctx, "d", 4), gdoc.EINVALID)
+	must(t, s.SaveSnapshot(ctx, "d", "six", 6))
+	requireCode(t, s.TrimHistory(ctx, "d", 5), gdoc.EINVALID) // no checkpoint at 5
+	requireCode(t, s.TrimHistory(ctx, "d", 8), gdoc.EINVALID) // after the snapshot
+	requireCode(t, s.TrimHistory(ctx, "nope", 0), gdoc.ENOTFOUND)
+	must(t, s.TrimHistory(ctx, "d", 4))
+	ops, err := s.Ops(ctx, "d", 0, 0)
+	must(t, err)
+	if revs := revsOf(ops); len(revs) != 6 || revs[0] != 5 {
+		t.Fatalf("ops after trimming to 4: %v", revs)
+	}
+	if first, err := s.FirstCheckpointRev(ctx, "d"); err != nil || first != 4 {
+		t.Fatalf("FirstCheckpointRev = %d, %v", first, err)
+	}
+	if got, _ := s.Restores(ctx, "d", 0, 10); len(got) != 1 || got[6] != 2 {
+		t.Fatalf("Restores after trimming = %v", got)
+	}
+	if head, _ := s.HeadRev(ctx, "d"); head != 10 {
+		t.Fatalf("head after trimming: %d", head)
+	}
+	// The log goes on from its head.
+	requireCode(t, appendAll(t, s, opsFrom("d", 10, 1, "t"))[0], "")
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Checkpoint/FirstIsTheTextAsCreated", testCheckpointFirstIsCreation},
 		{"Checkpoint/NewestAtOrBefore", testCheckpointNearest},
 		{"Restores/MarkAndRange", testRestores},
+		{"TrimHistory/StartsAtACheckpoint", testTrimHistory},
 		{"Unicode/RoundTrip", testUnicodeRoundTrip},
 		{"Unicode/ErrNUL", testUnicodeNUL},
 		{"Unicode/ErrInvalidUTF8", testInvalidUTF8},
