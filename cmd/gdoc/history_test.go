@@ -425,8 +425,14 @@ func restore(t *testing.T, base, docID string, u testenv.User, rev int64) docume
 // second restore undoes it. A live editor receives each restore as an op,
 // blame names the right user on every line throughout, and the history
 // shows the restores.
-func TestHistoryRestoreAndBlame(t *testing.T) {
-	s := start(t, nil)
+func TestHistoryRestoreAndBlame(t *testing.T) { historyRestoreAndBlame(t, nil) }
+
+func TestHistoryRestoreAndBlamePostgres(t *testing.T) {
+	historyRestoreAndBlame(t, map[string]string{"DATABASE_URL": testenv.FreshSchema(t), "SECRET_KEY": strings.Repeat("b", 40)})
+}
+
+func historyRestoreAndBlame(t *testing.T, env map[string]string) {
+	s := start(t, env)
 	base := s.URL
 	alice, bob := testenv.Register(t, base, "alice"), testenv.Register(t, base, "bob")
 	carol := testenv.Register(t, base, "carol")

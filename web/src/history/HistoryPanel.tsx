@@ -152,7 +152,9 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
             {revision && revision.rev === sel
               ? revision.user_id
                 ? `Revision ${sel} by ${revision.username || 'a deleted user'}, ${when(revision.created_at)}`
-                : `Revision ${sel}: the document as created, ${when(revision.created_at)}`
+                : sel > 0
+                  ? `Revision ${sel}: the oldest revision kept`
+                  : `Revision ${sel}: the document as created, ${when(revision.created_at)}`
               : loadingRev ? 'Loading revision…' : ''}
           </p>
           <div className="history-actions">
