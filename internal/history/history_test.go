@@ -67,3 +67,39 @@ func repeat(s string, n int) string {
 	}
 	return out
 }
+
+// TestSessionsPageReadsBoundedOps: one session longer than MaxPageOps comes
+// in parts that chain and add up.
+func TestSessionsPageReadsBoundedOps(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gdoc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.CreateDocument(ctx, &gdoc.Document{ID: "d", Title: "d", Language: "go", Public: true}); err != nil {
+		t.Fatal(err)
+	}
+	total := history.MaxPageOps + 1500
+	for base := 0; base < total; base += 1000 {
+		b := gdoc.OpBatch{DocID: "d", BaseRev: int64(base)}
+		for i := base; i < min(total, base+1000); i++ {
+			b.Ops = append(b.Ops, gdoc.CommittedOp{Rev: int64(i + 1), OpID: fmt.Sprint(i), UserID: "1", Op: json.RawMessage(`["x"]`)})
+		}
+		if errs, err := store.AppendOps(ctx, []gdoc.OpBatch{b}); err != nil || errs[0] != nil {
+			t.Fatal(err, errs)
+		}
+	}
+	svc := history.New(store, 0)
+	first, err := svc.Sessions(ctx, "d", 0, 20)
+	if err != nil || len(first.Sessions) != 1 || first.NextBefore == 0 || first.Sessions[0].ToRev != int64(total) {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	second, err := svc.Sessions(ctx, "d", first.NextBefore, 20)
+	if err != nil || len(second.Sessions) != 1 || second.NextBefore != 0 || second.Sessions[0].ToRev != first.Sessions[0].FromRev || second.Sessions[0].FromRev != 0 {
+		t.Fatalf("second page: %+v %v", second, err)
+	}
+	if n := first.Sessions[0].Inserted + second.Sessions[0].Inserted; n != total {
+		t.Fatalf("the parts inserted %d, the ops %d", n, total)
+	}
+}

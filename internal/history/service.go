@@ -178,6 +178,10 @@ func (s *Service) replay(ctx context.Context, docID string, rev int64, wantBlame
 	return text.String(), blame, nil
 }
 
+// MaxPageOps bounds the ops one page of sessions reads: a longer stretch
+// (a long session) is returned in parts, the next page continuing it.
+const MaxPageOps = 20_000
+
 // Page is one page of sessions, newest first.
 type Page struct {
 	Sessions   []*Session
@@ -205,7 +209,8 @@ func (s *Service) Sessions(ctx context.Context, docID string, before int64, limi
 		return nil, err
 	}
 	g := &Grouper{Restores: restores}
-	for hi := before; hi > start && len(g.Sessions()) <= limit; {
+	hi, read := before, 0
+	for hi > start && len(g.Sessions()) <= limit && read < MaxPageOps {
 		lo := max(start, hi-s.every)
 		ops, err := s.store.Ops(ctx, docID, lo, hi)
 		if err != nil {
@@ -218,12 +223,17 @@ func (s *Service) Sessions(ctx context.Context, docID string, before int64, limi
 			}
 			g.Add(ops[i], ins, del)
 		}
-		hi = lo
+		hi, read = lo, read+len(ops)
 	}
 	sessions := g.Sessions()
-	if len(sessions) > limit {
+	switch {
+	case len(sessions) > limit:
 		sessions = sessions[:limit]
 		page.NextBefore = sessions[limit-1].FromRev
+	case hi > start && len(sessions) > 0:
+		// Stopped at MaxPageOps: the oldest entry may go on before where
+		// reading stopped; the next page continues it.
+		page.NextBefore = sessions[len(sessions)-1].FromRev
 	}
 	page.Sessions = sessions
 	return page, nil
