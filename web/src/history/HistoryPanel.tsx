@@ -107,7 +107,7 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
   }
 
   const loadOlder = async () => {
-    const before = older.length > 0 ? older[older.length - 1].from_rev : page?.next_before
+    const before = page?.next_before
     if (!page || !before) return
     try {
       const p = await historyApi.history(docId, before)
@@ -119,7 +119,7 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
   }
 
   const entries = page ? [...page.entries, ...older] : []
-  const hasOlder = page !== null && (older.length > 0 ? older[older.length - 1].from_rev > page.start_rev && page.next_before > 0 : page.next_before > 0)
+  const hasOlder = page !== null && page.next_before > 0
 
   return (
     <section className="history-panel" role="dialog" aria-label="History" data-testid="history-panel">
