@@ -103,3 +103,46 @@ func TestSessionsPageReadsBoundedOps(t *testing.T) {
 		t.Fatalf("the parts inserted %d, the ops %d", n, total)
 	}
 }
+
+// TestBlameThroughRestoreChains: restoring back and forth many times (each
+// restore bringing back the revision before the previous restore) keeps the
+// original authors, and blame computes each restored state once.
+func TestBlameThroughRestoreChains(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gdoc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.CreateDocument(ctx, &gdoc.Document{ID: "d", Title: "d", Language: "go", Public: true}); err != nil {
+		t.Fatal(err)
+	}
+	appendOp := func(rev int64, user, op string) {
+		t.Helper()
+		b := gdoc.OpBatch{DocID: "d", BaseRev: rev - 1, Ops: []gdoc.CommittedOp{{Rev: rev, OpID: fmt.Sprint(rev), UserID: user, Op: json.RawMessage(op)}}}
+		if errs, err := store.AppendOps(ctx, []gdoc.OpBatch{b}); err != nil || errs[0] != nil {
+			t.Fatal(err, errs)
+		}
+	}
+	appendOp(1, "alice", `["alice\n"]`)     // "alice\n"
+	appendOp(2, "bob", `[6,"bob\n"]`)       // "alice\nbob\n"
+	appendOp(3, "carol", `[6,{"d":4}]`)     // carol deletes bob's line: "alice\n"
+	for rev := int64(4); rev <= 60; rev++ { // carol restores back and forth
+		if rev%2 == 0 {
+			appendOp(rev, "carol", `[6,"bob\n"]`)
+		} else {
+			appendOp(rev, "carol", `[6,{"d":4}]`)
+		}
+		if err := store.MarkRestore(ctx, "d", rev, rev-2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := history.New(store, 0)
+	text, blame, err := svc.Blame(ctx, &gdoc.Document{ID: "d"}, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != "alice\nbob\n" || len(blame) != 3 || blame[0].Author.UserID != "alice" || blame[1].Author.UserID != "bob" {
+		t.Fatalf("blame at 60 of %q: %+v", text, blame)
+	}
+}

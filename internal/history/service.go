@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,6 +115,19 @@ func (s *Service) fill(ctx context.Context, docID string, rev int64) (string, Bl
 }
 
 func (s *Service) replay(ctx context.Context, docID string, rev int64, wantBlame, mustFill bool) (string, Blame, error) {
+	return s.replayMemo(ctx, docID, rev, wantBlame, mustFill, map[int64]revState{})
+}
+
+// revState is the text and blame at a revision that a restore brought back.
+type revState struct {
+	text  string
+	blame Blame
+}
+
+// replayMemo is replay with memo holding the states of restored revisions
+// met so far: a restore of n needs the blame at n, which is kept on the way
+// when n is in the replayed stretch, and computed once otherwise.
+func (s *Service) replayMemo(ctx context.Context, docID string, rev int64, wantBlame, mustFill bool, memo map[int64]revState) (string, Blame, error) {
 	cp, err := s.store.Checkpoint(ctx, docID, rev)
 	if err != nil {
 		return "", nil, err
@@ -122,9 +136,20 @@ func (s *Service) replay(ctx context.Context, docID string, rev int64, wantBlame
 	withBlame := wantBlame || fill
 	text := ot.NewText(cp.Content)
 	var blame Blame
+	var restores map[int64]int64
+	targets := map[int64]bool{}
 	if withBlame {
 		if blame, err = Decode(cp.Blame, cp.Content, cp.Rev); err != nil {
 			return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q checkpoint %d: %v", docID, cp.Rev, err)
+		}
+		if restores, err = s.store.Restores(ctx, docID, cp.Rev, rev); err != nil {
+			return "", nil, err
+		}
+		for _, n := range restores {
+			targets[n] = true
+		}
+		if targets[cp.Rev] {
+			memo[cp.Rev] = revState{cp.Content, slices.Clone(blame)}
 		}
 	}
 	saved := cp.Rev
@@ -136,12 +161,6 @@ func (s *Service) replay(ctx context.Context, docID string, rev int64, wantBlame
 		}
 		if int64(len(ops)) != to-cur {
 			return "", nil, gdoc.Errorf(gdoc.EINTERNAL, "document %q: %d ops stored between revisions %d and %d", docID, len(ops), cur, to)
-		}
-		var restores map[int64]int64
-		if withBlame {
-			if restores, err = s.store.Restores(ctx, docID, cur, to); err != nil {
-				return "", nil, err
-			}
 		}
 		for _, c := range ops {
 			op, err := ot.Parse(c.Op)
@@ -157,13 +176,22 @@ func (s *Service) replay(ctx context.Context, docID string, rev int64, wantBlame
 			// A restore that brought back revision n's text exactly brings
 			// back its authors too, not the restorer's name on every line.
 			if n, ok := restores[c.Rev]; ok && n < c.Rev {
-				rt, rb, err := s.state(ctx, docID, n, true)
-				if err != nil && ctx.Err() != nil {
-					return "", nil, ctx.Err()
+				m, known := memo[n]
+				if !known {
+					// Before this stretch (or its history is gone): once.
+					rt, rb, err := s.replayMemo(ctx, docID, n, true, false, memo)
+					if err != nil && ctx.Err() != nil {
+						return "", nil, ctx.Err()
+					}
+					m = revState{rt, rb}
+					memo[n] = m
 				}
-				if err == nil && rt == text.String() {
-					blame = rb
+				if m.blame != nil && m.text == text.String() {
+					blame = slices.Clone(m.blame)
 				}
+			}
+			if targets[c.Rev] {
+				memo[c.Rev] = revState{text.String(), slices.Clone(blame)}
 			}
 		}
 		cur = to
