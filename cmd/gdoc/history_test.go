@@ -440,6 +440,11 @@ func historyRestoreAndBlame(t *testing.T, env map[string]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), historyWait)
 	defer cancel()
 	a, b := dialEditor(t, base, doc.ID, alice), dialEditor(t, base, doc.ID, bob)
+	seed, _, err := otclient.DialSeed(ctx, base, doc.ID, bob.Token) // the seed's dialect
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.CloseNow()
 	synced := func(e *otEditor, head int64) {
 		t.Helper()
 		if err := e.until(ctx, "sync", func() bool { return e.state.Pending() == 0 && e.state.Rev >= head }); err != nil {
@@ -507,6 +512,16 @@ func historyRestoreAndBlame(t *testing.T, env map[string]string) {
 	}
 	if a.state.Text() != getRevision(t, base, doc.ID, "", 0).Content {
 		t.Fatalf("alice's editor holds %q after the restore", a.state.Text())
+	}
+	// A seed-dialect client receives it as an update with the whole text.
+	for {
+		m, err := seed.Read(ctx)
+		if err != nil {
+			t.Fatalf("seed client waiting for the restore: %v", err)
+		}
+		if m.Type == "update" && m.Data != nil && m.Data.Content == "top\n" {
+			break
+		}
 	}
 	if lines := getBlame(t, base, doc.ID).Lines; len(lines) != 2 || lines[0].UserID != "" {
 		t.Fatalf("after restoring revision 0, blame %+v", lines)
