@@ -135,6 +135,8 @@ async function typeLine(page, text) {
   await waitSynced(page)
 }
 
+const pageErrors = []
+
 describe('History in the browser', () => {
   let alice
   let bob
@@ -147,6 +149,7 @@ describe('History in the browser', () => {
     browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
     alice = await (await newContext({ acceptDownloads: true })).newPage()
     bob = await (await newContext()).newPage()
+    for (const page of [alice, bob]) page.on('pageerror', (err) => pageErrors.push(String(err)))
   })
 
   after(async () => {
@@ -159,6 +162,7 @@ describe('History in the browser', () => {
     }
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
     assert.deepEqual(foreignRequests, [], 'the client fetched nothing from other hosts')
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages')
   })
 
   it('two users write lines; History shows the revisions, the slider moves, the diff shows the old text', async () => {

@@ -3,9 +3,12 @@
 // Restore / Download of that revision.
 
 import { DiffEditor } from '@monaco-editor/react'
+import type { editor as MonacoEditorNS } from 'monaco-editor/editor'
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { ApiError } from '../api'
 import { historyApi, safeColor, when, type HistoryEntry, type HistoryPage, type Revision } from './historyApi'
+
+type DiffEditorInstance = MonacoEditorNS.IStandaloneDiffEditor
 
 interface Props {
   docId: string
@@ -32,6 +35,25 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
   const [notice, setNotice] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const followHead = useRef(true)
+  const diffEditor = useRef<DiffEditorInstance | null>(null)
+
+  // The wrapper disposing the models before the widget lets go of them
+  // throws; it keeps them (keepCurrent…Model) and they go here, after.
+  useEffect(
+    () => () => {
+      const diff = diffEditor.current
+      diffEditor.current = null
+      const models = diff?.getModel()
+      try {
+        diff?.setModel(null)
+      } catch {
+        /* already disposed */
+      }
+      models?.original.dispose()
+      models?.modified.dispose()
+    },
+    [],
+  )
   const seq = useRef(0)
 
   const loadList = useCallback(async () => {
@@ -176,7 +198,10 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
             language={language}
             original={revision?.content ?? ''}
             modified={current}
+            keepCurrentOriginalModel
+            keepCurrentModifiedModel
             onMount={(diff) => {
+              diffEditor.current = diff
               // Exposed for end-to-end tests: the diff shown.
               ;(window as unknown as { gdocDiffEditor?: unknown }).gdocDiffEditor = diff
             }}
