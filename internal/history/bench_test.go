@@ -4,13 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gdoc/gdoc/internal/auth"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/history"
+	"github.com/gdoc/gdoc/internal/httpapi"
 	"github.com/gdoc/gdoc/internal/sqlite"
 )
 
@@ -111,5 +117,34 @@ func BenchmarkHistoryPage(b *testing.B) {
 		if err != nil || len(p.Sessions) != 20 {
 			b.Fatal(err, len(p.Sessions))
 		}
+	}
+}
+
+// BenchmarkRevisionHTTP is RevisionLookup through GET
+// /api/documents/{id}/revisions/{rev} over real HTTP (JSON included).
+func BenchmarkRevisionHTTP(b *testing.B) {
+	const revs = 100_000
+	store, doc := longDocument(b, revs)
+	authService, err := auth.New([]byte(strings.Repeat("k", 32)), time.Hour, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Config{Store: store, Auth: authService}))
+	defer srv.Close()
+	get := func(rev int64) {
+		res, err := http.Get(fmt.Sprintf("%s/api/documents/%s/revisions/%d", srv.URL, doc.ID, rev))
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || len(body) < int(rev) {
+			b.Fatalf("revision %d: %d %.200s", rev, res.StatusCode, body)
+		}
+	}
+	get(revs) // writes the checkpoints
+	rng := rand.New(rand.NewPCG(4, 4))
+	for b.Loop() {
+		get(revs/2 + rng.Int64N(revs/2+1)) // the later half: texts of 50-100 KB
 	}
 }
