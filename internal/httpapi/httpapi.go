@@ -84,9 +84,9 @@ func NewHandler(cfg Config) http.Handler {
 		Summary: "Log in with username and password", Tags: []string{"auth"}, Middlewares: huma.Middlewares{limitAuth},
 		Errors: []int{401, 422, 429}}, s.login)
 	register(s, api, authed(huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/auth/refresh",
-		Summary: "Exchange a valid token for a fresh one", Tags: []string{"auth"}}), s.refresh)
+		Summary: "Exchange a valid token for a fresh one; the old one is revoked", Tags: []string{"auth"}}), s.refresh)
 	register(s, api, authed(huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/auth/logout", DefaultStatus: http.StatusNoContent,
-		Summary: "Revoke the token used for this request", Tags: []string{"auth"}}), s.logout)
+		Summary: "Revoke the token used for this request (?all=true: every token of the user issued until now)", Tags: []string{"auth"}}), s.logout)
 	register(s, api, authed(huma.Operation{OperationID: "me", Method: http.MethodGet, Path: "/auth/me",
 		Summary: "The authenticated user", Tags: []string{"auth"}}), s.me)
 
