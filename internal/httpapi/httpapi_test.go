@@ -586,3 +586,34 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	assets := fstest.MapFS{
+		"index.html":       {Data: []byte("<!doctype html><title>x</title>")},
+		"docs.html":        {Data: []byte("<!doctype html><title>docs</title>")},
+		"assets/app-1.js":  {Data: []byte("console.log(1)")},
+		"assets/app-1.css": {Data: []byte("body{}")},
+	}
+	ws := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusBadRequest) })
+	srv, _ := newTestServer(t, func(c *Config) { c.Assets = assets; c.WebSocket = ws })
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/"}, {"GET", "/d/some-doc"}, {"GET", "/docs"}, {"GET", "/assets/app-1.js"}, {"GET", "/assets/missing.js"},
+		{"GET", "/api/documents"}, {"GET", "/api/openapi.json"}, {"GET", "/api/nope"}, {"POST", "/api/auth/login"},
+		{"DELETE", "/api/auth/me"}, {"GET", "/healthz"}, {"GET", "/ws/doc"},
+	} {
+		r := do(t, tc.method, srv.URL+tc.path, "", "")
+		csp := r.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self';", "worker-src 'self' blob:", "frame-ancestors 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s %s (%d): CSP %q lacks %q", tc.method, tc.path, r.Status, csp, want)
+			}
+		}
+		if strings.Contains(strings.Split(strings.SplitAfter(csp, "script-src")[1], ";")[0], "unsafe") {
+			t.Errorf("%s %s: script-src allows unsafe sources: %q", tc.method, tc.path, csp)
+		}
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("%s %s: X-Content-Type-Options %q, Referrer-Policy %q", tc.method, tc.path,
+				r.Header.Get("X-Content-Type-Options"), r.Header.Get("Referrer-Policy"))
+		}
+	}
+}
