@@ -40,6 +40,7 @@ func newTestServer(t *testing.T, mutate func(*Config)) (*httptest.Server, *bytes
 	cfg := Config{
 		Store: store, Auth: authService, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		AppName: "G-Doc test", CORSOrigins: []string{"http://localhost:3000"}, MaxBodyBytes: 4096,
+		MaxDocumentBytes: 2048,
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -254,10 +255,19 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 			}
 		}
 		big := `{"title":"big","content":"` + strings.Repeat("x", 5000) + `"}`
-		if r := do(t, "POST", base+"/api/documents", alice, big); r.Status != http.StatusRequestEntityTooLarge {
-			t.Errorf("over MaxBodyBytes: %d %s", r.Status, r.Body)
+		if r := do(t, "POST", base+"/api/documents", alice, big); r.Status != http.StatusRequestEntityTooLarge ||
+			!strings.Contains(r.Detail(t), "the limit is 2 KiB") {
+			t.Errorf("over MaxDocumentBytes: %d %s", r.Status, r.Body)
+		}
+		huge := `{"title":"huge","content":"` + strings.Repeat("x", 80<<10) + `"}`
+		if r := do(t, "POST", base+"/api/documents", alice, huge); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("over the document body limit: %d %s", r.Status, r.Body)
 		} else {
 			r.Detail(t)
+		}
+		if r := do(t, "POST", base+"/api/documents", alice, `{"title":"nul","content":"a\u0000b"}`); r.Status != 422 ||
+			!strings.Contains(r.Detail(t), "NUL") {
+			t.Errorf("NUL in content: %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("List", func(t *testing.T) {
@@ -615,5 +625,19 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 			t.Errorf("%s %s: X-Content-Type-Options %q, Referrer-Policy %q", tc.method, tc.path,
 				r.Header.Get("X-Content-Type-Options"), r.Header.Get("Referrer-Policy"))
 		}
+	}
+}
+
+func TestDocumentAtTheSizeCap(t *testing.T) {
+	srv, _ := newTestServer(t, nil)
+	alice := testenv.Register(t, srv.URL, "alice")
+	// Exactly MaxDocumentBytes (2 KiB here) is fine; multi-byte text counts in bytes.
+	atCap := `{"title":"at-cap","content":"` + strings.Repeat("é", 1024) + `"}`
+	if r := do(t, "POST", srv.URL+"/api/documents", alice.Token, atCap); r.Status != http.StatusCreated {
+		t.Fatalf("a document of exactly MaxDocumentBytes: %d %s", r.Status, r.Body)
+	}
+	over := `{"title":"over","content":"` + strings.Repeat("é", 1024) + `x"}`
+	if r := do(t, "POST", srv.URL+"/api/documents", alice.Token, over); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("one byte over MaxDocumentBytes: %d %s", r.Status, r.Body)
 	}
 }

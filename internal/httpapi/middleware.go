@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -259,6 +260,31 @@ func (l *ipRateLimiter) middleware(api huma.API) func(huma.Context, func(huma.Co
 		if !l.allow(l.clientIP(ctx.RemoteAddr(), ctx.Header), time.Now()) {
 			ctx.SetHeader("Retry-After", strconv.Itoa(max(1, 60/l.perMinute)))
 			writeErr(api, ctx, &ErrorBody{Detail: "Too many attempts; wait a minute and try again.", status: http.StatusTooManyRequests})
+			return
+		}
+		next(ctx)
+	}
+}
+
+// userRateLimiter allows each authenticated user perMinute requests per
+// minute, in bursts of up to perMinute (REST writes). Anonymous requests
+// pass: the operations it guards refuse them.
+type userRateLimiter struct{ keyed *ipRateLimiter }
+
+func newUserRateLimiter(perMinute int) *userRateLimiter {
+	return &userRateLimiter{keyed: newIPRateLimiter(perMinute, nil)}
+}
+
+func (l *userRateLimiter) middleware(api huma.API) func(huma.Context, func(huma.Context)) {
+	return func(ctx huma.Context, next func(huma.Context)) {
+		user := userFrom(ctx.Context())
+		if l.keyed.perMinute <= 0 || user == nil {
+			next(ctx)
+			return
+		}
+		if !l.keyed.allow(user.ID, time.Now()) {
+			ctx.SetHeader("Retry-After", strconv.Itoa(max(1, 60/l.keyed.perMinute)))
+			writeErr(api, ctx, &ErrorBody{Detail: fmt.Sprintf("Too many document changes (limit %d a minute); wait a moment and try again.", l.keyed.perMinute), status: http.StatusTooManyRequests})
 			return
 		}
 		next(ctx)
