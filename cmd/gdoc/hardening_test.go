@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,5 +256,75 @@ func TestDocumentContentChecks(t *testing.T) {
 	}
 	if r := put(`{"content":"` + strings.Repeat("z", 2048) + `"}`); r.Status != 200 {
 		t.Fatalf("PUT at the cap: %d %s", r.Status, r.Body)
+	}
+}
+
+// startPrivateRedis runs a redis-server of this test's own on a free port
+// with requirepass password (the shared Redis is never reconfigured), and
+// returns its address. It is killed when the test ends.
+func startPrivateRedis(t *testing.T, password string) string {
+	t.Helper()
+	bin := testenv.Tool(t, "/usr/bin/redis-server")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--requirepass", password,
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	testenv.DieWithTest(cmd, syscall.SIGKILL)
+	proc := testenv.StartProcess(t, "redis-server", cmd, nil)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return addr
+		}
+		if !proc.Alive() || time.Now().After(deadline) {
+			t.Fatalf("private redis-server did not start on %s", addr)
+		}
+	}
+}
+
+// TestRedisWithPassword: REDIS_URL (and REDIS_HOST with REDIS_PASSWORD)
+// reach a Redis that requires a password, and fan-out and presence work
+// through it; a wrong password stops start-up with a sentence that does not
+// print the password.
+func TestRedisWithPassword(t *testing.T) {
+	const password = "s3cret-redis-pw"
+	addr := startPrivateRedis(t, password)
+	host, port, _ := net.SplitHostPort(addr)
+	env := map[string]string{"DATABASE_URL": testenv.FreshSchema(t), "SECRET_KEY": strings.Repeat("p", 40)}
+	withURL := map[string]string{"REDIS_URL": "redis://:" + password + "@" + addr + "/0"}
+	withHost := map[string]string{"REDIS_HOST": host, "REDIS_PORT": port, "REDIS_PASSWORD": password}
+	for k, v := range env {
+		withURL[k], withHost[k] = v, v
+	}
+	one, two := start(t, withURL), start(t, withHost)
+	for _, s := range []*server{one, two} {
+		if !strings.Contains(s.out.String(), "fanout=Redis") {
+			t.Fatalf("not on Redis fan-out:\n%s", s.out)
+		}
+	}
+	alice := testenv.Register(t, one.URL, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _ := dialWS(ctx, t, one.URL, "pw-doc", alice.Token, nil)
+	defer conn.CloseNow()
+	r := call(t, "GET", two.URL+"/api/documents/pw-doc/users", "", "")
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"active_users":["`+alice.ID+`"]`) {
+		t.Fatalf("instance two does not see instance one's user through the private Redis: %d %s", r.Status, r.Body)
+	}
+
+	wrong := map[string]string{"REDIS_URL": "redis://:wrong-password@" + addr + "/0"}
+	for k, v := range env {
+		wrong[k] = v
+	}
+	wrong["HOST"], wrong["PORT"], wrong["DATA_DIR"] = "127.0.0.1", "0", t.TempDir()
+	var out strings.Builder
+	err := run(context.Background(), []string{"gdoc", "--env-file="}, func(k string) string { return wrong[k] }, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach Redis") || strings.Contains(err.Error()+out.String(), "wrong-password") {
+		t.Fatalf("start-up with a wrong Redis password: %v\n%s", err, out.String())
 	}
 }
