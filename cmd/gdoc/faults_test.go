@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,11 +70,18 @@ type editor struct {
 }
 
 // edit sends one op appending marker and returns the server's answer:
-// "" for an ack, else the error code.
+// "" for an ack, else the error code and message.
 func (e *editor) edit(ctx context.Context, marker string) string {
 	e.t.Helper()
 	e.seq++
-	id := fmt.Sprintf("disk:%d", e.seq)
+	return e.resend(ctx, e.seq, marker)
+}
+
+// resend sends op number seq (appending marker at the current end) again,
+// under the same id.
+func (e *editor) resend(ctx context.Context, seq int, marker string) string {
+	e.t.Helper()
+	id := fmt.Sprintf("edit:%d", seq)
 	op := json.RawMessage(fmt.Sprintf(`[%d,%q]`, e.chars, marker))
 	if e.chars == 0 {
 		op = json.RawMessage(fmt.Sprintf(`[%q]`, marker))
@@ -175,4 +183,175 @@ func TestSQLiteFullDisk(t *testing.T) {
 	conn.Close()
 	s.shutdown(t)
 	check(start(t, env).URL)
+}
+
+// privatePostgres is a PostgreSQL cluster of this test's own, run as the
+// postgres user on a free port (the shared server is never touched).
+type privatePostgres struct {
+	t          *testing.T
+	bin, data  string
+	port       string
+	credential *syscall.Credential
+}
+
+// startPrivatePostgres initdbs a cluster in a temporary directory and
+// starts it. It skips (fails under CI=true) without root, a postgres user
+// or PostgreSQL's server binaries.
+func startPrivatePostgres(t *testing.T) *privatePostgres {
+	t.Helper()
+	skip := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format, args...)
+	}
+	var bin string
+	if p, err := exec.LookPath("initdb"); err == nil {
+		bin = filepath.Dir(p)
+	} else if matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(matches) > 0 {
+		bin = filepath.Dir(matches[len(matches)-1])
+	} else {
+		skip("no initdb: a private PostgreSQL needs the server binaries")
+	}
+	if os.Geteuid() != 0 {
+		skip("not root: cannot run initdb as the postgres user")
+	}
+	out, err := exec.Command("id", "-u", "postgres").Output()
+	uid, gid := 0, 0
+	if err == nil {
+		fmt.Sscan(string(out), &uid)
+		if out, err = exec.Command("id", "-g", "postgres").Output(); err == nil {
+			fmt.Sscan(string(out), &gid)
+		}
+	}
+	if err != nil || uid == 0 {
+		skip("no postgres user: %v", err)
+	}
+	root, err := os.MkdirTemp("", "gdoc-private-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	os.Chown(root, uid, gid)
+	data := filepath.Join(root, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(data, uid, gid)
+	port := fmt.Sprint(freeTCPPort(t))
+	pg := &privatePostgres{t: t, bin: bin, data: data, port: port, credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	pg.run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
+	pg.start()
+	t.Cleanup(func() { pg.cmd("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run() })
+	return pg
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (pg *privatePostgres) cmd(name string, args ...string) *exec.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	pg.t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, filepath.Join(pg.bin, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.credential}
+	cmd.Dir = filepath.Dir(pg.data)
+	return cmd
+}
+
+func (pg *privatePostgres) run(name string, args ...string) {
+	pg.t.Helper()
+	if out, err := pg.cmd(name, args...).CombinedOutput(); err != nil {
+		pg.t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func (pg *privatePostgres) start() {
+	pg.t.Helper()
+	pg.run("pg_ctl", "-D", pg.data, "-w", "-t", "30", "-l", filepath.Join(filepath.Dir(pg.data), "pg.log"),
+		"-o", "-p "+pg.port+" -c listen_addresses=127.0.0.1 -c unix_socket_directories="+filepath.Dir(pg.data), "start")
+}
+
+func (pg *privatePostgres) stop() {
+	pg.t.Helper()
+	pg.run("pg_ctl", "-D", pg.data, "-m", "immediate", "-w", "stop")
+}
+
+func (pg *privatePostgres) URL() string {
+	return "postgres://postgres@127.0.0.1:" + pg.port + "/postgres?sslmode=disable"
+}
+
+// TestPostgresStoppedMidEdit: with PostgreSQL stopped for 10 s, nothing is
+// acknowledged (edits are answered `unavailable`, the connection kept);
+// once it is back, the same op resent under its id is acknowledged; every
+// acknowledged edit is in the document exactly once.
+func TestPostgresStoppedMidEdit(t *testing.T) {
+	pg := startPrivatePostgres(t)
+	s := start(t, map[string]string{"DATABASE_URL": pg.URL(), "SECRET_KEY": strings.Repeat("s", 40)})
+	alice := testenv.Register(t, s.URL, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	conn, _, err := otclient.Dial(ctx, s.URL, "pg-outage", alice.Token, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	e := &editor{t: t, conn: conn}
+	for i := 0; i < 3; i++ {
+		if code := e.edit(ctx, fmt.Sprintf("up%d;", i)); code != "" {
+			t.Fatalf("edit before the outage: %s", code)
+		}
+	}
+
+	pg.stop()
+	stopped := time.Now()
+	// During the outage every edit is refused, none acknowledged.
+	refusals := 0
+	e.seq++ // one new op, resent under its id until it goes through
+	for time.Since(stopped) < 10*time.Second {
+		code := e.resend(ctx, e.seq, "down;")
+		if code == "" {
+			t.Fatal("an edit was acknowledged while PostgreSQL was stopped")
+		}
+		if !strings.HasPrefix(code, "unavailable: ") {
+			t.Fatalf("refusal during the outage: %q, want unavailable", code)
+		}
+		refusals++
+		time.Sleep(500 * time.Millisecond)
+	}
+	if refusals == 0 {
+		t.Fatal("no edit was tried during the outage")
+	}
+	pg.start()
+	// The same op, resent under the same id, goes through once PostgreSQL is back.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		code := e.resend(ctx, e.seq, "down;")
+		if code == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edits still refused 30 s after PostgreSQL returned: %s", code)
+		}
+	}
+	if code := e.edit(ctx, "back;"); code != "" {
+		t.Fatalf("edit after the outage: %s", code)
+	}
+	var got document
+	call(t, "GET", s.URL+"/api/documents/pg-outage", "", "").Decode(t, &got)
+	for _, marker := range e.acked {
+		if strings.Count(got.Content, marker) != 1 {
+			t.Fatalf("acknowledged %q appears %d times in %q", marker, strings.Count(got.Content, marker), got.Content)
+		}
+	}
+	if want := "up0;up1;up2;down;back;"; got.Content != want {
+		t.Fatalf("content %q, want %q", got.Content, want)
+	}
 }
