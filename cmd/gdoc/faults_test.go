@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
 )
@@ -61,12 +63,13 @@ func fillDisk(t *testing.T, path string) {
 // editor sends ops one at a time on conn, each appending a marker, and
 // remembers which were acknowledged.
 type editor struct {
-	t     *testing.T
-	conn  *otclient.Conn
-	rev   int64
-	chars int
-	seq   int
-	acked []string
+	t      *testing.T
+	client string // the op ids' prefix, unique per connection
+	conn   *otclient.Conn
+	rev    int64
+	chars  int
+	seq    int
+	acked  []string
 }
 
 // edit sends one op appending marker and returns the server's answer:
@@ -81,7 +84,7 @@ func (e *editor) edit(ctx context.Context, marker string) string {
 // under the same id.
 func (e *editor) resend(ctx context.Context, seq int, marker string) string {
 	e.t.Helper()
-	id := fmt.Sprintf("edit:%d", seq)
+	id := fmt.Sprintf("%s:%d", e.client, seq)
 	op := json.RawMessage(fmt.Sprintf(`[%d,%q]`, e.chars, marker))
 	if e.chars == 0 {
 		op = json.RawMessage(fmt.Sprintf(`[%q]`, marker))
@@ -126,7 +129,7 @@ func TestSQLiteFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	e := &editor{t: t, conn: conn}
+	e := &editor{t: t, conn: conn, client: "disk"}
 	if code := e.edit(ctx, "before;"); code != "" {
 		t.Fatalf("first edit: %s", code)
 	}
@@ -304,7 +307,7 @@ func TestPostgresStoppedMidEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	e := &editor{t: t, conn: conn}
+	e := &editor{t: t, conn: conn, client: "pg"}
 	for i := 0; i < 3; i++ {
 		if code := e.edit(ctx, fmt.Sprintf("up%d;", i)); code != "" {
 			t.Fatalf("edit before the outage: %s", code)
@@ -353,5 +356,104 @@ func TestPostgresStoppedMidEdit(t *testing.T) {
 	}
 	if want := "up0;up1;up2;down;back;"; got.Content != want {
 		t.Fatalf("content %q, want %q", got.Content, want)
+	}
+}
+
+// TestShutdownWith50Clients: on SIGTERM (run's context canceled) with 50
+// editors connected, each with an edit acknowledged and one in flight, the
+// server closes every socket with 1001, returns within 10 s, and every
+// acknowledged edit is in the documents after a restart.
+func TestShutdownWith50Clients(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"DATA_DIR": dataDir, "AUTO_SAVE_INTERVAL": "3600"}
+	s := start(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	type result struct {
+		acked []string
+		code  websocket.StatusCode
+		err   error
+	}
+	const clients, docs = 50, 5
+	users := make([]testenv.User, 5)
+	for i := range users {
+		users[i] = testenv.Register(t, s.URL, fmt.Sprintf("user%d", i))
+	}
+	editors := make([]*editor, clients)
+	for i := range editors {
+		doc := fmt.Sprintf("shutdown-%d", i%docs)
+		conn, init, err := otclient.Dial(ctx, s.URL, doc, users[i%len(users)].Token, -1)
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		defer conn.CloseNow()
+		editors[i] = &editor{t: t, conn: conn, rev: init.Rev, client: fmt.Sprintf("c%d", i)}
+	}
+	// One acknowledged edit each, at the start of the text (where every
+	// client's position is valid whatever the others did): sequential, so
+	// each editor's rev is current when it sends.
+	for i, e := range editors {
+		if code := e.edit(ctx, fmt.Sprintf("<c%d>", i)); code != "" {
+			t.Fatalf("client %d: %s", i, code)
+		}
+		e.chars = 0
+	}
+	// Then one more each, not waited for, and read until the close.
+	results := make(chan result, clients)
+	for i, e := range editors {
+		e.seq++
+		id := fmt.Sprintf("%s:%d", e.client, e.seq)
+		marker := fmt.Sprintf("<late%d>", i)
+		if err := e.conn.Send(ctx, map[string]any{"type": "op", "rev": e.rev, "op": json.RawMessage(fmt.Sprintf(`[%q]`, marker)), "id": id}); err != nil {
+			t.Fatal(err)
+		}
+		go func(e *editor, id, marker string) {
+			r := result{acked: e.acked}
+			for {
+				m, err := e.conn.Read(ctx)
+				if err != nil {
+					r.code, r.err = websocket.CloseStatus(err), err
+					results <- r
+					return
+				}
+				if m.Type == "ack" && m.ID == id {
+					r.acked = append(r.acked, marker)
+				}
+			}
+		}(e, id, marker)
+	}
+	stopped := time.Now()
+	s.stop()
+	s.stop = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the server did not stop within 10 s of SIGTERM")
+	}
+	took := time.Since(stopped)
+	var acked []string
+	for range editors {
+		r := <-results
+		if r.code != websocket.StatusGoingAway {
+			t.Fatalf("a client's connection ended with %v, want 1001 going away", r.err)
+		}
+		acked = append(acked, r.acked...)
+	}
+	t.Logf("stopped in %v with %d clients; %d edits acknowledged", took, clients, len(acked))
+
+	again := start(t, env)
+	var all strings.Builder
+	for d := 0; d < docs; d++ {
+		var got document
+		call(t, "GET", fmt.Sprintf("%s/api/documents/shutdown-%d", again.URL, d), "", "").Decode(t, &got)
+		all.WriteString(got.Content)
+	}
+	for _, marker := range acked {
+		if n := strings.Count(all.String(), marker); n != 1 {
+			t.Fatalf("acknowledged %s appears %d times after the restart", marker, n)
+		}
 	}
 }
