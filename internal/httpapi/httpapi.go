@@ -40,9 +40,6 @@ type Config struct {
 	// Requests from anywhere else are limited by their TCP peer address, and
 	// their headers are ignored (they could be spoofed).
 	TrustedProxies []netip.Prefix
-	// ContentSecurityPolicy replaces the default ContentSecurityPolicy
-	// (tests use it to try stricter policies).
-	ContentSecurityPolicy string
 	// WebSocket serves GET /ws/{document_id}; nil answers 404. It is served
 	// behind WebSocketLimits.
 	WebSocket       http.Handler
@@ -160,16 +157,9 @@ func NewHandler(cfg Config) http.Handler {
 	var h http.Handler = mux
 	h = corsMiddleware(cfg.CORSOrigins, h)
 	h = recoverMiddleware(cfg.Logger, h)
-	h = securityHeadersMiddleware(cfg.csp(), h)
+	h = securityHeadersMiddleware(ContentSecurityPolicy, h)
 	h = logMiddleware(cfg.Logger, h)
 	return h
-}
-
-func (c Config) csp() string {
-	if c.ContentSecurityPolicy != "" {
-		return c.ContentSecurityPolicy
-	}
-	return ContentSecurityPolicy
 }
 
 func apiConfig(title, version string) huma.Config {

@@ -83,7 +83,9 @@ export const api = {
   register: (body: RegisterRequest) =>
     request<AuthResponse>('/api/auth/register', { method: 'POST', body, redirectOn401: false }),
   login: (body: LoginRequest) => request<AuthResponse>('/api/auth/login', { method: 'POST', body, redirectOn401: false }),
-  refresh: () => request<AuthResponse>('/api/auth/refresh', { method: 'POST' }),
+  // A refresh that fails (another tab rotated the token first) signs no one
+  // out: auth.ts then takes the token that tab stored.
+  refresh: () => request<AuthResponse>('/api/auth/refresh', { method: 'POST', redirectOn401: false }),
   logout: () => request<void>('/api/auth/logout', { method: 'POST', redirectOn401: false }),
   me: () => request<User>('/api/auth/me'),
   listDocuments: () => request<DocumentSummary[] | { documents: DocumentSummary[] }>('/api/documents').then(unwrapList),
