@@ -54,7 +54,7 @@ type Config struct {
 	// ReadTimeout bounds reading a document write's body (the server's
 	// READ_TIMEOUT); other bodies are small and get huma's 5 s. 0: a minute.
 	ReadTimeout time.Duration
-	// WriteRatePerMinute bounds document creates, updates and deletes per
+	// WriteRatePerMinute bounds document creates, updates, deletes and restores per
 	// user (bursts of the same size); 0 disables.
 	WriteRatePerMinute int
 	// Assets is the built web client (web.Assets()), nil when not built.
