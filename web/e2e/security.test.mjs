@@ -76,6 +76,7 @@ describe('Content-Security-Policy in the browser', () => {
   const workers = []
   let ctx
   let page
+  let docId
 
   before(async () => {
     if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
@@ -134,7 +135,7 @@ describe('Content-Security-Policy in the browser', () => {
     await page.getByLabel('Title').fill('policy.ts')
     await page.getByRole('button', { name: 'Create document' }).click()
     await page.waitForURL(/\/d\/[^/]+$/)
-    const docId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2])
+    docId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2])
     await page.locator('.monaco-editor').waitFor()
     await page.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
     await page.locator('.monaco-editor .view-lines').click()
@@ -154,6 +155,56 @@ describe('Content-Security-Policy in the browser', () => {
     await page.locator('.swagger-ui .opblock-summary').first().click()
     await page.locator('.swagger-ui .opblock-body').first().waitFor()
     assert.deepEqual(problems, [])
+  })
+
+  it('a token refreshed in another tab (which revokes the old one) keeps this tab signed in and editing', async () => {
+    const tab = await ctx.newPage()
+    const sockets = []
+    tab.on('websocket', (ws) => sockets.push(ws.url()))
+    const pages = []
+    tab.on('framenavigated', (f) => {
+      if (f === tab.mainFrame()) pages.push(new URL(f.url()).pathname)
+    })
+    await tab.goto(`/d/${encodeURIComponent(docId)}`)
+    await tab.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+    const connectedAt = Date.now()
+
+    // Another tab refreshes: the server rotates the token, that tab stores the new one.
+    const other = await ctx.newPage()
+    await other.goto('/docs')
+    const { oldToken, newToken } = await other.evaluate(async () => {
+      const state = JSON.parse(localStorage.getItem('gdoc.auth'))
+      const res = await fetch('/api/auth/refresh', { method: 'POST', headers: { Authorization: `Bearer ${state.token}` } })
+      const body = await res.json()
+      localStorage.setItem('gdoc.auth', JSON.stringify({ token: body.access_token, user: body.user }))
+      return { oldToken: state.token, newToken: body.access_token }
+    })
+    assert.notEqual(newToken, oldToken)
+    const me = await fetch(`${baseURL}/api/auth/me`, { headers: { Authorization: `Bearer ${oldToken}` } })
+    assert.equal(me.status, 401, 'the refreshed token is revoked')
+
+    // This tab's REST calls carry the new token (a language change is a PUT).
+    await tab.getByLabel('Language').selectOption('python')
+    await tab.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
+    const doc = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
+    assert.equal(doc.language, 'python')
+
+    // The server closes the socket opened with the revoked token at its next
+    // token check (60 s); the tab reconnects with the new one.
+    const deadline = connectedAt + 75_000
+    while (sockets.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500))
+    assert.ok(sockets.length >= 2, `the socket was not reopened after the token check (${sockets.length} opened)`)
+    await tab.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 })
+    await tab.locator('.monaco-editor .view-lines').click()
+    await tab.keyboard.press('Control+End')
+    await tab.keyboard.type('# after rotation\n', { delay: 10 })
+    await tab.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+    const after = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
+    assert.match(after.content, /# after rotation/)
+    assert.ok(!pages.includes('/login'), `the tab was sent to the login page: ${pages.join(' → ')}`)
+    assert.deepEqual(problems, [])
+    await other.close()
+    await tab.close()
   })
 
   it('blocks an inline script (the policy is enforced, and violations are seen)', async () => {
