@@ -1,6 +1,6 @@
 // Security headers in a real browser: the Content-Security-Policy the server
 // sends lets the whole app run (Monaco and its workers, typing, chat, the
-// offline Swagger UI at /docs) without one violation, and still blocks an
+// history diff and blame, the offline Swagger UI at /docs) without one violation, and still blocks an
 // inline script. Runs the real gdoc binary (GDOC_BIN) on 127.0.0.1.
 
 import { spawn } from 'node:child_process'
@@ -149,6 +149,13 @@ describe('Content-Security-Policy in the browser', () => {
     await page.getByLabel('Chat message').fill('hello under CSP')
     await page.getByLabel('Chat message').press('Enter')
     await page.getByTestId('chat-message').filter({ hasText: 'hello under CSP' }).waitFor()
+    // The history panel (Monaco's diff editor) and blame run under it too.
+    await page.getByRole('button', { name: 'History' }).click()
+    await page.getByTestId('history-panel').waitFor()
+    await page.waitForFunction(() => window.gdocDiffEditor?.getModifiedEditor().getValue().includes('return x'), null, { timeout: 15_000 })
+    await page.getByRole('button', { name: 'Close history' }).click()
+    await page.getByRole('button', { name: 'Blame' }).click()
+    await page.getByTestId('blame-legend').filter({ hasText: /csp/ }).waitFor({ timeout: 15_000 })
 
     await page.goto('/docs')
     await page.locator('.swagger-ui .opblock').first().waitFor({ timeout: 15_000 })
