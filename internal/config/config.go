@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -66,6 +67,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	LogFormat       string // "text" or "json"
+	// MetricsAddr is the host:port of the operators' listener serving
+	// GET /metrics (and pprof when Pprof); "" serves neither.
+	MetricsAddr string
+	Pprof       bool
 }
 
 // Addr is the address to listen on.
@@ -240,6 +245,22 @@ var settings = []setting{
 		c.LogFormat = v
 		return nil
 	}},
+	{"METRICS_ADDR", "metrics-addr", "", "host:port of a separate listener serving GET /metrics (Prometheus); empty serves no metrics", func(c *Config, v string) error {
+		if v == "" {
+			c.MetricsAddr = ""
+			return nil
+		}
+		_, port, err := net.SplitHostPort(v)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return errorf("METRICS_ADDR must be host:port (like 127.0.0.1:9090), not %q.", v)
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
+	{"PPROF", "pprof", "false", "serve net/http/pprof under /debug/pprof/ on the METRICS_ADDR listener (true/false)", func(c *Config, v string) (err error) {
+		c.Pprof, err = parseBool("PPROF", v)
+		return err
+	}},
 }
 
 // Load reads the configuration: a flag wins over the environment (getenv),
@@ -318,6 +339,9 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 		return nil, err
 	}
 	c.RedisURL = redisURL
+	if c.Pprof && c.MetricsAddr == "" {
+		return nil, errorf("PPROF needs METRICS_ADDR: pprof is served only on the metrics listener, never the public one.")
+	}
 	if c.Postgres() && c.SecretKey == "" {
 		return nil, errorf("SECRET_KEY is required with a PostgreSQL DATABASE_URL (every instance must sign tokens with the same key); generate one with `openssl rand -hex 32`.")
 	}
