@@ -1,10 +1,47 @@
 import react from '@vitejs/plugin-react'
-import { resolve } from 'node:path'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { extname, join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { brotliCompress, constants, gzip } from 'node:zlib'
+import type { Plugin } from 'vite'
 import { defineConfig } from 'vitest/config'
+
+const brotli = promisify(brotliCompress)
+const gz = promisify(gzip)
+
+// precompress writes NAME.br and NAME.gz beside every compressible file under
+// dist/assets, once at build time at the best settings; the Go server sends
+// one of them by Accept-Encoding (internal/httpapi/static.go). A copy that
+// saves less than a tenth is not kept.
+function precompress(): Plugin {
+  const compressible = new Set(['.js', '.mjs', '.css', '.html', '.svg', '.json', '.ttf', '.txt', '.map', '.wasm'])
+  let outDir = 'dist'
+  return {
+    name: 'gdoc-precompress',
+    apply: 'build',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir)
+    },
+    async closeBundle() {
+      const dir = join(outDir, 'assets')
+      const names = (await readdir(dir)).filter((n) => compressible.has(extname(n)))
+      await Promise.all(names.map(async (name) => {
+        const data = await readFile(join(dir, name))
+        if (data.length < 1024) return
+        const [br, gzipped] = await Promise.all([
+          brotli(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length } }),
+          gz(data, { level: 9 }),
+        ])
+        if (br.length < data.length * 0.9) await writeFile(join(dir, name + '.br'), br)
+        if (gzipped.length < data.length * 0.9) await writeFile(join(dir, name + '.gz'), gzipped)
+      }))
+    },
+  }
+}
 
 // Two entry pages: the app (index.html) and the offline Swagger UI (docs.html).
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), precompress()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
