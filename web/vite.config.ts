@@ -9,6 +9,33 @@ import { defineConfig } from 'vitest/config'
 const brotli = promisify(brotliCompress)
 const gz = promisify(gzip)
 
+// preloadEditor makes a document's first load fetch the editor chunk (Monaco)
+// in parallel with the app's entry, instead of after it ran: a few bytes of
+// inline script in index.html add <link rel=modulepreload> on /d/ paths
+// only, so the login and dashboard pages still never load the editor.
+function preloadEditor(): Plugin {
+  return {
+    name: 'gdoc-preload-editor',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(_html, ctx) {
+        if (!ctx.bundle || !ctx.filename.endsWith('index.html')) return
+        const chunk = Object.values(ctx.bundle).find(
+          (c) => c.type === 'chunk' && c.isDynamicEntry && c.facadeModuleId?.endsWith('/src/pages/EditorPage.tsx'),
+        )
+        if (!chunk) throw new Error('gdoc-preload-editor: no EditorPage chunk in the bundle')
+        const href = JSON.stringify('/' + chunk.fileName)
+        return [{
+          tag: 'script',
+          injectTo: 'head',
+          children: `if(location.pathname.startsWith('/d/')){const l=document.createElement('link');l.rel='modulepreload';l.href=${href};document.head.appendChild(l)}`,
+        }]
+      },
+    },
+  }
+}
+
 // precompress writes NAME.br and NAME.gz beside every compressible file under
 // dist/assets, once at build time at the best settings; the Go server sends
 // one of them by Accept-Encoding (internal/httpapi/static.go). A copy that
@@ -41,7 +68,7 @@ function precompress(): Plugin {
 
 // Two entry pages: the app (index.html) and the offline Swagger UI (docs.html).
 export default defineConfig({
-  plugins: [react(), precompress()],
+  plugins: [react(), preloadEditor(), precompress()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
