@@ -209,8 +209,17 @@ func TestMetricsOffByDefaultAndPprof(t *testing.T) {
 	if metricsPattern.MatchString(s.out.String()) {
 		t.Fatalf("a metrics listener without METRICS_ADDR:\n%s", s.out)
 	}
-	p := start(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0", "PPROF": "true"})
+	p := start(t, map[string]string{"METRICS_ADDR": "127.0.0.1:0", "PPROF": "true", "AUTH_RATE_LIMIT": "2"})
 	base := p.metricsURL(t)
+	limited := 0
+	for range 5 {
+		if r := call(t, "POST", p.URL+"/api/auth/login", "", `{"username":"nobody","password":"wrongpass123"}`); r.Status == 429 {
+			limited++
+		}
+	}
+	if v := sample(t, scrape(t, base), "gdoc_http_rate_limited_total"); limited == 0 || v != float64(limited) {
+		t.Errorf("gdoc_http_rate_limited_total = %v after %d answers 429", v, limited)
+	}
 	if r := call(t, "GET", base+"/debug/pprof/", "", ""); r.Status != 200 || !strings.Contains(string(r.Body), "goroutine") {
 		t.Errorf("pprof index: %d %.200s", r.Status, r.Body)
 	}
