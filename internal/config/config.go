@@ -389,6 +389,7 @@ func writeUsage(w io.Writer) {
 		fmt.Fprintf(w, "  --%s  (env %s, default %s)\n      %s\n", s.flag, s.env, def, s.usage)
 	}
 	fmt.Fprintf(w, "  --env-file  (default .env)\n      file of KEY=VALUE lines read when it exists\n")
+	fmt.Fprintf(w, "\nCommands:\n  gdoc backup [flags] FILE\n      write a consistent copy of the embedded SQLite database to FILE while the server runs\n")
 }
 
 func parseBool(name, v string) (bool, error) {
