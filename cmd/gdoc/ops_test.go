@@ -369,3 +369,35 @@ func TestBackupErrors(t *testing.T) {
 func asConfigError(err error, target **config.Error) bool { return errors.As(err, target) }
 
 func goVersion() string { return runtime.Version() }
+
+// TestMetricsOnPostgresAndRedis: the same decorators count on PostgreSQL,
+// and the Redis fan-out's error counters are served (at zero).
+func TestMetricsOnPostgresAndRedis(t *testing.T) {
+	s := start(t, map[string]string{"DATABASE_URL": testenv.FreshSchema(t), "SECRET_KEY": strings.Repeat("m", 40),
+		"REDIS_URL": testenv.RedisURL(t), "METRICS_ADDR": "127.0.0.1:0"})
+	base := s.metricsURL(t)
+	alice := testenv.Register(t, s.URL, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, init, err := otclient.Dial(ctx, s.URL, "pg-metrics", alice.Token, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	ed := &editor{conn: conn, rev: init.Rev}
+	for range 3 {
+		ed.edit(ctx, t)
+	}
+	m := scrape(t, base)
+	if v := sample(t, m, "gdoc_ops_committed_total"); v != 3 {
+		t.Errorf("gdoc_ops_committed_total = %v, want 3", v)
+	}
+	for _, op := range []string{"publish", "subscribe", "presence_join"} {
+		if v := sample(t, m, `gdoc_redis_errors_total{operation="`+op+`"}`); v != 0 {
+			t.Errorf("redis %s errors = %v", op, v)
+		}
+	}
+	if v := sample(t, m, `gdoc_database_errors_total{operation="append_ops"}`); v != 0 {
+		t.Errorf("database errors = %v", v)
+	}
+}
