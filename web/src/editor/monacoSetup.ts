@@ -6,7 +6,7 @@
 // Features: not features/register.all, whose 1.2 MB of JavaScript include
 // about 0.5 MB for things that need a language service G-Doc does not run
 // (code actions, code lens, rename, references, inlay hints, inline
-// completions, semantic tokens), the diff editor and the GPU renderer. Languages: each
+// completions, semantic tokens) and the GPU renderer. Languages: each
 // definition only registers its id, extensions and a loader; the tokenizer
 // of a language is fetched the first time a document uses it.
 
@@ -20,6 +20,7 @@ import 'monaco-editor/features/codicon/register'
 import 'monaco-editor/features/comment/register'
 import 'monaco-editor/features/contextmenu/register'
 import 'monaco-editor/features/cursorUndo/register'
+import 'monaco-editor/features/diffEditor/register' // the History panel's diff: next/previous change, accessible diff viewer
 import 'monaco-editor/features/dnd/register'
 import 'monaco-editor/features/find/register'
 import 'monaco-editor/features/folding/register'

@@ -11,6 +11,7 @@ import { ChatPanel } from '../components/ChatPanel'
 import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
+import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
@@ -38,6 +39,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const [languageOverride, setLanguageOverride] = useState<string | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
+  const [mounted, setMounted] = useState<{ ed: CodeEditor; monaco: Monaco } | null>(null)
 
   useEffect(() => {
     session.start()
@@ -68,6 +70,7 @@ export default function EditorPage({ docId }: { docId: string }) {
     unbind.current?.()
     unbind.current = bindEditor(ed, monaco, session)
     ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
+    setMounted({ ed, monaco })
     ed.focus()
   }
 
@@ -100,6 +103,7 @@ export default function EditorPage({ docId }: { docId: string }) {
             ))}
           </select>
         </label>
+        <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
           <ul className="avatars">
