@@ -133,9 +133,10 @@ func TestMetricsCountEdits(t *testing.T) {
 	for range edits {
 		ed.edit(ctx, t)
 	}
-	// Chat past the burst: every message is answered by a chat_ack or a
-	// rate_limited error.
-	const chats = 30
+	// Chat far past the burst (20, then 10/s; each accepted chat is an
+	// fsync'd commit, so a slow disk refills tokens): every message is
+	// answered by a chat_ack or a rate_limited error.
+	const chats = 100
 	for i := range chats {
 		if err := conn.Send(ctx, map[string]any{"type": "chat", "message": "hi", "client_msg_id": strconv.Itoa(i)}); err != nil {
 			t.Fatal(err)
