@@ -1,4 +1,5 @@
 import react from '@vitejs/plugin-react'
+import { createHash } from 'node:crypto'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { extname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -10,13 +11,19 @@ const brotli = promisify(brotliCompress)
 const gz = promisify(gzip)
 
 // preloadEditor makes a document's first load fetch the editor chunk (Monaco)
-// in parallel with the app's entry, instead of after it ran: a few bytes of
-// inline script in index.html add <link rel=modulepreload> on /d/ paths
-// only, so the login and dashboard pages still never load the editor.
+// in parallel with the app's entry, instead of after it ran: a tiny async
+// module (a file, as the Content-Security-Policy allows no inline script)
+// adds <link rel=modulepreload> on /d/ paths only, so the login and
+// dashboard pages still never load the editor.
 function preloadEditor(): Plugin {
+  let outDir = 'dist'
+  let file: { name: string; code: string } | null = null
   return {
     name: 'gdoc-preload-editor',
     apply: 'build',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir)
+    },
     transformIndexHtml: {
       order: 'post',
       handler(_html, ctx) {
@@ -25,13 +32,13 @@ function preloadEditor(): Plugin {
           (c) => c.type === 'chunk' && c.isDynamicEntry && c.facadeModuleId?.endsWith('/src/pages/EditorPage.tsx'),
         )
         if (!chunk) throw new Error('gdoc-preload-editor: no EditorPage chunk in the bundle')
-        const href = JSON.stringify('/' + chunk.fileName)
-        return [{
-          tag: 'script',
-          injectTo: 'head',
-          children: `if(location.pathname.startsWith('/d/')){const l=document.createElement('link');l.rel='modulepreload';l.href=${href};document.head.appendChild(l)}`,
-        }]
+        const code = `if(location.pathname.startsWith('/d/')){const l=document.createElement('link');l.rel='modulepreload';l.href=${JSON.stringify('/' + chunk.fileName)};document.head.appendChild(l)}\n`
+        file = { name: `assets/preload-editor-${createHash('sha256').update(code).digest('hex').slice(0, 8)}.js`, code }
+        return [{ tag: 'script', attrs: { type: 'module', async: true, src: '/' + file.name }, injectTo: 'head' }]
       },
+    },
+    async writeBundle() {
+      if (file) await writeFile(join(outDir, file.name), file.code)
     },
   }
 }

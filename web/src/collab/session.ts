@@ -57,6 +57,11 @@ export interface SessionSnapshot {
   cursors: RemoteCursor[]
   /** A problem the user should know about (refused connection, rejected edit). */
   problem: string | null
+  /**
+   * The server answered the in-flight edit `unavailable` (its database is
+   * down or full): edits are kept and resent until one is acknowledged.
+   */
+  savingPaused: boolean
   /** Whether older chat history may exist on the server. */
   olderChat: boolean
 }
@@ -166,6 +171,7 @@ export class DocumentSession {
       unreadChat: 0,
       cursors: [],
       problem: null,
+      savingPaused: false,
       olderChat: false,
     }
     this.conn = new Connection({
@@ -602,6 +608,7 @@ export class DocumentSession {
       throw e
     }
     this.remember(rev, inflight.op)
+    if (this.snap.savingPaused) this.update({ savingPaused: false })
     this.afterServerProgress()
   }
 
@@ -695,6 +702,7 @@ export class DocumentSession {
     const inflightId = client && client.state.name !== 'Synchronized' ? client.state.inflight.id : null
     if (id !== undefined && id === inflightId) {
       if (RETRYABLE.has(code)) {
+        if (code === 'unavailable' && !this.snap.savingPaused) this.update({ savingPaused: true })
         if (this.retryOpTimer === null) {
           this.retryOpTimer = setTimeout(() => {
             this.retryOpTimer = null
