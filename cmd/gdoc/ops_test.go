@@ -76,15 +76,15 @@ func sample(t *testing.T, m map[string]float64, name string) float64 {
 	return v
 }
 
-// editor sends op after op on one connection, each after the previous ack,
+// typist sends op after op on one connection, each after the previous ack,
 // inserting at the start of the document.
-type editor struct {
+type typist struct {
 	conn *otclient.Conn
 	rev  int64
 	seq  int
 }
 
-func (e *editor) edit(ctx context.Context, t *testing.T) (id string, rev int64) {
+func (e *typist) edit(ctx context.Context, t *testing.T) (id string, rev int64) {
 	t.Helper()
 	e.seq++
 	id = fmt.Sprintf("e:%d", e.seq)
@@ -128,7 +128,7 @@ func TestMetricsCountEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	ed := &editor{conn: conn, rev: init.Rev}
+	ed := &typist{conn: conn, rev: init.Rev}
 	const edits = 5
 	for range edits {
 		ed.edit(ctx, t)
@@ -260,7 +260,7 @@ func TestBackupWhileEditing(t *testing.T) {
 	editing := make(chan struct{})
 	go func() {
 		defer close(editing)
-		ed := &editor{conn: conn, rev: init.Rev}
+		ed := &typist{conn: conn, rev: init.Rev}
 		for i := 0; i < 5000; i++ { // bounded; stopped after the backup
 			select {
 			case <-stop:
@@ -385,7 +385,7 @@ func TestMetricsOnPostgresAndRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	ed := &editor{conn: conn, rev: init.Rev}
+	ed := &typist{conn: conn, rev: init.Rev}
 	for range 3 {
 		ed.edit(ctx, t)
 	}
