@@ -19,14 +19,14 @@ func TestAuth(t *testing.T) {
 	s := newServer(t, nil)
 
 	t.Run("MissingToken", func(t *testing.T) {
-		if code, reason := s.refusal("doc", dialOpts{}); code != websocket.StatusPolicyViolation || reason != "Missing token" {
-			t.Fatalf("closed with %d %q, want 1008 \"Missing token\"", code, reason)
+		if code, reason := s.refusal("doc", dialOpts{}); code != ws.CloseUnauthenticated || reason != "Missing token" {
+			t.Fatalf("closed with %d %q, want 4401 \"Missing token\"", code, reason)
 		}
 	})
 	t.Run("InvalidToken", func(t *testing.T) {
 		for _, tok := range []string{"garbage", s.token("alice") + "x"} {
-			if code, reason := s.refusal("doc", dialOpts{token: tok}); code != websocket.StatusPolicyViolation || reason != "Invalid token" {
-				t.Fatalf("closed with %d %q, want 1008 \"Invalid token\"", code, reason)
+			if code, reason := s.refusal("doc", dialOpts{token: tok}); code != ws.CloseUnauthenticated || reason != "Invalid token" {
+				t.Fatalf("closed with %d %q, want 4401 \"Invalid token\"", code, reason)
 			}
 		}
 	})
@@ -36,8 +36,8 @@ func TestAuth(t *testing.T) {
 		if _, err := s.Store.UpdateDocumentMeta(context.Background(), "private-doc", nil, nil, &public); err != nil {
 			t.Fatal(err)
 		}
-		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != websocket.StatusPolicyViolation || reason != "Forbidden" {
-			t.Fatalf("closed with %d %q, want 1008 \"Forbidden\"", code, reason)
+		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != ws.CloseForbidden || reason != "Forbidden" {
+			t.Fatalf("closed with %d %q, want 4403 \"Forbidden\"", code, reason)
 		}
 	})
 	// With the token in a subprotocol, the server selects the dialect's
@@ -63,8 +63,8 @@ func TestAuth(t *testing.T) {
 		}
 	})
 	t.Run("InvalidDocumentID", func(t *testing.T) {
-		if code, _ := s.refusal("bad.id", dialOpts{token: s.token("alice")}); code != websocket.StatusPolicyViolation {
-			t.Fatalf("closed with %d, want 1008", code)
+		if code, _ := s.refusal("bad.id", dialOpts{token: s.token("alice")}); code != ws.CloseNotFound {
+			t.Fatalf("closed with %d, want 4404", code)
 		}
 	})
 }
@@ -167,8 +167,8 @@ func TestOpAckAndRelay(t *testing.T) {
 		if e := c.next("error"); e.Code != "bad_revision" {
 			t.Fatalf("error %s", e.raw)
 		}
-		if code, _ := c.closeStatus(); code != websocket.StatusPolicyViolation {
-			t.Fatalf("closed with %d, want 1008", code)
+		if code, _ := c.closeStatus(); code != ws.CloseBadRevision {
+			t.Fatalf("closed with %d, want 4409", code)
 		}
 	})
 }
@@ -358,8 +358,8 @@ func TestTooLarge(t *testing.T) {
 	if e := a.next("error"); e.Code != "too_large" {
 		t.Fatalf("error %s", e.raw)
 	}
-	if code, _ := a.closeStatus(); code != websocket.StatusMessageTooBig {
-		t.Fatalf("closed with %d, want 1009", code)
+	if code, _ := a.closeStatus(); code != ws.CloseTooLarge {
+		t.Fatalf("closed with %d, want 4413", code)
 	}
 	if text, rev := s.current("large"); text != "" || rev != 0 {
 		t.Fatalf("document changed: %q %d", text, rev)
@@ -431,8 +431,8 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	resumeSlow()
 	code, reason := slow.closeStatus()
-	if code != websocket.StatusPolicyViolation || reason != "Slow consumer" {
-		t.Fatalf("slow consumer closed with %d %q, want 1008 \"Slow consumer\"", code, reason)
+	if code != ws.CloseSlowConsumer || reason != "Slow consumer" {
+		t.Fatalf("slow consumer closed with %d %q, want 4429 \"Slow consumer\"", code, reason)
 	}
 }
 
@@ -566,7 +566,7 @@ func TestRevokedTokenCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, reason := c.closeStatus()
-	if code != websocket.StatusPolicyViolation || reason != "Token expired or revoked" {
+	if code != ws.CloseUnauthenticated || reason != "Token expired or revoked" {
 		t.Fatalf("closed with %d %q", code, reason)
 	}
 	other.roundTrip()
@@ -592,7 +592,7 @@ func TestSameOpIDInTwoDocuments(t *testing.T) {
 }
 
 // TestDeletedDocumentCloses: deleting a document closes its connections
-// with 1008 "Document deleted", which tells clients not to reconnect.
+// with 4404 "Document deleted", which tells clients not to reconnect.
 func TestDeletedDocumentCloses(t *testing.T) {
 	s := newServer(t, nil)
 	a := s.ot("doomed", "alice")
@@ -602,8 +602,8 @@ func TestDeletedDocumentCloses(t *testing.T) {
 	}
 	s.Collab.Forget("doomed")
 	for _, c := range []*client{a, b} {
-		if code, reason := c.closeStatus(); code != websocket.StatusPolicyViolation || reason != "Document deleted" {
-			t.Fatalf("closed with %d %q, want 1008 \"Document deleted\"", code, reason)
+		if code, reason := c.closeStatus(); code != ws.CloseNotFound || reason != "Document deleted" {
+			t.Fatalf("closed with %d %q, want 4404 \"Document deleted\"", code, reason)
 		}
 	}
 }
