@@ -46,7 +46,8 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. One goroutine reads, one writes, one pings.
+// blocks. One goroutine reads, one writes, one pings; a seed connection has
+// a fourth that submits its ops (seedShadow.submitLoop).
 type session struct {
 	h       *Handler
 	conn    *websocket.Conn
@@ -193,6 +194,10 @@ func (s *session) run(since int64) {
 	go func() { defer wg.Done(); s.readLoop() }()
 	go func() { defer wg.Done(); s.writeLoop() }()
 	go func() { defer wg.Done(); s.pingLoop() }()
+	if s.seed != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.seed.submitLoop(s.ctx) }()
+	}
 
 	select {
 	case <-s.stopped:
