@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -79,5 +80,45 @@ func TestLimitsFile(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s is stale (rewrite it with: go test ./internal/ws -run TestLimitsFile -update)\n have %s want %s", path, got, want)
+	}
+}
+
+// TestWireLimitsAtTheBoundary: ws enforces gdoc's limits exactly: an op id
+// of MaxOpIDBytes, a client_msg_id of MaxClientIDBytes and a cursor field
+// of MaxCursorFieldBytes pass; one byte more is refused.
+func TestWireLimitsAtTheBoundary(t *testing.T) {
+	s := newServer(t, nil)
+	a := s.ot("limits", "alice")
+
+	a.send(`{"type":"op","rev":0,"op":["x"],"id":"` + strings.Repeat("i", gdoc.MaxOpIDBytes+1) + `"}`)
+	if e := a.next("error"); e.Code != "invalid_message" {
+		t.Fatalf("op id of %d bytes: %s", gdoc.MaxOpIDBytes+1, e.raw)
+	}
+	longID := strings.Repeat("i", gdoc.MaxOpIDBytes)
+	a.send(`{"type":"op","rev":0,"op":["x"],"id":"` + longID + `"}`)
+	if ack := a.next("ack"); ack.id() != longID {
+		t.Fatalf("op id of %d bytes: %s", gdoc.MaxOpIDBytes, ack.raw)
+	}
+
+	a.send(`{"type":"chat","message":"hi","client_msg_id":"` + strings.Repeat("c", gdoc.MaxClientIDBytes+1) + `"}`)
+	if e := a.next("error"); e.Code != "invalid_message" {
+		t.Fatalf("client_msg_id of %d bytes: %s", gdoc.MaxClientIDBytes+1, e.raw)
+	}
+	msgID := strings.Repeat("c", gdoc.MaxClientIDBytes)
+	a.send(`{"type":"chat","message":"hi","client_msg_id":"` + msgID + `"}`)
+	if ack := a.next("chat_ack"); ack.ClientMsgID != msgID {
+		t.Fatalf("client_msg_id of %d bytes: %s", gdoc.MaxClientIDBytes, ack.raw)
+	}
+
+	// A JSON string of n bytes in all: the quotes count.
+	field := func(n int) string { return `"` + strings.Repeat("p", n-2) + `"` }
+	a.send(`{"type":"cursor","position":` + field(gdoc.MaxCursorFieldBytes+1) + `}`)
+	if e := a.next("error"); e.Code != "invalid_message" {
+		t.Fatalf("cursor field of %d bytes: %s", gdoc.MaxCursorFieldBytes+1, e.raw)
+	}
+	b := s.ot("limits", "bob")
+	a.send(`{"type":"cursor","position":` + field(gdoc.MaxCursorFieldBytes) + `}`)
+	if c := b.next("cursor"); len(c.Position) != gdoc.MaxCursorFieldBytes {
+		t.Fatalf("cursor field of %d bytes reached bob as %d bytes: %.80s", gdoc.MaxCursorFieldBytes, len(c.Position), c.raw)
 	}
 }
