@@ -441,19 +441,16 @@ func (c *client) until(what string, pred func(msg) bool) msg {
 	}
 }
 
-// quiet asserts that nothing but presence and cursor messages arrives
-// for d.
-func (c *client) quiet(d time.Duration) {
+// quiet asserts that nothing but presence and cursor messages reached c
+// before the pong of a ping sent now. That proves the absence of anything
+// the server queued for c before the pong: a synchronous refusal's
+// side effects, and a commit's fan-out once its ack reached the author
+// (collab queues both under the document's lock).
+func (c *client) quiet() {
 	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case m, ok := <-c.in:
-			if ok && !noise[m.Type] {
-				c.t.Fatalf("unexpected message %s", m.raw)
-			}
-		case <-deadline:
-			return
+	for _, m := range c.roundTrip() {
+		if !noise[m.Type] {
+			c.t.Fatalf("unexpected message %s", m.raw)
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/ws"
 )
 
@@ -139,7 +141,7 @@ func TestOpAckAndRelay(t *testing.T) {
 		if text, rev := s.current("relay"); text != "Xhéllo 😀" || rev != 2 {
 			t.Fatalf("resend changed the text: %q rev %d", text, rev)
 		}
-		b.quiet(100 * time.Millisecond)
+		b.quiet()
 	})
 
 	t.Run("CatchUpSince", func(t *testing.T) {
@@ -211,7 +213,7 @@ func TestChat(t *testing.T) {
 			t.Fatalf("%.40s: error %s", bad, e.raw)
 		}
 	}
-	b.quiet(50 * time.Millisecond)
+	b.quiet()
 }
 
 func TestPresencePerUser(t *testing.T) {
@@ -552,15 +554,29 @@ func TestGarbageNeverHurts(t *testing.T) {
 // TestRevokedTokenCloses: logging out (revoking the token) ends the
 // sessions opened with it.
 func TestRevokedTokenCloses(t *testing.T) {
-	s := newServer(t, func(c *ws.Config) { c.ReauthInterval = 50 * time.Millisecond })
+	checks := make(chan struct{}, 64)
+	var watched atomic.Value // the token whose checks count
+	s := newServer(t, func(c *ws.Config) {
+		c.ReauthInterval = 20 * time.Millisecond
+		c.Auth = countingAuth{c.Auth, &watched, checks}
+	})
 	tok := s.token("alice")
+	watched.Store(tok)
 	c, _, err := s.dial("revoke", dialOpts{subprotocols: []string{"gdoc.v1", "bearer." + tok}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := s.ot("revoke", "bob")
-	c.roundTrip() // survives several re-checks while the token is valid
-	time.Sleep(150 * time.Millisecond)
+	// The handshake checked the token; then c survives three re-checks
+	// while it is valid.
+	timeout := time.After(waitFor)
+	for n := 0; n < 1+3; n++ {
+		select {
+		case <-checks:
+		case <-timeout:
+			t.Fatalf("only %d token checks within %v", n, waitFor)
+		}
+	}
 	c.roundTrip()
 	if err := s.Auth.Revoke(context.Background(), tok); err != nil {
 		t.Fatal(err)
@@ -570,6 +586,25 @@ func TestRevokedTokenCloses(t *testing.T) {
 		t.Fatalf("closed with %d %q", code, reason)
 	}
 	other.roundTrip()
+}
+
+// countingAuth is the real authenticator that also signals every check of
+// the watched token.
+type countingAuth struct {
+	gdoc.Authenticator
+	watched *atomic.Value
+	checks  chan<- struct{}
+}
+
+func (a countingAuth) Authenticate(ctx context.Context, token string) (*gdoc.User, error) {
+	u, err := a.Authenticator.Authenticate(ctx, token)
+	if a.watched.Load() == token {
+		select {
+		case a.checks <- struct{}{}:
+		default:
+		}
+	}
+	return u, err
 }
 
 // TestSameOpIDInTwoDocuments: ops that share id and revision in two
