@@ -164,7 +164,8 @@ export class DocumentSession {
         this.cursors.clear()
         this.update({ cursors: [] })
       },
-      onStatus: (status) => this.update({ status }),
+      // "Connected" waits for the first init: before it there is no text to edit.
+      onStatus: (status) => this.update({ status: status === 'connected' && !this.snap.loaded ? 'connecting' : status }),
       onRefused: (code, reason) => {
         this.update({ problem: refusalMessage(code), refusal: code })
         opts.onRefused?.(code, reason)
@@ -425,7 +426,7 @@ export class DocumentSession {
     } else if (m.content !== undefined) {
       this.rebaseOnto(m.content, m.rev)
     }
-    this.update({ loaded: true })
+    this.update({ loaded: true, status: this.conn.status })
     this.refreshCounters()
     this.chat.flush()
     this.cursorDirty = true

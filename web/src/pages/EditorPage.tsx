@@ -62,7 +62,10 @@ export default function EditorPage({ docId }: { docId: string }) {
   }, [snap.title])
 
   // A language picked here shows at once; the server's "document" message
-  // (to every editor, this one included) then takes over.
+  // (to every editor, this one included) then takes over: once the server's
+  // language moves on from the one the pick was made against, the pick is
+  // dropped (state adjusted while rendering, as React's docs show, not in an effect).
+  if (languagePick && languagePick.base !== snap.language) setLanguagePick(null)
   const language = languagePick && languagePick.base === snap.language ? languagePick.lang : snap.language
   const highlight = editorLanguage(language, snap.title)
 
@@ -157,6 +160,8 @@ export default function EditorPage({ docId }: { docId: string }) {
             scrollBeyondLastLine: false,
             wordWrap: 'on',
             ariaLabel: 'Document editor',
+            // Until the first init there is no session text to edit: keys would be lost.
+            readOnly: !snap.loaded,
           }}
         />
       </div>
