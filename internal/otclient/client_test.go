@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/ot/ottest"
 )
 
 // server is a minimal authority for testing State: it transforms an op
@@ -37,19 +38,6 @@ func (s *server) receive(t *testing.T, o Outgoing) (rev int64, op ot.Op) {
 	s.history = append(s.history, op)
 	s.ids[o.ID] = int64(len(s.history))
 	return int64(len(s.history)), op
-}
-
-func randomEdit(rng *rand.Rand, n int) ot.Op {
-	pos := rng.IntN(n + 1)
-	var op ot.Op
-	if pos > 0 {
-		op = append(op, ot.Component{Skip: pos})
-	}
-	if pos < n && rng.IntN(3) == 0 {
-		return append(op, ot.Component{Delete: 1 + rng.IntN(n-pos)})
-	}
-	inserts := []string{"a", "😀", "\r\n", "中文", "x"}
-	return append(op, ot.Component{Insert: inserts[rng.IntN(len(inserts))]})
 }
 
 // TestStateConverges runs three clients against the server with messages
@@ -105,7 +93,7 @@ func TestStateConverges(t *testing.T) {
 			i := rng.IntN(3)
 			switch rng.IntN(4) {
 			case 0:
-				out, err := clients[i].Edit(randomEdit(rng, clients[i].Doc.Len()))
+				out, err := clients[i].Edit(ottest.RandomOp(rng, clients[i].Text()))
 				if err != nil {
 					t.Fatal(err)
 				}

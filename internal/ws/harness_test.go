@@ -23,6 +23,7 @@ import (
 	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/ot"
 	"github.com/gdoc/gdoc/internal/sqlite"
+	"github.com/gdoc/gdoc/internal/testenv"
 	"github.com/gdoc/gdoc/internal/ws"
 )
 
@@ -361,9 +362,12 @@ func receivedWithin[T any](done <-chan T, limit time.Duration) bool {
 // saying what it waited for and the scenario's state at that moment.
 func waitWithin(t testing.TB, done <-chan struct{}, limit time.Duration, what string, state func() string) {
 	t.Helper()
-	if !receivedWithin(done, limit) {
-		t.Fatalf("timed out after %v waiting for %s; state:\n%s", limit, what, state())
-	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("state while waiting for %s:\n%s", what, state())
+		}
+	}()
+	testenv.WaitClosed(t, done, limit, what)
 }
 
 // waitGroupDone is closed when wg's count reaches zero; the goroutine
