@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -64,8 +65,36 @@ type Config struct {
 	// X-Forwarded-For header names the client, for the auth rate limit.
 	TrustedProxies  []netip.Prefix
 	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	LogFormat       string // "text" or "json"
+	// ReadHeaderTimeout and ReadTimeout bound how long a client may take to
+	// send a request's headers, and its whole request (headers and body),
+	// so that a client trickling bytes cannot hold a handler. WebSockets are
+	// not cut by them (hijacked connections drop the deadline).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	// MaxDocumentBytes bounds a document's text (UTF-8 bytes): a REST create
+	// or PUT past it is answered 413 and changes nothing.
+	MaxDocumentBytes int64
+	// RESTWriteRateLimit bounds document creates, updates, deletes and restores per
+	// minute per user; 0 disables.
+	RESTWriteRateLimit int
+	// WebSocket admission, per instance (0 disables each):
+	WSMaxConnsPerIP        int // open connections per client address
+	WSMaxConnsPerUser      int // open connections per user
+	WSHandshakesPerIPMin   int // handshakes per minute per client address
+	WSHandshakesPerUserMin int // handshakes per minute per user
+	LogLevel               slog.Level
+	LogFormat              string // "text" or "json"
+	// MetricsAddr is the host:port of the operators' listener serving
+	// GET /metrics (and pprof when Pprof); "" serves neither.
+	MetricsAddr string
+	Pprof       bool
+
+	// HistoryCheckpointEvery is the most ops a history read replays after a
+	// checkpoint of the text (internal/history).
+	HistoryCheckpointEvery int64
+	// HistoryKeepRevisions trims each document's op log to about this many
+	// revisions (0 keeps everything).
+	HistoryKeepRevisions int64
 }
 
 // Addr is the address to listen on.
@@ -185,6 +214,22 @@ var settings = []setting{
 		c.AutoSaveInterval = d
 		return err
 	}},
+	{"HISTORY_CHECKPOINT_EVERY", "history-checkpoint-every", "1000", "revisions between checkpoints of a document's text: the most ops a history read replays", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 100000 {
+			return errorf("HISTORY_CHECKPOINT_EVERY must be a whole number of revisions from 1 to 100000, not %q.", v)
+		}
+		c.HistoryCheckpointEvery = n
+		return nil
+	}},
+	{"HISTORY_KEEP_REVISIONS", "history-keep-revisions", "0", "0 keeps every op; otherwise ops older than about this many revisions are dropped once a checkpoint covers them (history then starts later, and a reconnect from before gets the whole text)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errorf("HISTORY_KEEP_REVISIONS must be a whole number of revisions (0 keeps everything), not %q.", v)
+		}
+		c.HistoryKeepRevisions = n
+		return nil
+	}},
 	{"MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest accepted REST request body in bytes (larger: 413)", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {
@@ -201,7 +246,7 @@ var settings = []setting{
 		c.AuthRateLimit = n
 		return nil
 	}},
-	{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies (nginx) whose X-Real-IP / X-Forwarded-For names the client for the auth rate limit; empty trusts no header", func(c *Config, v string) error {
+	{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies (nginx) whose X-Real-IP / X-Forwarded-For names the client for rate limits and connection caps; empty trusts no header", func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		for _, part := range strings.Split(v, ",") {
 			if part = strings.TrimSpace(part); part == "" {
@@ -224,6 +269,44 @@ var settings = []setting{
 		c.ShutdownTimeout = d
 		return err
 	}},
+	{"READ_HEADER_TIMEOUT", "read-header-timeout", "10", "seconds a client may take to send a request's headers", func(c *Config, v string) error {
+		d, err := parseSeconds("READ_HEADER_TIMEOUT", v)
+		c.ReadHeaderTimeout = d
+		return err
+	}},
+	{"READ_TIMEOUT", "read-timeout", "60", "seconds a client may take to send a whole request, body included (WebSockets are not cut by it)", func(c *Config, v string) error {
+		d, err := parseSeconds("READ_TIMEOUT", v)
+		c.ReadTimeout = d
+		return err
+	}},
+	{"MAX_DOCUMENT_BYTES", "max-document-bytes", "4194304", "largest document text in bytes (UTF-8); a REST create or update past it is refused with 413", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 1<<30 {
+			return errorf("MAX_DOCUMENT_BYTES must be a whole number of bytes from 1024 to 1073741824, not %q.", v)
+		}
+		c.MaxDocumentBytes = n
+		return nil
+	}},
+	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes and restores per minute per user (0 disables)", func(c *Config, v string) (err error) {
+		c.RESTWriteRateLimit, err = parseCount("REST_WRITE_RATE_LIMIT", v)
+		return err
+	}},
+	{"WS_MAX_CONNECTIONS_PER_IP", "ws-max-connections-per-ip", "1000", "open WebSocket connections per client address on one instance (0 disables)", func(c *Config, v string) (err error) {
+		c.WSMaxConnsPerIP, err = parseCount("WS_MAX_CONNECTIONS_PER_IP", v)
+		return err
+	}},
+	{"WS_MAX_CONNECTIONS_PER_USER", "ws-max-connections-per-user", "50", "open WebSocket connections per user on one instance (0 disables)", func(c *Config, v string) (err error) {
+		c.WSMaxConnsPerUser, err = parseCount("WS_MAX_CONNECTIONS_PER_USER", v)
+		return err
+	}},
+	{"WS_HANDSHAKES_PER_IP", "ws-handshakes-per-ip", "600", "WebSocket handshakes per minute per client address (0 disables)", func(c *Config, v string) (err error) {
+		c.WSHandshakesPerIPMin, err = parseCount("WS_HANDSHAKES_PER_IP", v)
+		return err
+	}},
+	{"WS_HANDSHAKES_PER_USER", "ws-handshakes-per-user", "300", "WebSocket handshakes per minute per user (0 disables)", func(c *Config, v string) (err error) {
+		c.WSHandshakesPerUserMin, err = parseCount("WS_HANDSHAKES_PER_USER", v)
+		return err
+	}},
 	{"LOG_LEVEL", "log-level", "", "debug, info, warn or error (default info, or debug when DEBUG is true)", func(c *Config, v string) error {
 		if v == "" {
 			return nil
@@ -239,6 +322,22 @@ var settings = []setting{
 		}
 		c.LogFormat = v
 		return nil
+	}},
+	{"METRICS_ADDR", "metrics-addr", "", "host:port of a separate listener serving GET /metrics (Prometheus); empty serves no metrics", func(c *Config, v string) error {
+		if v == "" {
+			c.MetricsAddr = ""
+			return nil
+		}
+		_, port, err := net.SplitHostPort(v)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return errorf("METRICS_ADDR must be host:port (like 127.0.0.1:9090), not %q.", v)
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
+	{"PPROF", "pprof", "false", "serve net/http/pprof under /debug/pprof/ on the METRICS_ADDR listener (true/false)", func(c *Config, v string) (err error) {
+		c.Pprof, err = parseBool("PPROF", v)
+		return err
 	}},
 }
 
@@ -318,6 +417,9 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 		return nil, err
 	}
 	c.RedisURL = redisURL
+	if c.Pprof && c.MetricsAddr == "" {
+		return nil, errorf("PPROF needs METRICS_ADDR: pprof is served only on the metrics listener, never the public one.")
+	}
 	if c.Postgres() && c.SecretKey == "" {
 		return nil, errorf("SECRET_KEY is required with a PostgreSQL DATABASE_URL (every instance must sign tokens with the same key); generate one with `openssl rand -hex 32`.")
 	}
@@ -365,6 +467,7 @@ func writeUsage(w io.Writer) {
 		fmt.Fprintf(w, "  --%s  (env %s, default %s)\n      %s\n", s.flag, s.env, def, s.usage)
 	}
 	fmt.Fprintf(w, "  --env-file  (default .env)\n      file of KEY=VALUE lines read when it exists\n")
+	fmt.Fprintf(w, "\nCommands:\n  gdoc backup [flags] FILE\n      write a consistent copy of the embedded SQLite database to FILE while the server runs\n")
 }
 
 func parseBool(name, v string) (bool, error) {
@@ -375,6 +478,14 @@ func parseBool(name, v string) (bool, error) {
 		return false, nil
 	}
 	return false, errorf("%s must be true or false, not %q.", name, v)
+}
+
+func parseCount(name, v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 || n > 1_000_000_000 {
+		return 0, errorf("%s must be a whole number, 0 or more (0 disables the limit), not %q.", name, v)
+	}
+	return n, nil
 }
 
 func parseSeconds(name, v string) (time.Duration, error) {

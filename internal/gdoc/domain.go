@@ -13,6 +13,9 @@ type User struct {
 	Email        string    `json:"email"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// TokenEpoch is raised by "log out everywhere": tokens issued with a
+	// lower epoch are refused.
+	TokenEpoch int64 `json:"-"`
 }
 
 // DocumentIDPattern is the shape of every document id (PROTOCOL.md).
@@ -84,4 +87,15 @@ type Participant struct {
 	Username string    `json:"username"`
 	Color    string    `json:"color"`
 	JoinedAt time.Time `json:"joined_at"`
+}
+
+// Checkpoint is a document's text at revision Rev, kept so that reading
+// its history replays a bounded number of ops (internal/history). Blame is
+// history's per-line attribution at Rev as JSON, opaque to the stores; ""
+// attributes every line to Rev itself, with no author (the text as created).
+type Checkpoint struct {
+	DocID   string
+	Rev     int64
+	Content string
+	Blame   string
 }

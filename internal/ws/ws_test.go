@@ -436,6 +436,9 @@ func TestSlowConsumer(t *testing.T) {
 	if code != ws.CloseSlowConsumer || reason != "Slow consumer" {
 		t.Fatalf("slow consumer closed with %d %q, want 4429 \"Slow consumer\"", code, reason)
 	}
+	if n := s.Handler.SlowConsumersDropped(); n != 1 {
+		t.Fatalf("SlowConsumersDropped = %d, want 1", n)
+	}
 }
 
 // TestHalfOpen: a peer that never answers pings is dropped and leaves.

@@ -52,6 +52,8 @@ export class Connection {
   private stopped = false
   /** refused is set by a refusal: only an explicit reconnectNow opens again, not the network coming back. */
   private refused = false
+  /** The token the current socket was opened with. */
+  private openedWith: string | null = null
   private readonly opts: ConnectionOptions
   private readonly factory: SocketFactory
   private readonly onOnline = () => {
@@ -123,6 +125,7 @@ export class Connection {
       this.opts.onRefused(CLOSE_CODES.unauthenticated, 'Missing token')
       return
     }
+    this.openedWith = token
     let socket: SocketLike
     try {
       socket = this.factory(this.opts.url(), [OT_SUBPROTOCOL, `bearer.${token}`])
@@ -168,7 +171,15 @@ export class Connection {
     }
     this.opts.onDown(why)
     if (!retry) return
-    // The code alone decides: see isRefusal in protocol.ts.
+    // A refresh revokes the old token, and the server then closes sockets
+    // opened with it (4401): with a newer token at hand that is no refusal.
+    const token = this.opts.token()
+    if (why.code === CLOSE_CODES.unauthenticated && token !== null && token !== this.openedWith) {
+      this.attempt = 0
+      this.scheduleRetry()
+      return
+    }
+    // Otherwise the code alone decides: see isRefusal in protocol.ts.
     if (isRefusal(why.code)) {
       this.refused = true
       this.setStatus('offline')

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Authority } from './testkit'
 import { Hub, open, stopAll } from './testHub'
 
@@ -111,5 +111,33 @@ describe('a server whose data went back in time', () => {
     expect(a.text).toBe('hello world!')
     expect(hub.doc.text).toBe('hello world!')
     expect(a.getSnapshot().unsaved).toBe(0)
+  })
+})
+
+describe('a server that cannot store edits for a while', () => {
+  it('says saving is paused, keeps resending, and commits the edit once when storage returns', () => {
+    vi.useFakeTimers()
+    try {
+      const hub = new Hub()
+      const a = open(hub, 'a')
+      hub.pump()
+      hub.storageDown = true
+      a.applyLocal([5, ' world'])
+      hub.pump()
+      expect(a.getSnapshot().savingPaused).toBe(true)
+      expect(a.getSnapshot().unsaved).toBe(1)
+      vi.advanceTimersByTime(1_000)
+      hub.pump()
+      expect(a.getSnapshot().savingPaused).toBe(true)
+      expect(hub.doc.text).toBe('hello')
+      hub.storageDown = false
+      vi.advanceTimersByTime(1_000)
+      hub.pump()
+      expect(a.getSnapshot().savingPaused).toBe(false)
+      expect(a.getSnapshot().unsaved).toBe(0)
+      expect(hub.doc.text).toBe('hello world')
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

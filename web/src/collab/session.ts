@@ -43,6 +43,11 @@ export interface SessionSnapshot extends ChatState {
   problem: string | null
   /** Why the connection stopped for good (a close code retrying cannot fix), or null. */
   refusal: RefusalCode | null
+  /**
+   * The server answered the in-flight edit `unavailable` (its database is
+   * down or full): edits are kept and resent until one is acknowledged.
+   */
+  savingPaused: boolean
 }
 
 /** TextChange tells the editor binding how the text changed for a reason other than its own typing. */
@@ -132,6 +137,7 @@ export class DocumentSession {
       cursors: [],
       problem: null,
       refusal: null,
+      savingPaused: false,
       olderChat: false,
     }
     this.unsavedStore = new UnsavedStore({
@@ -483,6 +489,7 @@ export class DocumentSession {
       throw e
     }
     this.remember(rev, inflight.op)
+    if (this.snap.savingPaused) this.update({ savingPaused: false })
     this.afterServerProgress()
   }
 
@@ -509,6 +516,7 @@ export class DocumentSession {
     const inflightId = client && client.state.name !== 'Synchronized' ? client.state.inflight.id : null
     if (id !== undefined && id === inflightId) {
       if (RETRYABLE.has(code)) {
+        if (code === 'unavailable' && !this.snap.savingPaused) this.update({ savingPaused: true })
         if (this.retryOpTimer === null) {
           this.retryOpTimer = setTimeout(() => {
             this.retryOpTimer = null

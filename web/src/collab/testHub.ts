@@ -16,6 +16,8 @@ export class Hub {
   doc = new Authority('hello')
   sockets: HubSocket[] = []
   sentIds: string[] = []
+  /** While set, ops are answered `unavailable` (the server's database is down). */
+  storageDown = false
   chats = 0
   history: ChatMessage[] = []
 
@@ -44,7 +46,9 @@ export class Hub {
   }
 
   private handle(from: HubSocket, m: ClientMessage): void {
-    if (m.type === 'op') {
+    if (m.type === 'op' && this.storageDown) {
+      from.down.push({ type: 'error', code: 'unavailable', message: 'Storage is unavailable; resend the op later with the same id.', id: m.id })
+    } else if (m.type === 'op') {
       this.sentIds.push(m.id)
       const { rev, committed } = this.doc.receive(m.rev, m.op, m.id)
       from.down.push({ type: 'ack', id: m.id, rev })

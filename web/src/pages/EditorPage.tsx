@@ -12,6 +12,7 @@ import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
 import { CLOSE_CODES } from '../protocol'
+import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
@@ -42,6 +43,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const [languagePick, setLanguagePick] = useState<{ lang: string; base: string } | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
+  const [mounted, setMounted] = useState<{ ed: CodeEditor; monaco: Monaco } | null>(null)
 
   useEffect(() => {
     session.start()
@@ -73,6 +75,7 @@ export default function EditorPage({ docId }: { docId: string }) {
     unbind.current?.()
     unbind.current = bindEditor(ed, monaco, session)
     ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
+    setMounted({ ed, monaco })
     ed.focus()
   }
 
@@ -116,6 +119,7 @@ export default function EditorPage({ docId }: { docId: string }) {
             ))}
           </select>
         </label>
+        <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
           <ul className="avatars">
@@ -134,7 +138,11 @@ export default function EditorPage({ docId }: { docId: string }) {
         <span className="status-dot" aria-hidden="true" />
         <span>{status}</span>
         <span className="unsaved" data-testid="unsaved">
-          {snap.unsaved === 0 ? 'All changes saved' : `${snap.unsaved} unsaved edit${snap.unsaved === 1 ? '' : 's'}`}
+          {snap.unsaved === 0
+            ? 'All changes saved'
+            : snap.savingPaused
+              ? `Saving paused: the server cannot store edits right now. ${snap.unsaved} unsaved edit${snap.unsaved === 1 ? ' is' : 's are'} kept and will be sent when it recovers.`
+              : `${snap.unsaved} unsaved edit${snap.unsaved === 1 ? '' : 's'}`}
         </span>
         <span className="rev">rev {snap.rev}</span>
         {canReconnect && (
