@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { launchBrowser, register, startServer, token } from './harness.mjs'
+import { createDocument, launchBrowser, register, startServer, token } from './harness.mjs'
 
 describe('a document deleted while open', () => {
   let server
@@ -29,10 +29,7 @@ describe('a document deleted while open', () => {
     await register(alice, `alice${n}`)
     await register(bob, `bob${n}`)
 
-    await alice.getByLabel('Title').fill('doomed.txt')
-    await alice.getByRole('button', { name: 'Create document' }).click()
-    await alice.waitForURL(/\/d\/[^/]+$/)
-    const docId = decodeURIComponent(new URL(alice.url()).pathname.split('/')[2])
+    const docId = await createDocument(alice, 'doomed.txt')
     const docPath = `/d/${encodeURIComponent(docId)}`
 
     let bobSockets = 0

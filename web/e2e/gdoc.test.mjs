@@ -2,129 +2,30 @@
 // Debian's Chromium driven by playwright-core. Two users in two browser
 // contexts edit one document, chat, undo, reload, go offline and back.
 
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const repoRoot = resolve(here, '..', '..')
-const artifacts = join(repoRoot, 'test-artifacts')
-const bin = process.env.GDOC_BIN ?? join(repoRoot, 'bin', 'gdoc')
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-]
+import {
+  artifacts,
+  createDocument,
+  editorText,
+  eventually,
+  focusEditorEnd,
+  launchBrowser,
+  makeArtifacts,
+  register,
+  serverContent,
+  startServer,
+  trackForeignRequests,
+  waitSynced,
+} from './harness.mjs'
 
 let server
 let baseURL
-let dataDir
 let browser
 const foreignRequests = []
 
-/** startServer runs the binary on a random port and resolves with its base URL. */
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-'))
-  server = spawn(bin, [], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      SECRET_KEY: randomBytes(36).toString('base64').slice(0, 48),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolveURL, reject) => {
-    let log = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${log}`)), 20_000)
-    const onData = (chunk) => {
-      log += chunk
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolveURL(m[1])
-      }
-    }
-    server.stdout.on('data', onData)
-    server.stderr.on('data', onData)
-    server.on('error', (err) => {
-      clearTimeout(timer)
-      reject(new Error(`cannot start ${bin} (set GDOC_BIN; \`make build\` builds bin/gdoc): ${err.message}`))
-    })
-    server.on('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code}:\n${log}`))
-    })
-  })
-}
-
-async function newContext(options = {}) {
-  const context = await browser.newContext({ baseURL, ...options })
-  context.on('request', (req) => {
-    const url = new URL(req.url())
-    const local = url.protocol === 'data:' || url.protocol === 'blob:' || url.host === new URL(baseURL).host
-    if (!local) foreignRequests.push(req.url())
-  })
-  context.on('websocket', (ws) => {
-    if (new URL(ws.url()).host !== new URL(baseURL).host) foreignRequests.push(ws.url())
-  })
-  return context
-}
-
-async function register(page, username) {
-  await page.goto('/register')
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Email').fill(`${username}@example.com`)
-  await page.getByLabel('Password').fill('securepass123')
-  await page.getByRole('button', { name: 'Register' }).click()
-  await page.waitForURL((u) => u.pathname === '/')
-}
-
-/** editorText reads what Monaco shows. */
-const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
-
-async function waitSynced(page) {
-  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
-}
-
-async function serverContent(docId) {
-  const res = await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)
-  assert.equal(res.status, 200)
-  return (await res.json()).content
-}
-
-/** eventually retries fn until it stops throwing (bounded). */
-async function eventually(fn, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-}
-
-async function focusEditorEnd(page) {
-  await page.locator('.monaco-editor .view-lines').click()
-  await page.keyboard.press('Control+End')
-}
+const newContext = async (options = {}) => trackForeignRequests(await browser.newContext({ baseURL, ...options }), baseURL, foreignRequests)
 
 describe('G-Doc in the browser', () => {
   let alice
@@ -134,10 +35,10 @@ describe('G-Doc in the browser', () => {
   let docId
 
   before(async () => {
-    mkdirSync(artifacts, { recursive: true })
-    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
-    baseURL = await startServer()
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    makeArtifacts()
+    server = await startServer()
+    baseURL = server.baseURL
+    browser = await launchBrowser()
     aliceCtx = await newContext()
     bobCtx = await newContext()
     alice = await aliceCtx.newPage()
@@ -146,13 +47,7 @@ describe('G-Doc in the browser', () => {
 
   after(async () => {
     await browser?.close()
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      process.kill(server.pid, 'SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-      if (server.exitCode === null) process.kill(server.pid, 'SIGKILL')
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    await server?.stop()
   })
 
   it('registers two users; one creates a document, the other joins it by id', async () => {
@@ -160,10 +55,7 @@ describe('G-Doc in the browser', () => {
     await register(bob, `bob${Date.now() % 100000}`)
 
     await alice.screenshot({ path: join(artifacts, 'dashboard.png') })
-    await alice.getByLabel('Title').fill('shared.js')
-    await alice.getByRole('button', { name: 'Create document' }).click()
-    await alice.waitForURL(/\/d\/[^/]+$/)
-    docId = decodeURIComponent(new URL(alice.url()).pathname.split('/')[2])
+    docId = await createDocument(alice, 'shared.js')
 
     await bob.getByLabel('Document ID').fill(docId)
     await bob.getByRole('button', { name: 'Join document' }).click()
@@ -190,7 +82,7 @@ describe('G-Doc in the browser', () => {
     await eventually(async () => {
       const [a, b] = await Promise.all([editorText(alice), editorText(bob)])
       assert.equal(a, b)
-      assert.equal(a, await serverContent(docId))
+      assert.equal(a, await serverContent(baseURL, docId))
       assert.match(a, /const fromAlice = "😀 αβγ";/)
       assert.match(a, /let fromBob = 42;/)
     })
@@ -215,7 +107,7 @@ describe('G-Doc in the browser', () => {
     await eventually(async () => {
       const a = await editorText(alice)
       assert.equal(a, await editorText(bob))
-      assert.equal(a, await serverContent(docId))
+      assert.equal(a, await serverContent(baseURL, docId))
       assert.ok(!a.includes('\r'), 'no CR reaches the document')
       assert.match(a, /p1\np2\n/)
       assert.ok(a.startsWith('#'), 'first caret typed at the start')
@@ -248,7 +140,7 @@ describe('G-Doc in the browser', () => {
       assert.doesNotMatch(b, /fromAlice/)
       assert.match(b, /let fromBob = 42;/)
       assert.equal(await editorText(alice), b)
-      assert.equal(await serverContent(docId), b)
+      assert.equal(await serverContent(baseURL, docId), b)
     })
     for (let i = 0; i < presses; i++) await alice.keyboard.press('Control+Shift+z')
     await eventually(async () => assert.match(await editorText(bob), /const fromAlice = "😀 αβγ";/))
@@ -313,7 +205,7 @@ describe('G-Doc in the browser', () => {
       assert.match(b, /\/\/ typed offline\n/)
       assert.equal((b.match(/typed offline/g) ?? []).length, 1)
       assert.equal(await editorText(alice), b)
-      assert.equal(await serverContent(docId), b)
+      assert.equal(await serverContent(baseURL, docId), b)
     }, 20_000)
   })
 
@@ -333,7 +225,7 @@ describe('G-Doc in the browser', () => {
       const b = await editorText(bob)
       assert.equal((b.match(/closed while offline/g) ?? []).length, 1)
       assert.equal(await editorText(alice), b)
-      assert.equal(await serverContent(docId), b)
+      assert.equal(await serverContent(baseURL, docId), b)
     }, 20_000)
   })
 
@@ -383,7 +275,7 @@ describe('G-Doc in the browser', () => {
     await bob.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
     await bob.keyboard.type('created by joining')
     await waitSynced(bob)
-    await eventually(async () => assert.equal(await serverContent(fresh), 'created by joining'))
+    await eventually(async () => assert.equal(await serverContent(baseURL, fresh), 'created by joining'))
 
     await bob.goto('/')
     await bob.getByRole('link', { name: new RegExp(fresh) }).waitFor()

@@ -1,10 +1,11 @@
 // Shared pieces of the browser tests: the gdoc binary on 127.0.0.1 with a
 // fresh data directory, Debian's Chromium through playwright-core, and small
-// page helpers. (gdoc.test.mjs still has its own copies.)
+// page helpers. Every e2e file takes its setup from here.
 
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,6 +13,8 @@ import { chromium } from 'playwright-core'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const repoRoot = resolve(here, '..', '..')
+/** artifacts is where the tests leave screenshots and downloads. */
+export const artifacts = join(repoRoot, 'test-artifacts')
 const bin = process.env.GDOC_BIN ?? join(repoRoot, 'bin', 'gdoc')
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 
@@ -27,9 +30,18 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ]
 
-/** startServer runs the binary on a random port; it resolves with { baseURL, stop }. */
-export function startServer() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-'))
+/** makeArtifacts creates the artifacts folder; it returns its path. */
+export function makeArtifacts() {
+  mkdirSync(artifacts, { recursive: true })
+  return artifacts
+}
+
+/**
+ * startServer runs the binary on a random port; it resolves with { baseURL, stop }.
+ * name (optional) goes into the data directory's name: gdoc-e2e-<name>-XXXXXX.
+ */
+export function startServer({ name } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), name ? `gdoc-e2e-${name}-` : 'gdoc-e2e-'))
   const server = spawn(bin, [], {
     env: {
       ...process.env,
@@ -85,6 +97,53 @@ export async function register(page, username) {
   await page.getByLabel('Password').fill('securepass123')
   await page.getByRole('button', { name: 'Register' }).click()
   await page.waitForURL((u) => u.pathname === '/')
+}
+
+/**
+ * trackForeignRequests records in foreign every request and WebSocket of
+ * context that goes anywhere but the server at baseURL (data: and blob: URLs
+ * are local). It returns context.
+ */
+export function trackForeignRequests(context, baseURL, foreign) {
+  const host = new URL(baseURL).host
+  context.on('request', (req) => {
+    const url = new URL(req.url())
+    const local = url.protocol === 'data:' || url.protocol === 'blob:' || url.host === host
+    if (!local) foreign.push(req.url())
+  })
+  context.on('websocket', (ws) => {
+    if (new URL(ws.url()).host !== host) foreign.push(ws.url())
+  })
+  return context
+}
+
+/** createDocument creates a document titled title from the dashboard; it resolves with its id once the editor page is open. */
+export async function createDocument(page, title) {
+  await page.getByLabel('Title').fill(title)
+  await page.getByRole('button', { name: 'Create document' }).click()
+  await page.waitForURL(/\/d\/[^/]+$/)
+  return decodeURIComponent(new URL(page.url()).pathname.split('/')[2])
+}
+
+/** editorText reads what Monaco shows. */
+export const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
+
+/** waitSynced waits until the page says every edit reached the server. */
+export async function waitSynced(page) {
+  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+}
+
+/** focusEditorEnd clicks into the editor and puts the caret at the end. */
+export async function focusEditorEnd(page) {
+  await page.locator('.monaco-editor .view-lines').click()
+  await page.keyboard.press('Control+End')
+}
+
+/** serverContent reads a (public) document's content over the REST API. */
+export async function serverContent(baseURL, docId) {
+  const res = await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)
+  assert.equal(res.status, 200)
+  return (await res.json()).content
 }
 
 /** token reads the signed-in user's bearer token from the page. */

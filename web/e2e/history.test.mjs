@@ -4,124 +4,31 @@
 // an older revision, which reaches the other's tab; blame names both; the
 // document downloads; a local file opens as a new document.
 
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const repoRoot = resolve(here, '..', '..')
-const artifacts = join(repoRoot, 'test-artifacts')
-const bin = process.env.GDOC_BIN ?? join(repoRoot, 'bin', 'gdoc')
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-]
+import {
+  artifacts,
+  createDocument,
+  editorText,
+  eventually,
+  focusEditorEnd,
+  launchBrowser,
+  makeArtifacts,
+  register,
+  startServer,
+  trackForeignRequests,
+  waitSynced,
+} from './harness.mjs'
 
 let server
 let baseURL
-let dataDir
 let browser
 const foreignRequests = []
 
-/** startServer runs the binary on a random port and resolves with its base URL. */
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-'))
-  server = spawn(bin, [], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      SECRET_KEY: randomBytes(36).toString('base64').slice(0, 48),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolveURL, reject) => {
-    let log = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${log}`)), 20_000)
-    const onData = (chunk) => {
-      log += chunk
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolveURL(m[1])
-      }
-    }
-    server.stdout.on('data', onData)
-    server.stderr.on('data', onData)
-    server.on('error', (err) => {
-      clearTimeout(timer)
-      reject(new Error(`cannot start ${bin} (set GDOC_BIN; \`make build\` builds bin/gdoc): ${err.message}`))
-    })
-    server.on('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code}:\n${log}`))
-    })
-  })
-}
-
-async function newContext(options = {}) {
-  const context = await browser.newContext({ baseURL, ...options })
-  context.on('request', (req) => {
-    const url = new URL(req.url())
-    const local = url.protocol === 'data:' || url.protocol === 'blob:' || url.host === new URL(baseURL).host
-    if (!local) foreignRequests.push(req.url())
-  })
-  context.on('websocket', (ws) => {
-    if (new URL(ws.url()).host !== new URL(baseURL).host) foreignRequests.push(ws.url())
-  })
-  return context
-}
-
-async function register(page, username) {
-  await page.goto('/register')
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Email').fill(`${username}@example.com`)
-  await page.getByLabel('Password').fill('securepass123')
-  await page.getByRole('button', { name: 'Register' }).click()
-  await page.waitForURL((u) => u.pathname === '/')
-}
-
-/** editorText reads what Monaco shows. */
-const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
-
-async function waitSynced(page) {
-  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
-}
-
-/** eventually retries fn until it stops throwing (bounded). */
-async function eventually(fn, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-}
-
-async function focusEditorEnd(page) {
-  await page.locator('.monaco-editor .view-lines').click()
-  await page.keyboard.press('Control+End')
-}
-
+const newContext = async (options = {}) => trackForeignRequests(await browser.newContext({ baseURL, ...options }), baseURL, foreignRequests)
 
 async function typeLine(page, text) {
   await focusEditorEnd(page)
@@ -137,10 +44,10 @@ describe('History in the browser', () => {
   let docId
 
   before(async () => {
-    mkdirSync(artifacts, { recursive: true })
-    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
-    baseURL = await startServer()
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    makeArtifacts()
+    server = await startServer()
+    baseURL = server.baseURL
+    browser = await launchBrowser()
     alice = await (await newContext({ acceptDownloads: true })).newPage()
     bob = await (await newContext()).newPage()
     for (const page of [alice, bob]) page.on('pageerror', (err) => pageErrors.push(String(err)))
@@ -148,13 +55,7 @@ describe('History in the browser', () => {
 
   after(async () => {
     await browser?.close()
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      process.kill(server.pid, 'SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-      if (server.exitCode === null) process.kill(server.pid, 'SIGKILL')
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    await server?.stop()
     assert.deepEqual(foreignRequests, [], 'the client fetched nothing from other hosts')
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages')
   })
@@ -162,10 +63,7 @@ describe('History in the browser', () => {
   it('two users write lines; History shows the revisions, the slider moves, the diff shows the old text', async () => {
     await register(alice, `alice${Date.now() % 100000}`)
     await register(bob, `bob${Date.now() % 100000}`)
-    await alice.getByLabel('Title').fill('notes.py')
-    await alice.getByRole('button', { name: 'Create document' }).click()
-    await alice.waitForURL(/\/d\/[^/]+$/)
-    docId = decodeURIComponent(new URL(alice.url()).pathname.split('/')[2])
+    docId = await createDocument(alice, 'notes.py')
     await bob.goto(`/d/${encodeURIComponent(docId)}`)
     for (const page of [alice, bob]) {
       await page.locator('.monaco-editor').waitFor()

@@ -3,71 +3,13 @@
 // history diff and blame, the offline Swagger UI at /docs) without one violation, and still blocks an
 // inline script. Runs the real gdoc binary (GDOC_BIN) on 127.0.0.1.
 
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const bin = process.env.GDOC_BIN ?? join(resolve(here, '..', '..'), 'bin', 'gdoc')
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-]
+import { createDocument, focusEditorEnd, launchBrowser, register, startServer, waitSynced } from './harness.mjs'
 
 let server
 let baseURL
-let dataDir
 let browser
-
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-csp-'))
-  server = spawn(bin, [], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      SECRET_KEY: randomBytes(36).toString('base64').slice(0, 48),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolveURL, reject) => {
-    let log = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${log}`)), 20_000)
-    const onData = (chunk) => {
-      log += chunk
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolveURL(m[1])
-      }
-    }
-    server.stdout.on('data', onData)
-    server.stderr.on('data', onData)
-    server.on('error', (err) => {
-      clearTimeout(timer)
-      reject(new Error(`cannot start ${bin} (set GDOC_BIN; \`make build\` builds bin/gdoc): ${err.message}`))
-    })
-    server.on('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code}:\n${log}`))
-    })
-  })
-}
 
 describe('Content-Security-Policy in the browser', () => {
   /** Every CSP violation and console error any page reported. */
@@ -79,9 +21,9 @@ describe('Content-Security-Policy in the browser', () => {
   let docId
 
   before(async () => {
-    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
-    baseURL = await startServer()
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    server = await startServer({ name: 'csp' })
+    baseURL = server.baseURL
+    browser = await launchBrowser()
     ctx = await browser.newContext({ baseURL })
     // Report violations from every page and worker start-up to the console,
     // where the listener below collects them.
@@ -100,13 +42,7 @@ describe('Content-Security-Policy in the browser', () => {
 
   after(async () => {
     await browser?.close()
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      process.kill(server.pid, 'SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-      if (server.exitCode === null) process.kill(server.pid, 'SIGKILL')
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    await server?.stop()
   })
 
   it('sends the security headers with pages, assets, API answers and errors', async () => {
@@ -126,21 +62,13 @@ describe('Content-Security-Policy in the browser', () => {
   })
 
   it('runs the editor, typing, chat and /docs without a violation', async () => {
-    await page.goto('/register')
-    await page.getByLabel('Username').fill(`csp${Date.now() % 100000}`)
-    await page.getByLabel('Email').fill(`csp${Date.now() % 100000}@example.com`)
-    await page.getByLabel('Password').fill('securepass123')
-    await page.getByRole('button', { name: 'Register' }).click()
-    await page.waitForURL((u) => u.pathname === '/')
-    await page.getByLabel('Title').fill('policy.ts')
-    await page.getByRole('button', { name: 'Create document' }).click()
-    await page.waitForURL(/\/d\/[^/]+$/)
-    docId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2])
+    await register(page, `csp${Date.now() % 100000}`)
+    docId = await createDocument(page, 'policy.ts')
     await page.locator('.monaco-editor').waitFor()
     await page.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
     await page.locator('.monaco-editor .view-lines').click()
     await page.keyboard.type('const x: number = 1\nfunction f() { return x }\n', { delay: 10 })
-    await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+    await waitSynced(page)
     const saved = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
     assert.match(saved.content, /function f\(\) \{ return x \}/)
     // Monaco started its editor worker from the server's files.
@@ -202,10 +130,9 @@ describe('Content-Security-Policy in the browser', () => {
     while (sockets.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500))
     assert.ok(sockets.length >= 2, `the socket was not reopened after the token check (${sockets.length} opened)`)
     await tab.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 })
-    await tab.locator('.monaco-editor .view-lines').click()
-    await tab.keyboard.press('Control+End')
+    await focusEditorEnd(tab)
     await tab.keyboard.type('# after rotation\n', { delay: 10 })
-    await tab.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+    await waitSynced(tab)
     const after = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
     assert.match(after.content, /# after rotation/)
     assert.ok(!pages.includes('/login'), `the tab was sent to the login page: ${pages.join(' → ')}`)
