@@ -345,13 +345,13 @@ func (s *Server) currentDocument(ctx context.Context, stored *gdoc.Document) (*d
 type updateDocumentInput struct {
 	DocumentPath
 	Body struct {
-		_        struct{} `additionalProperties:"true"`
-		Title    *string  `json:"title,omitempty" maxLength:"200"`
-		Content  *string  `json:"content,omitempty" doc:"The whole new text; committed as the minimal edit from the current text."`
-		Language *string  `json:"language,omitempty"`
-		IsPublic *bool    `json:"is_public,omitempty" doc:"Owner only. True makes the document public, false private."`
-		Visibility *string `json:"visibility,omitempty" enum:"public,link,private" doc:"Owner only."`
-		LinkRole   *string `json:"link_role,omitempty" enum:"editor,viewer" doc:"Owner only."`
+		_          struct{} `additionalProperties:"true"`
+		Title      *string  `json:"title,omitempty" maxLength:"200"`
+		Content    *string  `json:"content,omitempty" doc:"The whole new text; committed as the minimal edit from the current text."`
+		Language   *string  `json:"language,omitempty"`
+		IsPublic   *bool    `json:"is_public,omitempty" doc:"Owner only. True makes the document public, false private."`
+		Visibility *string  `json:"visibility,omitempty" enum:"public,link,private" doc:"Owner only."`
+		LinkRole   *string  `json:"link_role,omitempty" enum:"editor,viewer" doc:"Owner only."`
 	}
 }
 
