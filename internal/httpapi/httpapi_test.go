@@ -341,10 +341,19 @@ func TestOpenAPIAndDocs(t *testing.T) {
 	for path, method := range map[string]string{
 		"/auth/register": "post", "/auth/login": "post", "/auth/refresh": "post", "/auth/logout": "post", "/auth/me": "get",
 		"/documents": "post", "/documents/{id}": "put", "/documents/{id}/users": "get", "/documents/{id}/chat": "get",
-		"/documents/{id}/ops": "get",
+		"/documents/{id}/ops": "get", "/documents/{id}/members": "get", "/documents/{id}/members/{username}": "put",
+		"/documents/{id}/owner": "post",
 	} {
 		if spec.Paths[path][method] == nil {
 			t.Errorf("openapi lacks %s %s", method, path)
+		}
+	}
+	if spec.Paths["/documents/{id}/members/{username}"]["delete"] == nil {
+		t.Error("openapi lacks delete /documents/{id}/members/{username}")
+	}
+	for _, field := range []string{`"visibility"`, `"link_role"`, `"owner_username"`, `"shared"`} {
+		if !bytes.Contains(r.Body, []byte(field)) {
+			t.Errorf("openapi does not describe %s", field)
 		}
 	}
 	if !bytes.Contains(r.Body, []byte(`"detail"`)) {
