@@ -12,6 +12,7 @@ import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
 import { navigate } from '../router'
+import { AccessHeader, useDocumentAccess } from '../sharing/AccessHeader'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
 
@@ -38,6 +39,8 @@ export default function EditorPage({ docId }: { docId: string }) {
   const [languageOverride, setLanguageOverride] = useState<string | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
+  const access = useDocumentAccess(docId, snap.loaded)
+  const viewOnly = access.role === 'viewer'
 
   useEffect(() => {
     session.start()
@@ -94,12 +97,13 @@ export default function EditorPage({ docId }: { docId: string }) {
         </div>
         <label className="lang-select">
           <span className="visually-hidden">Language</span>
-          <select aria-label="Language" value={LANGUAGES.some((l) => l.id === language) ? language : 'plaintext'} onChange={(e) => void changeLanguage(e.target.value)}>
+          <select aria-label="Language" disabled={viewOnly} value={LANGUAGES.some((l) => l.id === language) ? language : 'plaintext'} onChange={(e) => void changeLanguage(e.target.value)}>
             {LANGUAGES.map((l) => (
               <option key={l.id} value={l.id}>{l.label}</option>
             ))}
           </select>
         </label>
+        <AccessHeader docId={docId} access={access} myUserId={getAuth()?.user.id} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
           <ul className="avatars">
@@ -141,6 +145,8 @@ export default function EditorPage({ docId }: { docId: string }) {
             scrollBeyondLastLine: false,
             wordWrap: 'on',
             ariaLabel: 'Document editor',
+            readOnly: viewOnly,
+            readOnlyMessage: { value: 'You can view this document but not edit it.' },
           }}
         />
       </div>
