@@ -23,6 +23,12 @@ type Config struct {
 	// instance can die, so the periodic sweep that re-reads every loaded
 	// document's head from the OpLog and recomputes presence is skipped.
 	SingleInstance bool
+	// JoinCreateLimit bounds the documents one user may create per hour by
+	// joining a fresh id; 0 means no bound.
+	JoinCreateLimit int
+	// AccessCheckInterval is how often the access of open connections is
+	// re-read from the store, whatever the bus delivered (default 5s).
+	AccessCheckInterval time.Duration
 }
 
 // Client is one connection, implemented by internal/ws.
@@ -94,8 +100,13 @@ type DocumentMessage struct {
 }
 
 // ClosingMessage asks ws to close the connection: the server is shutting
-// down (1001, going away) or the document was deleted (1008).
+// down (1001, going away), the document was deleted (1008) or the user lost
+// access (ReasonAccessRevoked).
 type ClosingMessage struct{ Reason string }
+
+// AccessMessage tells a client its role changed (it still has access); the
+// new role is enforced from its next message.
+type AccessMessage struct{ Role gdoc.Role }
 
 func (OpMessage) isMessage()         {}
 func (AckMessage) isMessage()        {}
@@ -107,6 +118,7 @@ func (UserJoinedMessage) isMessage() {}
 func (UserLeftMessage) isMessage()   {}
 func (ClosingMessage) isMessage()    {}
 func (DocumentMessage) isMessage()   {}
+func (AccessMessage) isMessage()     {}
 
 // CodeBadRevision is OpErrorMessage.Code for an op based on a revision the
 // document does not have; it is also the wire code.
@@ -117,6 +129,8 @@ const (
 	ReasonShutdown = "Server shutting down"
 	ReasonDeleted  = "Document deleted"
 	ReasonPrivate  = "Forbidden" // the document became private
+	// ReasonAccessRevoked: the user no longer has access to the document.
+	ReasonAccessRevoked = "Access revoked"
 )
 
 // Cursor is one connection's selection. Anchor and Head count code points
@@ -144,5 +158,6 @@ type JoinState struct {
 	Users    []gdoc.ActiveUser // every connected user including the joiner
 	Color    string            // the joiner's color (stable per user id)
 	Chat     []gdoc.ChatMessage
-	Cursors  []Cursor // other connections' last known cursors
+	Cursors  []Cursor  // other connections' last known cursors
+	Role     gdoc.Role // the joiner's role (viewer, editor or owner)
 }

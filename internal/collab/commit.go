@@ -82,6 +82,9 @@ func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 	if _, ok := d.clients[sub.connID]; joined && !ok {
 		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
 	}
+	if joined && !d.roles[sub.connID].CanEdit() {
+		return errViewOnly()
+	}
 	d.pending = append(d.pending, sub)
 	s.startWorkerLocked(d)
 	return nil

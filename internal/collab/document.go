@@ -42,7 +42,8 @@ type document struct {
 	idsFrom   int64
 	savedRev  int64 // newest revision known to be in a snapshot
 	clients   map[string]Client
-	sessions  map[string]int64 // conn id -> DocSession id
+	roles     map[string]gdoc.Role // conn id -> the client's role, checked on every message
+	sessions  map[string]int64     // conn id -> DocSession id
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 
@@ -66,6 +67,7 @@ func newDocument(id string) *document {
 		id:        id,
 		opIDs:     make(map[string]int64),
 		clients:   make(map[string]Client),
+		roles:     make(map[string]gdoc.Role),
 		sessions:  make(map[string]int64),
 		cursors:   make(map[string]Cursor),
 		announced: make(map[string]gdoc.ActiveUser),

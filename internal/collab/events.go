@@ -75,6 +75,9 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) {
 		d.remoteHint = max(d.remoteHint, d.head+1)
 		s.startWorkerLocked(d)
 		s.queuePresenceLocked(d)
+		s.queueAccessCheckLocked(d) // an access event may have been lost too
+	case gdoc.EventAccess:
+		s.queueAccessCheckLocked(d)
 	case gdoc.EventChat:
 		var chat gdoc.ChatMessage
 		if err := json.Unmarshal(ev.Payload, &chat); err != nil {
@@ -244,7 +247,11 @@ func (s *Service) joined(docID string, c Client) (*document, error) {
 	if d != nil {
 		d.mu.Lock()
 		_, ok := d.clients[c.ConnID()]
+		role := d.roles[c.ConnID()]
 		d.mu.Unlock()
+		if ok && !role.CanRead() {
+			return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "You no longer have access to this document.")
+		}
 		if ok {
 			return d, nil
 		}

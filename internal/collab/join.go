@@ -8,13 +8,17 @@ import (
 )
 
 // Join registers c on docID, creating the document (owned by c.User(),
-// title = id, public) if it does not exist.
+// title = id, public) if it does not exist — unless since >= 0 (a
+// reconnect), the id was deleted, or the user created JoinCreateLimit
+// documents in the last hour.
 //
 // since < 0 asks for the full content; since >= 0 for the ops committed
 // after since (JoinState.Ops, never nil then). EINVALID for a bad id or a
-// since ahead of the head ("bad revision"), EFORBIDDEN for another user's
-// private document, EUNAVAILABLE while shutting down or when the store is
-// down. Everything committed after JoinState.Rev reaches c through Deliver,
+// since ahead of the head ("bad revision"), ENOTFOUND for a deleted id or a
+// reconnect to a missing one, ERATELIMITED past the creation limit,
+// EFORBIDDEN without access (gdoc.Document.RoleOf; checked again once the
+// connection is registered, so a join racing a withdrawal never ends up
+// open), EUNAVAILABLE while shutting down or when the store is down. Everything committed after JoinState.Rev reaches c through Deliver,
 // in revision order, without gaps — possibly before Join returns.
 func (s *Service) Join(ctx context.Context, docID string, c Client, since int64) (JoinState, error) {
 	user := c.User()
@@ -24,12 +28,13 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 	if user == nil || user.ID == "" {
 		return JoinState{}, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Joining a document needs a signed-in user.")
 	}
-	meta, err := s.documentOrCreate(ctx, docID, user)
+	meta, err := s.documentOrCreate(ctx, docID, user, since)
 	if err != nil {
 		return JoinState{}, err
 	}
-	if !meta.Public && meta.OwnerID != user.ID {
-		return JoinState{}, gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
+	role := meta.RoleOf(user.ID)
+	if !role.CanRead() {
+		return JoinState{}, errNoAccess()
 	}
 	d, err := s.hold(ctx, docID)
 	if err != nil {
@@ -98,6 +103,7 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 	}
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
+	d.roles[connID] = role
 	d.idleSince = time.Time{}
 	if session != nil {
 		d.sessions[connID] = session.ID
@@ -151,26 +157,85 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 			state.Ops = append(msgs, state.Ops...)
 		}
 	}
+	// Access is read again now that c is registered: a withdrawal that
+	// committed before this read is seen here, and one after it finds c
+	// in d.clients when it re-checks.
+	fresh, err := s.cfg.Store.Document(ctx, docID)
+	if err == nil {
+		role = fresh.RoleOf(user.ID)
+	}
+	if err != nil || !role.CanRead() {
+		s.Leave(docID, c)
+		if err != nil {
+			return JoinState{}, err
+		}
+		return JoinState{}, errNoAccess()
+	}
+	d.mu.Lock()
+	if _, ok := d.clients[connID]; ok && d.roles[connID] != role {
+		d.roles[connID] = role
+	}
+	d.mu.Unlock()
+	state.Role = role
+	state.Document.Visibility, state.Document.LinkRole, state.Document.OwnerID = fresh.Visibility, fresh.LinkRole, fresh.OwnerID
+	state.Document.OwnerUsername, state.Document.Public = fresh.OwnerUsername, fresh.Public
 	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: docID, Kind: gdoc.EventPresence})
 	return state, nil
 }
 
-// documentOrCreate returns docID's metadata, creating the document on a
-// first join (the seed's "enter a document ID and share it" flow).
-func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User) (*gdoc.Document, error) {
+// documentOrCreate returns docID's metadata (with its members), creating
+// the document on a first join (the seed's "enter a document ID and share
+// it" flow). A reconnect (since >= 0) never creates, a deleted id is never
+// created again, and a user creates at most JoinCreateLimit documents an
+// hour this way.
+func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User, since int64) (*gdoc.Document, error) {
 	meta, err := s.cfg.Store.Document(ctx, docID)
 	if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
 		return meta, err
 	}
-	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true}
-	err = s.cfg.Store.CreateDocument(ctx, doc)
-	if gdoc.ErrorCode(err) == gdoc.ECONFLICT { // created by a concurrent join
+	deleted, err := s.cfg.Store.DocumentDeleted(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	if deleted {
+		return nil, errDeleted()
+	}
+	if since >= 0 {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "This document does not exist (any more).")
+	}
+	if limit := s.cfg.JoinCreateLimit; limit > 0 {
+		n, err := s.cfg.Store.DocumentsCreatedSince(ctx, user.ID, time.Now().Add(-time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if n >= limit {
+			return nil, gdoc.Errorf(gdoc.ERATELIMITED, "You created %d documents in the last hour, the most allowed; open an existing document or try again later.", n)
+		}
+	}
+	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true,
+		Visibility: gdoc.VisibilityPublic, LinkRole: gdoc.RoleEditor}
+	err = s.cfg.Store.CreateDocumentUnlessDeleted(ctx, doc)
+	switch gdoc.ErrorCode(err) {
+	case gdoc.ECONFLICT: // created by a concurrent join
 		return s.cfg.Store.Document(ctx, docID)
+	case gdoc.ENOTFOUND: // deleted meanwhile
+		return nil, errDeleted()
 	}
 	if err != nil {
 		return nil, err
 	}
 	return doc, nil
+}
+
+func errDeleted() error { return gdoc.Errorf(gdoc.ENOTFOUND, "This document was deleted.") }
+
+// errNoAccess does not say whether the document exists.
+func errNoAccess() error {
+	return gdoc.Errorf(gdoc.EFORBIDDEN, "You do not have access to this document.")
+}
+
+func errViewOnly() error {
+	return gdoc.Errorf(gdoc.EFORBIDDEN, "You can view this document but not edit it.")
 }
 
 // abandonJoin undoes the presence and session records of a join that
@@ -216,6 +281,7 @@ func (d *document) removeClientLocked(connID string) (departure, bool) {
 		return departure{}, false
 	}
 	delete(d.clients, connID)
+	delete(d.roles, connID)
 	gone := departure{connID: connID, sessionID: d.sessions[connID]}
 	delete(d.sessions, connID)
 	delete(d.cursors, connID)

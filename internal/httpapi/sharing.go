@@ -150,5 +150,7 @@ func (s *Server) transferOwner(ctx context.Context, in *transferOwnerInput) (*do
 // document id changed (members, visibility, link role or owner), so that
 // open connections follow.
 func (s *Server) accessChanged(ctx context.Context, id string) {
-	_, _ = ctx, id // wired to open connections with the WebSocket side
+	if s.collab != nil {
+		s.collab.AccessChanged(ctx, id)
+	}
 }
