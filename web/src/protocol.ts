@@ -133,6 +133,8 @@ export interface InitMessage {
   ops?: CommittedOpMessage[]
   /** The server could not serve ops since the client's rev: content replaces the text. */
   reset?: boolean
+  /** The user's role on the document: a viewer's edits are refused. */
+  role?: Role
 }
 
 export interface OpMessage extends CommittedOpMessage {
@@ -198,6 +200,12 @@ export interface DocumentChangedMessage {
   username: string
 }
 
+/** The user's role changed while connected; it applies from the next message. */
+export interface AccessChangedMessage {
+  type: 'access'
+  role: Role
+}
+
 /** Seed dialect only; an OT client never receives it but tolerates it. */
 export interface UpdateMessage {
   type: 'update'
@@ -219,6 +227,7 @@ export type ServerMessage =
   | PongMessage
   | ErrorMessage
   | DocumentChangedMessage
+  | AccessChangedMessage
   | UpdateMessage
 
 // ---- WebSocket: client -> server ----

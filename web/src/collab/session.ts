@@ -9,6 +9,7 @@ import type {
   CursorMessage,
   InitMessage,
   PresenceUser,
+  Role,
   ServerMessage,
 } from '../protocol'
 import { CHAT_MAX_CHARS } from '../protocol'
@@ -59,6 +60,8 @@ export interface SessionSnapshot {
   problem: string | null
   /** Whether older chat history may exist on the server. */
   olderChat: boolean
+  /** The user's role as the server last said (init, then access messages); null until known. */
+  role: Role | null
 }
 
 /** TextChange tells the editor binding how the text changed for a reason other than its own typing. */
@@ -166,6 +169,7 @@ export class DocumentSession {
       unreadChat: 0,
       cursors: [],
       problem: null,
+      role: null,
       olderChat: false,
     }
     this.conn = new Connection({
@@ -470,6 +474,8 @@ export class DocumentSession {
       }
       case 'document':
         return this.update({ title: m.document.title, language: m.document.language || 'plaintext' })
+      case 'access':
+        return this.update({ role: m.role })
       case 'error':
         return this.onError(m.code, m.message, m.id)
       case 'pong':
@@ -482,6 +488,7 @@ export class DocumentSession {
     const me = { user_id: m.user_id, username: m.username, color: m.color ?? '#c678dd' }
     const users = m.users ?? [me, ...m.active_users.map((id) => ({ user_id: id, username: `user ${id}`, color: '#61afef' }))]
     const patch: Partial<SessionSnapshot> = { me, users, problem: null }
+    if (m.role) patch.role = m.role
     if (m.document) {
       patch.title = m.document.title
       patch.language = m.document.language || 'plaintext'

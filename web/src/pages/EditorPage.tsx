@@ -39,7 +39,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const [languageOverride, setLanguageOverride] = useState<string | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
-  const access = useDocumentAccess(docId, snap.loaded)
+  const access = useDocumentAccess(docId, snap.loaded, snap.role ?? undefined)
   const viewOnly = access.role === 'viewer'
 
   useEffect(() => {
