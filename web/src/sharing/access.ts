@@ -5,9 +5,9 @@ import type { Role, Visibility } from '../protocol'
 export const ROLE_LABEL: Record<Role, string> = { owner: 'Owner', editor: 'Editor', viewer: 'Viewer' }
 
 export const VISIBILITY_LABEL: Record<Visibility, string> = {
-  public: 'Public: listed, anyone signed in',
-  link: 'Anyone with the link (signed in)',
-  private: 'Private: only people added below',
+  public: 'Public (listed)',
+  link: 'Anyone with the link',
+  private: 'Only people added',
 }
 
 export function shareLink(docId: string): string {
