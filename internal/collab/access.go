@@ -29,7 +29,7 @@ func (s *Service) AccessChanged(ctx context.Context, docID string) {
 // queueAccessCheckLocked re-checks d's connections in the background (the
 // store read must not happen under d.mu).
 func (s *Service) queueAccessCheckLocked(d *document) {
-	if d.unloaded || len(d.clients) == 0 {
+	if !d.open() || len(d.clients) == 0 || s.closing.Load() {
 		return
 	}
 	s.workers.Go(func() {
@@ -66,8 +66,8 @@ func (s *Service) recheckAccess(ctx context.Context, d *document) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.unloaded {
+	defer s.unlock(d)
+	if !d.open() {
 		return
 	}
 	d.meta.Public, d.meta.Visibility, d.meta.LinkRole = meta.Public, meta.Visibility, meta.LinkRole

@@ -39,16 +39,18 @@ func (s *Service) applyDocumentEvent(docID string, ev gdoc.DocumentEvent) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer s.unlock(d)
 	d.applyMetadataLocked(ev)
 }
 
 func (d *document) applyMetadataLocked(ev gdoc.DocumentEvent) {
-	if d.unloaded {
+	if !d.open() {
 		return
 	}
 	d.meta.Title, d.meta.Language, d.meta.Public = ev.Document.Title, ev.Document.Language, ev.Document.Public
 	msg := DocumentMessage{Document: ev.Document, UserID: ev.UserID, Username: ev.Username}
+	// Who keeps access is recheckAccess's business (the event carries no
+	// members); a client told to close hears nothing more.
 	for id, c := range d.clients {
 		if d.roles[id].CanRead() {
 			d.deliverLocked(c, msg)
