@@ -169,6 +169,10 @@ type serviceOptions struct {
 	logger     *slog.Logger
 	bus        gdoc.Bus // default: the env's bus
 	sweep      time.Duration
+	// joinCreateLimit and accessCheck set Config's JoinCreateLimit and
+	// AccessCheckInterval.
+	joinCreateLimit int
+	accessCheck     time.Duration
 }
 
 // service starts a Service on e and shuts it down at cleanup.
@@ -190,7 +194,7 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 	s := collab.New(collab.Config{
 		Store: opts.store, Bus: bus, Presence: e.presence, ServerID: opts.serverID,
 		AutoSaveInterval: opts.autosave, IdleUnload: opts.idleUnload,
-		Logger: opts.logger,
+		Logger: opts.logger, JoinCreateLimit: opts.joinCreateLimit, AccessCheckInterval: opts.accessCheck,
 	})
 	if opts.sweep > 0 {
 		collab.SetSweepInterval(s, opts.sweep)
