@@ -71,6 +71,10 @@ type session struct {
 	// cannot legitimately base an op on a later one.
 	knownRev atomic.Int64
 	color    string
+	// role is the user's role as collab last said (JoinState, then
+	// AccessMessage); ops and updates need one that may edit. collab checks
+	// again on its side.
+	role atomic.Pointer[gdoc.Role]
 
 	opLimit, chatLimit, otherLimit *rate.Limiter
 
@@ -120,6 +124,9 @@ func (s *session) Deliver(m collab.Message) bool {
 		s.raiseKnownRev(m.Op.Rev)
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
+	case collab.AccessMessage:
+		role := m.Role
+		s.role.Store(&role) // before the next message is read, not when the frame is written
 	}
 	return s.enqueue(m)
 }
@@ -172,6 +179,8 @@ func (s *session) run(since int64) {
 	}
 	s.color = st.Color
 	s.raiseKnownRev(st.Rev)
+	role := st.Role
+	s.role.CompareAndSwap(nil, &role) // an AccessMessage during Join is newer
 	if s.dialect == dialectSeed {
 		s.seed = newSeedShadow(s, st.Document.Content, st.Rev)
 	}
@@ -215,11 +224,11 @@ func (s *session) refuseJoin(err error, since int64) {
 	code := gdoc.ErrorCode(err)
 	switch {
 	case code == gdoc.EFORBIDDEN:
-		s.conn.Close(websocket.StatusPolicyViolation, "Forbidden")
+		s.conn.Close(StatusForbidden, "Forbidden")
 	case code == gdoc.EINVALID && since >= 0:
 		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
 		s.conn.Close(websocket.StatusPolicyViolation, "Bad revision")
-	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND:
+	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND || code == gdoc.ERATELIMITED:
 		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
 		s.conn.Close(websocket.StatusPolicyViolation, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
@@ -258,6 +267,7 @@ func (s *session) initFrame(st collab.JoinState, since int64) []byte {
 		Chat:        make([]chatOut, 0, len(st.Chat)),
 		Cursors:     make([]cursorOut, 0, len(st.Cursors)),
 		Reset:       st.Reset,
+		Role:        s.currentRole(),
 	}
 	if out.Users == nil {
 		out.Users = []gdoc.ActiveUser{}
@@ -361,6 +371,9 @@ func (s *session) handleOp(in *inbound) *wireError {
 		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", maxClientIDLen)
 	}
 	id := *in.ID
+	if !s.currentRole().CanEdit() {
+		return refuse(codeForbidden, id, "You can view this document but not edit it.")
+	}
 	if in.Rev == nil {
 		return refuse(codeInvalidMessage, id, "An op needs rev, the revision it is based on.")
 	}
@@ -393,6 +406,9 @@ func (s *session) handleUpdate(in *inbound) *wireError {
 	}
 	if in.Data == nil || in.Data.Content == nil {
 		return refuse(codeInvalidMessage, "", "An update needs data.content, the whole text.")
+	}
+	if !s.currentRole().CanEdit() {
+		return refuse(codeForbidden, "", "You can view this document but not edit it.")
 	}
 	if !s.opLimit.Allow() {
 		return refuse(codeRateLimited, "", "Too many updates; the next one carries the whole text anyway.")
@@ -531,6 +547,8 @@ func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
 		switch reason {
 		case collab.ReasonDeleted, collab.ReasonPrivate:
 			code = websocket.StatusPolicyViolation
+		case collab.ReasonAccessRevoked:
+			code = StatusForbidden
 		case reasonOutOfSync:
 			code = websocket.StatusInternalError
 		}
@@ -615,6 +633,8 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		return s.withSeedFlush(mustJSON(userLeftOut{Type: "user_left", UserID: m.UserID, Username: m.Username})), false, ""
 	case collab.DocumentMessage:
 		return s.withSeedFlush(mustJSON(documentChangedOut{Type: "document", Document: newDocumentOut(m.Document), UserID: m.UserID, Username: m.Username})), false, ""
+	case collab.AccessMessage:
+		return s.withSeedFlush(mustJSON(accessOut{Type: "access", Role: m.Role})), false, ""
 	case collab.ClosingMessage:
 		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
 	default:

@@ -36,8 +36,8 @@ func TestAuth(t *testing.T) {
 		if _, err := s.Store.UpdateDocumentMeta(context.Background(), "private-doc", nil, nil, &public); err != nil {
 			t.Fatal(err)
 		}
-		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != websocket.StatusPolicyViolation || reason != "Forbidden" {
-			t.Fatalf("closed with %d %q, want 1008 \"Forbidden\"", code, reason)
+		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != ws.StatusForbidden || reason != "Forbidden" {
+			t.Fatalf("closed with %d %q, want 4403 \"Forbidden\"", code, reason)
 		}
 	})
 	// With the token in a subprotocol, the server selects the dialect's
