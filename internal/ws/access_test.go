@@ -151,7 +151,7 @@ func TestDeletedDocumentStaysDeleted(t *testing.T) {
 	for i, o := range []dialOpts{
 		{subprotocols: []string{"gdoc.v1", "bearer." + s.token("alice")}, query: "since=1"}, // the stale tab reconnecting
 		{subprotocols: []string{"gdoc.v1", "bearer." + s.token("bob")}},                     // someone joining the id
-		{token: s.token("bob")},                                                              // the seed dialect
+		{token: s.token("bob")}, // the seed dialect
 	} {
 		o.noInit = true
 		c, _, err := s.dial("doomed-doc", o)
