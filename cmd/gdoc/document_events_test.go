@@ -81,7 +81,7 @@ func TestDocumentChangesReachLiveClients(t *testing.T) {
 		if r := call(t, "PUT", restURL+"/api/documents/"+docID, alice.Token, `{"is_public":false}`); r.Status != 200 {
 			t.Fatalf("make private: %d %s", r.Status, r.Body)
 		}
-		if ce := readClosed(ctx, t, bobConn); ce.Code != 4403 || ce.Reason != "Access revoked" { // issue 9: losing access closes with 4403
+		if ce := readClosed(ctx, t, bobConn); ce.Code != 4403 || ce.Reason != "You no longer have access to this document." { // issue 9: losing access closes with 4403
 			t.Errorf("bob's connection to a document made private: %v", ce)
 		}
 		if m := readUntil(ctx, t, aliceConn, "document"); !strings.Contains(string(m.Raw), `"is_public":false`) {

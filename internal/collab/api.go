@@ -130,7 +130,8 @@ const (
 	ReasonDeleted  = "Document deleted"
 	ReasonPrivate  = "Forbidden" // the document became private
 	// ReasonAccessRevoked: the user no longer has access to the document.
-	ReasonAccessRevoked = "Access revoked"
+	// It is the close frame's reason, so it is written for the user.
+	ReasonAccessRevoked = "You no longer have access to this document."
 )
 
 // Cursor is one connection's selection. Anchor and Head count code points

@@ -40,7 +40,7 @@ export interface ConnectionOptions {
 }
 
 /** Close reasons (and codes) the server uses when retrying cannot help. */
-const REFUSAL = /missing token|invalid token|forbidden|not found|expired|invalid document id/i
+const REFUSAL = /missing token|invalid token|forbidden|not found|expired|invalid document id|deleted|no longer have access/i
 
 export class Connection {
   status: LinkStatus = 'connecting'
