@@ -11,7 +11,9 @@ import (
 // document.roles and is checked on every op, chat and cursor. It changes
 // when the store says so: AccessChanged (a REST change on any instance,
 // carried by EventAccess), a bus resync, and a periodic re-check
-// (AccessCheckInterval) that repairs a lost bus event.
+// (AccessCheckInterval, one store round trip for every loaded document;
+// off with SingleInstance, whose in-process bus loses nothing) that
+// repairs a lost bus event.
 
 // defaultAccessCheckInterval: a lost access event is repaired within 10s
 // (the bound docs/protocol.md states), with room for a slow store read.
@@ -39,30 +41,56 @@ func (s *Service) queueAccessCheckLocked(d *document) {
 	})
 }
 
-// recheckAll re-checks every loaded document that has connections.
+// recheckAll re-checks every loaded document that has connections, with
+// one store round trip for all of them.
 func (s *Service) recheckAll(ctx context.Context) {
+	docs := map[string]*document{}
+	var ids []string
 	for _, d := range s.loadedDocs() {
 		d.mu.Lock()
-		n := len(d.clients)
-		d.mu.Unlock()
-		if n > 0 {
-			s.recheckAccess(ctx, d)
+		if d.open() && len(d.clients) > 0 {
+			docs[d.id] = d
+			ids = append(ids, d.id)
 		}
+		d.mu.Unlock()
+	}
+	if len(ids) == 0 {
+		return
+	}
+	metas, err := s.cfg.Store.DocumentsByID(ctx, ids)
+	if err != nil {
+		s.log.Warn("re-checking access failed", "docs", len(ids), "err", err)
+		return
+	}
+	for _, meta := range metas {
+		s.applyAccess(docs[meta.ID], meta)
+		delete(docs, meta.ID)
+	}
+	for id := range docs { // gone from the store: its delete event was lost
+		s.forgetLocal(id)
 	}
 }
 
-// recheckAccess reads d's access from the store and applies it: a client
-// whose role changed gets AccessMessage, one without access any more gets
-// ClosingMessage{ReasonAccessRevoked} and may send nothing more (ws closes
-// it and leaves). A document gone from the store is forgotten (its delete
-// event was lost). A store error changes nothing: the next check retries.
+// recheckAccess reads d's access from the store and applies it. A store
+// error changes nothing: the next check retries.
 func (s *Service) recheckAccess(ctx context.Context, d *document) {
 	meta, err := s.cfg.Store.Document(ctx, d.id)
 	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
-		s.forgetLocal(d.id)
+		s.forgetLocal(d.id) // its delete event was lost
 		return
 	} else if err != nil {
 		s.log.Warn("re-checking access failed", "doc", d.id, "err", err)
+		return
+	}
+	s.applyAccess(d, meta)
+}
+
+// applyAccess gives d's clients their roles on meta: a client whose role
+// changed gets AccessMessage, one without access any more gets
+// ClosingMessage{ReasonAccessRevoked} and may send nothing more (ws closes
+// it and leaves).
+func (s *Service) applyAccess(d *document, meta *gdoc.Document) {
+	if d == nil {
 		return
 	}
 	d.mu.Lock()

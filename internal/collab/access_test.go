@@ -108,7 +108,7 @@ func TestAccessChangesReachOpenConnections(t *testing.T) {
 			t.Errorf("op after removal: %v", err)
 		}
 	}
-	if got := current(t, s1, "doc"); got.Content != "bhello" {
+	if got := current(t, s2, "doc"); got.Content != "bhello" { // committed there
 		t.Fatalf("text %q", got.Content)
 	}
 }

@@ -246,7 +246,7 @@ func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc
 		return nil, errDeleted()
 	}
 	if since >= 0 {
-		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "This document does not exist (any more).")
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found: it does not exist or was deleted.")
 	}
 	if limit := s.cfg.JoinCreateLimit; limit > 0 {
 		n, err := s.cfg.Store.DocumentsCreatedSince(ctx, user.ID, time.Now().Add(-time.Hour))

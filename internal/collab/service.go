@@ -109,6 +109,9 @@ func (s *Service) Run(ctx context.Context) error {
 	accessCheck := time.NewTicker(s.cfg.AccessCheckInterval)
 	defer accessCheck.Stop()
 	if s.cfg.SingleInstance {
+		accessCheck.Stop() // an in-process bus loses no access event
+	}
+	if s.cfg.SingleInstance {
 		sweep.Stop() // nothing to repair: its channel never fires
 	}
 	for {

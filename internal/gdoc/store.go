@@ -43,6 +43,10 @@ type DocumentStore interface {
 	// members, and keeps a tombstone of its id (DocumentDeleted).
 	// ENOTFOUND.
 	DeleteDocument(ctx context.Context, id string) error
+	// DocumentsByID returns those of ids that exist, with their members
+	// and without Content, in no particular order (the periodic access
+	// re-check of every loaded document in one round trip).
+	DocumentsByID(ctx context.Context, ids []string) ([]*Document, error)
 	// DocumentDeleted reports whether a document with this id existed and
 	// was deleted.
 	DocumentDeleted(ctx context.Context, id string) (bool, error)

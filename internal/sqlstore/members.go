@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -159,4 +160,65 @@ func (s *Store) TransferOwnership(ctx context.Context, docID, userID string) (*g
 		return nil, s.dialect.Fault("transfer ownership", err)
 	}
 	return s.Document(ctx, docID)
+}
+
+// maxIDsPerQuery bounds the placeholders of one IN list.
+const maxIDsPerQuery = 500
+
+// placeholders returns "$1, $2, ..., $n".
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i))
+	}
+	return b.String()
+}
+
+// DocumentsByID returns those of ids that exist, with their members and
+// without Content: two queries per maxIDsPerQuery ids.
+func (s *Store) DocumentsByID(ctx context.Context, ids []string) ([]*gdoc.Document, error) {
+	out := []*gdoc.Document{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxIDsPerQuery)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		in := placeholders(len(chunk))
+		docs, err := queryList(ctx, s, "read documents", func(row rowScanner) (*gdoc.Document, error) { return scanDocument(row) },
+			`SELECT `+documentColumns+` FROM documents WHERE documents.id IN (`+in+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string]*gdoc.Document, len(docs))
+		for _, d := range docs {
+			d.Members = map[string]gdoc.Role{}
+			byID[d.ID] = d
+		}
+		type membership struct {
+			doc, user string
+			role      gdoc.Role
+		}
+		ms, err := queryList(ctx, s, "read members", func(row rowScanner) (membership, error) {
+			var m membership
+			var user int64
+			err := row.Scan(&m.doc, &user, &m.role)
+			m.user = strconv.FormatInt(user, 10)
+			return m, err
+		}, `SELECT doc_id, user_id, role FROM document_members WHERE doc_id IN (`+in+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if d := byID[m.doc]; d != nil {
+				d.Members[m.user] = m.role
+			}
+		}
+		out = append(out, docs...)
+	}
+	return out, nil
 }

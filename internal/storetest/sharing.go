@@ -25,6 +25,7 @@ var sharingTests = []struct {
 	{"Sharing/TransferOwnership", testTransferOwnership},
 	{"Sharing/DeletedIDIsNotCreatedAgain", testTombstone},
 	{"Sharing/DocumentsCreatedSince", testDocumentsCreatedSince},
+	{"Sharing/DocumentsByID", testDocumentsByID},
 }
 
 func testSharingDefaults(t *testing.T, s gdoc.Store) {
@@ -318,5 +319,38 @@ func testDocumentsCreatedSince(t *testing.T, s gdoc.Store) {
 		if n != want {
 			t.Errorf("DocumentsCreatedSince(%q) = %d, want %d", user, n, want)
 		}
+	}
+}
+
+func testDocumentsByID(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	mustDoc(t, s, "a", alice.ID, false)
+	mustDoc(t, s, "b", alice.ID, true)
+	_, err := s.SetMember(ctx, "a", bob.ID, gdoc.RoleViewer)
+	must(t, err)
+	docs, err := s.DocumentsByID(ctx, []string{"a", "b", "missing"})
+	must(t, err)
+	got := map[string]*gdoc.Document{}
+	for _, d := range docs {
+		got[d.ID] = d
+	}
+	if len(docs) != 2 || got["a"] == nil || got["b"] == nil {
+		t.Fatalf("DocumentsByID = %+v, want a and b", docs)
+	}
+	if got["a"].RoleOf(bob.ID) != gdoc.RoleViewer || got["b"].RoleOf(bob.ID) != gdoc.RoleEditor || got["a"].Content != "" {
+		t.Fatalf("roles from DocumentsByID: a %q, b %q", got["a"].RoleOf(bob.ID), got["b"].RoleOf(bob.ID))
+	}
+	many := make([]string, 1200) // more than one IN list
+	for i := range many {
+		many[i] = "a"
+	}
+	docs, err = s.DocumentsByID(ctx, many)
+	must(t, err)
+	if len(docs) == 0 {
+		t.Fatal("DocumentsByID of a long list found nothing")
+	}
+	if docs, err = s.DocumentsByID(ctx, nil); err != nil || len(docs) != 0 {
+		t.Fatalf("DocumentsByID(nil) = %v, %v", docs, err)
 	}
 }
