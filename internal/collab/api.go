@@ -23,8 +23,9 @@ type Config struct {
 	// instance can die, so the periodic sweep that re-reads every loaded
 	// document's head from the OpLog and recomputes presence is skipped.
 	SingleInstance bool
-	// JoinCreateLimit bounds the documents one user may create per hour by
-	// joining a fresh id; 0 means no bound.
+	// JoinCreateLimit: joining a fresh id creates it only while its user
+	// created fewer documents than this in the last hour (by any means,
+	// gdoc.DocumentStore.DocumentsCreatedSince); 0 means no bound.
 	JoinCreateLimit int
 	// AccessCheckInterval is how often the access of open connections is
 	// re-read from the store, whatever the bus delivered (default 5s).

@@ -60,8 +60,9 @@ type Config struct {
 	AutoSaveInterval time.Duration
 	MaxBodyBytes     int64
 	AuthRateLimit    int // login/register requests per minute per client IP; 0 disables
-	// JoinCreateLimit bounds the documents a user may create per hour by
-	// joining a fresh id over the WebSocket; 0 disables the bound.
+	// JoinCreateLimit: joining a fresh id over the WebSocket creates it only
+	// while its user created fewer documents than this in the last hour;
+	// 0 disables the bound.
 	JoinCreateLimit int
 	// TrustedProxies are the proxies (nginx) whose X-Real-IP or
 	// X-Forwarded-For header names the client, for the auth rate limit.
@@ -204,7 +205,7 @@ var settings = []setting{
 		c.AuthRateLimit = n
 		return nil
 	}},
-	{"JOIN_CREATE_LIMIT", "join-create-limit", "60", "documents a user may create per hour by joining a fresh id (0: no limit)", func(c *Config, v string) error {
+	{"JOIN_CREATE_LIMIT", "join-create-limit", "60", "joining a fresh id creates it only while its user created fewer documents than this in the last hour (0: no limit)", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return errorf("JOIN_CREATE_LIMIT must be a whole number of documents per hour (0: no limit), not %q.", v)
