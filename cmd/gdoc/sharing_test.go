@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
 )
 
@@ -239,4 +242,31 @@ func TestSharingREST(t *testing.T) {
 		expect(t, "old owner after removal", "GET", p, alice.Token, "", 404)
 		expect(t, "new owner deletes", "DELETE", p, bob.Token, "", 204)
 	})
+}
+
+// TestJoinCreateLimitConfigured: JOIN_CREATE_LIMIT reaches the join path;
+// past it a join of a fresh id is refused with a sentence, while existing
+// documents still open.
+func TestJoinCreateLimitConfigured(t *testing.T) {
+	s := start(t, map[string]string{"JOIN_CREATE_LIMIT": "1"})
+	alice := testenv.Register(t, s.URL, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := otclient.Dial(ctx, s.URL, "first-doc", alice.Token, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	_, _, err = otclient.Dial(ctx, s.URL, "second-doc", alice.Token, -1)
+	if err == nil || !strings.Contains(err.Error(), "rate_limited") {
+		t.Fatalf("second fresh id in an hour: %v, want rate_limited", err)
+	}
+	if r := call(t, "GET", s.URL+"/api/documents/second-doc", alice.Token, ""); r.Status != 404 {
+		t.Fatalf("the refused join created the document: %d", r.Status)
+	}
+	conn, _, err = otclient.Dial(ctx, s.URL, "first-doc", alice.Token, -1)
+	if err != nil {
+		t.Fatalf("reopening an existing document: %v", err)
+	}
+	conn.Close()
 }
