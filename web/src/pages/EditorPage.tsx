@@ -11,6 +11,7 @@ import { ChatPanel } from '../components/ChatPanel'
 import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
+import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
 import { AccessHeader, useDocumentAccess } from '../sharing/AccessHeader'
 
@@ -41,6 +42,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const unbind = useRef<(() => void) | null>(null)
   const access = useDocumentAccess(docId, snap.loaded, snap.role ?? undefined)
   const viewOnly = access.role === 'viewer'
+  const [mounted, setMounted] = useState<{ ed: CodeEditor; monaco: Monaco } | null>(null)
 
   useEffect(() => {
     session.start()
@@ -71,6 +73,7 @@ export default function EditorPage({ docId }: { docId: string }) {
     unbind.current?.()
     unbind.current = bindEditor(ed, monaco, session)
     ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
+    setMounted({ ed, monaco })
     ed.focus()
   }
 
@@ -103,6 +106,7 @@ export default function EditorPage({ docId }: { docId: string }) {
             ))}
           </select>
         </label>
+        <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null && !viewOnly} />
         <AccessHeader docId={docId} access={access} myUserId={getAuth()?.user.id} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
