@@ -58,6 +58,11 @@ export interface SessionSnapshot {
   cursors: RemoteCursor[]
   /** A problem the user should know about (refused connection, rejected edit). */
   problem: string | null
+  /**
+   * The server answered the in-flight edit `unavailable` (its database is
+   * down or full): edits are kept and resent until one is acknowledged.
+   */
+  savingPaused: boolean
   /** Whether older chat history may exist on the server. */
   olderChat: boolean
   /** The user's role as the server last said (init, then access messages); null until known. */
@@ -170,6 +175,7 @@ export class DocumentSession {
       cursors: [],
       problem: null,
       role: null,
+      savingPaused: false,
       olderChat: false,
     }
     this.conn = new Connection({
@@ -609,6 +615,7 @@ export class DocumentSession {
       throw e
     }
     this.remember(rev, inflight.op)
+    if (this.snap.savingPaused) this.update({ savingPaused: false })
     this.afterServerProgress()
   }
 
@@ -702,6 +709,7 @@ export class DocumentSession {
     const inflightId = client && client.state.name !== 'Synchronized' ? client.state.inflight.id : null
     if (id !== undefined && id === inflightId) {
       if (RETRYABLE.has(code)) {
+        if (code === 'unavailable' && !this.snap.savingPaused) this.update({ savingPaused: true })
         if (this.retryOpTimer === null) {
           this.retryOpTimer = setTimeout(() => {
             this.retryOpTimer = null
