@@ -75,7 +75,7 @@ func TestSharingOverWebSocket(t *testing.T) {
 					}
 				case <-c.done:
 				}
-				if code, _ := c.closeStatus(); code != ws.StatusForbidden {
+				if code, _ := c.closeStatus(); code != ws.CloseForbidden {
 					t.Fatalf("stranger closed with %d, want 4403", code)
 				}
 			})
@@ -128,7 +128,7 @@ func TestSharingOverWebSocket(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.Collab.AccessChanged(context.Background(), doc)
-				if code, reason := viewer.closeStatus(); code != ws.StatusForbidden {
+				if code, reason := viewer.closeStatus(); code != ws.CloseForbidden {
 					t.Fatalf("removed member closed with %d %q, want 4403", code, reason)
 				}
 				owner.roundTrip()

@@ -203,8 +203,10 @@ describe('Sharing in the browser', () => {
     await dialog.getByRole('button', { name: `Remove ${bobName}` }).click()
     await dialog.getByText(`${bobName} no longer has access.`).waitFor()
     await bob.getByRole('alert').filter({ hasText: /no longer have access/i }).waitFor({ timeout: 5_000 })
-    await bob.getByTestId('sync-status').filter({ hasText: 'Offline' }).waitFor()
+    await bob.getByTestId('sync-status').filter({ hasText: 'Disconnected' }).waitFor()
+    // It stays so: no reconnect brings the document back.
     await new Promise((r) => setTimeout(r, 1500))
-    await bob.getByTestId('sync-status').filter({ hasText: 'Offline' }).waitFor({ timeout: 1000 })
+    await bob.getByTestId('sync-status').filter({ hasText: 'Disconnected' }).waitFor({ timeout: 1000 })
+    await bob.getByRole('link', { name: 'Back to your documents' }).waitFor({ timeout: 1000 })
   })
 })

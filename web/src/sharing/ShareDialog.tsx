@@ -3,7 +3,7 @@
 // and transferring ownership. The owner edits; everyone else sees it
 // read-only. Every change is checked by the server; its answer is shown.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useState, type FormEvent } from 'react'
 import { ApiError, api } from '../api'
 import type { Document, Member, Visibility } from '../protocol'
 import { ROLE_LABEL, VISIBILITY_LABEL, shareLink } from './access'
@@ -23,19 +23,25 @@ export function ShareDialog(props: { docId: string; myUserId?: string; onClose: 
   const [newRole, setNewRole] = useState<'editor' | 'viewer'>('viewer')
   const [newOwner, setNewOwner] = useState('')
 
-  const load = useCallback(async () => {
-    try {
-      const [d, m] = await Promise.all([api.getDocument(docId), api.members(docId)])
-      setDoc(d)
-      setMembers(m)
-    } catch (err) {
-      setError(message(err, 'Could not load who has access.'))
-    }
-  }, [docId])
+  // version counts the changes made here: each reloads the dialog.
+  const [version, setVersion] = useState(0)
 
   useEffect(() => {
-    void load()
-  }, [load])
+    let live = true
+    Promise.all([api.getDocument(docId), api.members(docId)]).then(
+      ([d, m]) => {
+        if (!live) return
+        setDoc(d)
+        setMembers(m)
+      },
+      (err: unknown) => {
+        if (live) setError(message(err, 'Could not load who has access.'))
+      },
+    )
+    return () => {
+      live = false
+    }
+  }, [docId, version])
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -55,7 +61,7 @@ export function ShareDialog(props: { docId: string; myUserId?: string; onClose: 
     try {
       await what()
       setNote(done)
-      await load()
+      setVersion((v) => v + 1)
       onChanged()
     } catch (err) {
       setError(message(err, fallback))
