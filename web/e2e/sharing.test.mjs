@@ -5,105 +5,26 @@
 // them editor and they type at once, without a reload; a removal closes the
 // open tab with a message.
 
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { eventually, launchBrowser, register, repoRoot, startServer, token } from './harness.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const repoRoot = resolve(here, '..', '..')
 const artifacts = join(repoRoot, 'test-artifacts')
-const bin = process.env.GDOC_BIN ?? join(repoRoot, 'bin', 'gdoc')
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-]
 
 let server
-let baseURL
-let dataDir
 let browser
-
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-share-'))
-  server = spawn(bin, [], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      SECRET_KEY: randomBytes(36).toString('base64').slice(0, 48),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolveURL, reject) => {
-    let log = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${log}`)), 20_000)
-    const onData = (chunk) => {
-      log += chunk
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolveURL(m[1])
-      }
-    }
-    server.stdout.on('data', onData)
-    server.stderr.on('data', onData)
-    server.on('error', (err) => {
-      clearTimeout(timer)
-      reject(new Error(`cannot start ${bin} (set GDOC_BIN; \`make build\` builds bin/gdoc): ${err.message}`))
-    })
-    server.on('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code}:\n${log}`))
-    })
-  })
-}
-
-async function register(page, username) {
-  await page.goto('/register')
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Email').fill(`${username}@example.com`)
-  await page.getByLabel('Password').fill('securepass123')
-  await page.getByRole('button', { name: 'Register' }).click()
-  await page.waitForURL((u) => u.pathname === '/')
-}
 
 const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
 
 /** ownerContent reads the document as its owner does (it is private). */
 async function ownerContent(page, docId) {
-  return page.evaluate(async (id) => {
-    const token = JSON.parse(localStorage.getItem('gdoc.auth') ?? '{}').token ?? ''
-    const res = await fetch(`/api/documents/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${token}` } })
-    return (await res.json()).content
-  }, docId)
-}
-
-async function eventually(fn, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  const res = await fetch(`${server.baseURL}/api/documents/${encodeURIComponent(docId)}`, {
+    headers: { Authorization: `Bearer ${await token(page)}` },
+  })
+  assert.equal(res.status, 200)
+  return (await res.json()).content
 }
 
 async function focusEditorEnd(page) {
@@ -119,22 +40,15 @@ describe('Sharing in the browser', () => {
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true })
-    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
-    baseURL = await startServer()
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    alice = await (await browser.newContext({ baseURL })).newPage()
-    bob = await (await browser.newContext({ baseURL })).newPage()
+    server = await startServer()
+    browser = await launchBrowser()
+    alice = await (await browser.newContext({ baseURL: server.baseURL })).newPage()
+    bob = await (await browser.newContext({ baseURL: server.baseURL })).newPage()
   })
 
   after(async () => {
     await browser?.close()
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      process.kill(server.pid, 'SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-      if (server.exitCode === null) process.kill(server.pid, 'SIGKILL')
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+    await server?.stop()
   })
 
   it('the owner makes a document private and shares it with a viewer', async () => {
