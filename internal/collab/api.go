@@ -30,6 +30,13 @@ type Config struct {
 	// AccessCheckInterval is how often the access of open connections is
 	// re-read from the store, whatever the bus delivered (default 5s).
 	AccessCheckInterval time.Duration
+	// MaxDocumentBytes bounds a document's text in UTF-8 bytes (seed-less
+	// setting MAX_DOCUMENT_BYTES): an op or REST edit that would grow it
+	// past the bound is refused with ETOOLARGE. 0: gdoc.DefaultMaxDocumentBytes.
+	MaxDocumentBytes int
+	// MaxOpBytes bounds the text one op inserts, in UTF-8 bytes
+	// (MAX_OP_BYTES); 0: gdoc.DefaultMaxOpBytes.
+	MaxOpBytes int
 }
 
 // Client is one connection, implemented by internal/ws.
