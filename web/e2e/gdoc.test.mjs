@@ -5,27 +5,12 @@
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import {
-  artifacts,
-  createDocument,
-  editorText,
-  eventually,
-  focusEditorEnd,
-  launchBrowser,
-  makeArtifacts,
-  register,
-  serverContent,
-  startServer,
-  trackForeignRequests,
-  waitSynced,
-} from './harness.mjs'
+import { artifacts, createDocument, editorText, eventually, focusEditorEnd, launchBrowser, makeArtifacts, newContext, register, serverContent, startServer, waitSynced } from './harness.mjs'
 
 let server
 let baseURL
 let browser
 const foreignRequests = []
-
-const newContext = async (options = {}) => trackForeignRequests(await browser.newContext({ baseURL, ...options }), baseURL, foreignRequests)
 
 describe('G-Doc in the browser', () => {
   let alice
@@ -39,8 +24,8 @@ describe('G-Doc in the browser', () => {
     server = await startServer()
     baseURL = server.baseURL
     browser = await launchBrowser()
-    aliceCtx = await newContext()
-    bobCtx = await newContext()
+    aliceCtx = await newContext(browser, baseURL, foreignRequests)
+    bobCtx = await newContext(browser, baseURL, foreignRequests)
     alice = await aliceCtx.newPage()
     bob = await bobCtx.newPage()
   })
@@ -238,7 +223,7 @@ describe('G-Doc in the browser', () => {
   })
 
   it('is usable at 375 px, and a signed-out visitor returns to the document after login', async () => {
-    const ctx = await newContext({ viewport: { width: 375, height: 740 } })
+    const ctx = await newContext(browser, baseURL, foreignRequests, { viewport: { width: 375, height: 740 } })
     const page = await ctx.newPage()
     await page.goto(`/d/${encodeURIComponent(docId)}`)
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === `/d/${encodeURIComponent(docId)}`)

@@ -100,11 +100,12 @@ export async function register(page, username) {
 }
 
 /**
- * trackForeignRequests records in foreign every request and WebSocket of
- * context that goes anywhere but the server at baseURL (data: and blob: URLs
- * are local). It returns context.
+ * newContext opens a browser context on baseURL (with options) that records
+ * in foreign every request and WebSocket going anywhere but that server
+ * (data: and blob: URLs are local).
  */
-export function trackForeignRequests(context, baseURL, foreign) {
+export async function newContext(browser, baseURL, foreign, options = {}) {
+  const context = await browser.newContext({ baseURL, ...options })
   const host = new URL(baseURL).host
   context.on('request', (req) => {
     const url = new URL(req.url())
@@ -139,9 +140,10 @@ export async function focusEditorEnd(page) {
   await page.keyboard.press('Control+End')
 }
 
-/** serverContent reads a (public) document's content over the REST API. */
-export async function serverContent(baseURL, docId) {
-  const res = await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)
+/** serverContent reads a document's content over the REST API, as the holder of bearer if given (a private document needs it). */
+export async function serverContent(baseURL, docId, bearer) {
+  const headers = bearer ? { Authorization: `Bearer ${bearer}` } : {}
+  const res = await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`, { headers })
   assert.equal(res.status, 200)
   return (await res.json()).content
 }

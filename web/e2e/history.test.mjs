@@ -9,26 +9,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import {
-  artifacts,
-  createDocument,
-  editorText,
-  eventually,
-  focusEditorEnd,
-  launchBrowser,
-  makeArtifacts,
-  register,
-  startServer,
-  trackForeignRequests,
-  waitSynced,
-} from './harness.mjs'
+import { artifacts, createDocument, editorText, eventually, focusEditorEnd, launchBrowser, makeArtifacts, newContext, register, startServer, waitSynced } from './harness.mjs'
 
 let server
 let baseURL
 let browser
 const foreignRequests = []
-
-const newContext = async (options = {}) => trackForeignRequests(await browser.newContext({ baseURL, ...options }), baseURL, foreignRequests)
 
 async function typeLine(page, text) {
   await focusEditorEnd(page)
@@ -48,8 +34,8 @@ describe('History in the browser', () => {
     server = await startServer()
     baseURL = server.baseURL
     browser = await launchBrowser()
-    alice = await (await newContext({ acceptDownloads: true })).newPage()
-    bob = await (await newContext()).newPage()
+    alice = await (await newContext(browser, baseURL, foreignRequests, { acceptDownloads: true })).newPage()
+    bob = await (await newContext(browser, baseURL, foreignRequests)).newPage()
     for (const page of [alice, bob]) page.on('pageerror', (err) => pageErrors.push(String(err)))
   })
 

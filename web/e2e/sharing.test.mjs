@@ -5,32 +5,16 @@
 // them editor and they type at once, without a reload; a removal closes the
 // open tab with a message.
 
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { eventually, launchBrowser, register, repoRoot, startServer, token } from './harness.mjs'
-
-const artifacts = join(repoRoot, 'test-artifacts')
+import { artifacts, createDocument, editorText, eventually, focusEditorEnd, launchBrowser, makeArtifacts, register, serverContent, startServer, token, waitSynced } from './harness.mjs'
 
 let server
 let browser
 
-const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
-
 /** ownerContent reads the document as its owner does (it is private). */
-async function ownerContent(page, docId) {
-  const res = await fetch(`${server.baseURL}/api/documents/${encodeURIComponent(docId)}`, {
-    headers: { Authorization: `Bearer ${await token(page)}` },
-  })
-  assert.equal(res.status, 200)
-  return (await res.json()).content
-}
-
-async function focusEditorEnd(page) {
-  await page.locator('.monaco-editor .view-lines').click()
-  await page.keyboard.press('Control+End')
-}
+const ownerContent = async (page, docId) => serverContent(server.baseURL, docId, await token(page))
 
 describe('Sharing in the browser', () => {
   let alice
@@ -39,7 +23,7 @@ describe('Sharing in the browser', () => {
   let docId
 
   before(async () => {
-    mkdirSync(artifacts, { recursive: true })
+    makeArtifacts()
     server = await startServer()
     browser = await launchBrowser()
     alice = await (await browser.newContext({ baseURL: server.baseURL })).newPage()
@@ -57,15 +41,12 @@ describe('Sharing in the browser', () => {
     bobName = `bob${suffix}`
     await register(bob, bobName)
 
-    await alice.getByLabel('Title').fill('plan.md')
-    await alice.getByRole('button', { name: 'Create document' }).click()
-    await alice.waitForURL(/\/d\/[^/]+$/)
-    docId = decodeURIComponent(new URL(alice.url()).pathname.split('/')[2])
+    docId = await createDocument(alice, 'plan.md')
     await alice.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
     await alice.getByTestId('my-role').filter({ hasText: 'Owner' }).waitFor()
     await focusEditorEnd(alice)
     await alice.keyboard.type('the plan', { delay: 10 })
-    await alice.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+    await waitSynced(alice)
 
     await alice.getByRole('button', { name: 'Share' }).click()
     const dialog = alice.getByRole('dialog')
