@@ -52,7 +52,7 @@ type document struct {
 	remoteHint int64 // highest revision another instance announced
 
 	clients   map[string]Client
-	sessions  map[string]int64 // conn id -> DocSession id
+	sessions  map[string]*sessionRecord // conn id -> its session row
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
@@ -65,7 +65,7 @@ func newDocument(id string) *document {
 	return &document{
 		id:        id,
 		clients:   make(map[string]Client),
-		sessions:  make(map[string]int64),
+		sessions:  make(map[string]*sessionRecord),
 		cursors:   make(map[string]Cursor),
 		announced: make(map[string]gdoc.ActiveUser),
 	}
@@ -104,9 +104,9 @@ func (d *document) deliverLocked(c Client, m Message) {
 
 // departure is what finishLeave needs of a removed connection.
 type departure struct {
-	connID    string
-	sessionID int64
-	cursor    Cursor
+	connID  string
+	session *sessionRecord
+	cursor  Cursor
 }
 
 // removeClientLocked unregisters connID and tells the other local clients
@@ -117,7 +117,7 @@ func (d *document) removeClientLocked(connID string) (departure, bool) {
 		return departure{}, false
 	}
 	delete(d.clients, connID)
-	gone := departure{connID: connID, sessionID: d.sessions[connID]}
+	gone := departure{connID: connID, session: d.sessions[connID]}
 	delete(d.sessions, connID)
 	delete(d.cursors, connID)
 	user := c.User()
