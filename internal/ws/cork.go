@@ -106,7 +106,11 @@ func (w *corkingResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkedConn{Conn: nc}
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, brw.Writer.Size())), nil
+	// The server's own write buffer, retargeted: net/http never touches a
+	// hijacked connection's buffers again, and a second 4 KiB buffer per
+	// connection would only sit idle beside it.
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.
