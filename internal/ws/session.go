@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
@@ -46,7 +45,9 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. One goroutine reads, one writes, one pings.
+// blocks. The HTTP handler's goroutine reads; a writer runs while messages
+// wait, the keepalive from a timer, and the closer once it stops
+// (idle.go).
 type session struct {
 	h       *Handler
 	conn    *websocket.Conn
@@ -59,10 +60,14 @@ type session struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	queue  chan outItem
+
+	qmu   sync.Mutex
+	q     sendQueue      // guarded by qmu
+	tasks sync.WaitGroup // the writer and keepalive tasks running
 
 	stopOnce    sync.Once
 	stopped     chan struct{}
+	finished    chan struct{} // closed when finish is done
 	closeCode   websocket.StatusCode
 	closeReason string
 	closeNow    bool // the peer is gone or stuck: skip the close handshake
@@ -99,8 +104,8 @@ func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User,
 		log:        h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
 		ctx:        ctx,
 		cancel:     cancel,
-		queue:      make(chan outItem, h.cfg.SendQueue),
 		stopped:    make(chan struct{}),
+		finished:   make(chan struct{}),
 		opLimit:    rate.NewLimiter(h.cfg.OpRate, h.cfg.OpBurst),
 		chatLimit:  rate.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst),
 		otherLimit: rate.NewLimiter(h.cfg.OtherRate, h.cfg.OtherBurst),
@@ -136,16 +141,14 @@ func (s *session) raiseKnownRev(rev int64) {
 }
 
 func (s *session) enqueue(it outItem) bool {
-	select {
-	case s.queue <- it:
+	if s.push(it) {
 		return true
-	default:
-		if s.slowCounted.CompareAndSwap(false, true) {
-			s.h.slowConsumers.Add(1)
-		}
-		s.stop(websocket.StatusPolicyViolation, "Slow consumer", false)
-		return false
 	}
+	if s.slowCounted.CompareAndSwap(false, true) {
+		s.h.slowConsumers.Add(1)
+	}
+	s.stop(websocket.StatusPolicyViolation, "Slow consumer", false)
+	return false
 }
 
 func (s *session) sendFrame(frame []byte) { s.enqueue(sessionFrame(frame)) }
@@ -160,17 +163,25 @@ func (s *session) sendError(e *wireError) {
 	s.sendFrame(errorFrame(e.Code, e.Message, e.ID))
 }
 
-// stop asks the session to close with code and reason; the first call wins.
+// stop asks the session to close with code and reason; the first call
+// wins. Once the session serves, the first call also starts the closer.
 func (s *session) stop(code websocket.StatusCode, reason string, now bool) {
 	s.stopOnce.Do(func() {
 		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
+		s.qmu.Lock()
 		close(s.stopped)
+		serving := s.q.serving
+		s.qmu.Unlock()
+		if serving {
+			go s.finish()
+		}
 	})
 }
 
-// run joins the document, sends init, serves the connection until it
-// stops, then leaves the document and closes the socket.
+// run joins the document, sends init, and reads the client's messages
+// until the connection stops; it returns once the closer (finish) left the
+// document and closed the socket.
 func (s *session) run(since int64) {
 	defer s.cancel()
 	st, err := s.h.cfg.Collab.Join(s.ctx, s.docID, s, since)
@@ -195,17 +206,21 @@ func (s *session) run(since int64) {
 		return
 	}
 
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); s.readLoop() }()
-	go func() { defer wg.Done(); s.writeLoop() }()
-	go func() { defer wg.Done(); s.pingLoop() }()
-
-	select {
-	case <-s.stopped:
-	case <-s.h.ctx.Done():
+	s.startWriting()
+	s.startKeepalive()
+	stopOnShutdown := context.AfterFunc(s.h.ctx, func() {
 		s.stop(websocket.StatusGoingAway, "Server shutting down", false)
-	}
+	})
+	defer stopOnShutdown()
+	s.serve()
+	s.readLoop()
+	<-s.finished
+}
+
+// finish leaves the document, closes the socket and waits for the
+// session's tasks. It runs once, in its own goroutine, after stop.
+func (s *session) finish() {
+	defer close(s.finished)
 	s.h.cfg.Collab.Leave(s.docID, s)
 	if s.seed != nil {
 		s.seed.close()
@@ -216,7 +231,7 @@ func (s *session) run(since int64) {
 		s.conn.Close(s.closeCode, s.closeReason)
 	}
 	s.cancel()
-	wg.Wait()
+	s.stopTasks()
 }
 
 func (s *session) refuseJoin(err error, since int64) {
@@ -484,48 +499,35 @@ func opErrorText(err error) string {
 	return strings.TrimPrefix(err.Error(), "ot: ")
 }
 
-func (s *session) writeLoop() {
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case it := <-s.queue:
-			if !s.writeBurst(it) {
-				return
-			}
+// writeBurst sends burst, corked so that its messages leave in one system
+// call. It reports false once the connection is stopping.
+func (s *session) writeBurst(burst []outItem) bool {
+	write := s.write
+	if s.cork != nil {
+		s.cork.cork(s.h.cfg.WriteTimeout)
+		write = s.writeCorked
+	}
+	ok := true
+	for i, it := range burst {
+		// A seed client's pending update goes out once nothing else waits.
+		last := s.seed != nil && i == len(burst)-1 && s.queued() == 0
+		if ok = s.writeItem(it, write, last); !ok {
+			break
 		}
 	}
-}
-
-// writeBurst sends it and whatever else is queued already (up to
-// maxWriteBurst messages), corked so that they leave in one system call.
-// It reports false once the connection is stopping.
-func (s *session) writeBurst(it outItem) bool {
-	if s.cork == nil {
-		return s.writeItem(it, s.write)
-	}
-	s.cork.cork(s.h.cfg.WriteTimeout)
-	ok := s.writeItem(it, s.writeCorked)
-	for n := 1; ok && n < maxWriteBurst; n++ {
-		select {
-		case it = <-s.queue:
-			ok = s.writeItem(it, s.writeCorked)
-			continue
-		default:
+	if s.cork != nil {
+		if err := s.cork.uncork(); err != nil {
+			s.log.Debug("write failed", "err", err)
+			s.stop(websocket.StatusGoingAway, "", true)
+			return false
 		}
-		break
-	}
-	if err := s.cork.uncork(); err != nil {
-		s.log.Debug("write failed", "err", err)
-		s.stop(websocket.StatusGoingAway, "", true)
-		return false
 	}
 	return ok
 }
 
 // writeItem sends one queued item. It reports false once the connection
 // is stopping.
-func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
+func (s *session) writeItem(it outItem, write func([]byte) bool, last bool) bool {
 	frames, closing, reason := s.encode(it)
 	for _, f := range frames {
 		if !write(f) {
@@ -545,7 +547,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
 		s.stop(code, reason, false)
 		return false
 	}
-	if s.seed != nil && len(s.queue) == 0 {
+	if last {
 		if f := s.seed.flush(); f != nil && !write(f) {
 			return false
 		}
@@ -651,36 +653,4 @@ func (s *session) withSeedFlush(frame []byte) [][]byte {
 		frames = append(frames, frame)
 	}
 	return frames
-}
-
-func (s *session) pingLoop() {
-	t := time.NewTicker(s.h.cfg.PingInterval)
-	defer t.Stop()
-	reauth := time.NewTicker(s.h.cfg.ReauthInterval)
-	defer reauth.Stop()
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case <-reauth.C:
-			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-			_, err := s.h.cfg.Auth.Authenticate(ctx, s.token)
-			cancel()
-			// Only a verdict on the token ends the session; an unreachable
-			// store does not.
-			if code := gdoc.ErrorCode(err); code == gdoc.EUNAUTHORIZED || code == gdoc.EFORBIDDEN {
-				s.stop(websocket.StatusPolicyViolation, "Token expired or revoked", false)
-				return
-			}
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.PongTimeout)
-			err := s.conn.Ping(ctx)
-			cancel()
-			if err != nil {
-				// No pong: the peer is gone (half-open) or stuck.
-				s.stop(websocket.StatusGoingAway, "", true)
-				return
-			}
-		}
-	}
 }

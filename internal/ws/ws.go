@@ -183,7 +183,7 @@ func (h *Handler) QueuedMessages() int {
 	defer h.mu.Unlock()
 	n := 0
 	for s := range h.sessions {
-		n += len(s.queue)
+		n += s.queued()
 	}
 	return n
 }
