@@ -9,11 +9,12 @@ import (
 	"github.com/gdoc/gdoc/internal/gdoc"
 )
 
-// An idle connection holds one goroutine: the one that serves its HTTP
-// request reads its messages. The writer runs only while messages wait
-// (sendQueue), and the keepalive ping and the token re-check run from one
-// timer (keepalive), each in a goroutine of its own only while it works.
-// So 10,000 idle connections cost 10,000 parked goroutines, not 40,000.
+// An idle connection holds one goroutine, its reader (session.serve); the
+// HTTP handler that joined returns. The writer runs only while messages
+// wait (sendQueue), and the keepalive ping and the token re-check run from
+// one timer (keepalive), each in a goroutine of its own only while it
+// works. So 10,000 idle connections cost 10,000 parked goroutines with
+// small stacks, not 40,000.
 
 // maxKeptQueue bounds the queue buffer an idle connection keeps between
 // bursts (entries); a larger burst's buffer is let go.
@@ -208,9 +209,9 @@ func (s *session) keepalive() {
 	}
 }
 
-// serve marks the session as serving: from now on stop starts the closer
-// itself. If it stopped already, the closer starts here.
-func (s *session) serve() {
+// serving marks the session as serving: from now on stop starts the
+// closer itself. If it stopped already, the closer starts here.
+func (s *session) serving() {
 	s.qmu.Lock()
 	s.q.serving = true
 	stopped := false

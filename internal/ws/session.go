@@ -45,9 +45,8 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. The HTTP handler's goroutine reads; a writer runs while messages
-// wait, the keepalive from a timer, and the closer once it stops
-// (idle.go).
+// blocks. One goroutine reads (serve); a writer runs while messages wait,
+// the keepalive from a timer, and the closer once it stops (idle.go).
 type session struct {
 	h       *Handler
 	conn    *websocket.Conn
@@ -179,15 +178,15 @@ func (s *session) stop(code websocket.StatusCode, reason string, now bool) {
 	})
 }
 
-// run joins the document, sends init, and reads the client's messages
-// until the connection stops; it returns once the closer (finish) left the
-// document and closed the socket.
-func (s *session) run(since int64) {
-	defer s.cancel()
+// start joins the document and sends init. It reports false when the
+// connection ended there (refused, or init could not be written); else
+// serve takes it on.
+func (s *session) start(since int64) bool {
 	st, err := s.h.cfg.Collab.Join(s.ctx, s.docID, s, since)
 	if err != nil {
 		s.refuseJoin(err, since)
-		return
+		s.cancel()
+		return false
 	}
 	s.color = st.Color
 	s.raiseKnownRev(st.Rev)
@@ -203,16 +202,24 @@ func (s *session) run(since int64) {
 	if err != nil {
 		s.h.cfg.Collab.Leave(s.docID, s)
 		s.conn.CloseNow()
-		return
+		s.cancel()
+		return false
 	}
-
 	s.startWriting()
 	s.startKeepalive()
+	return true
+}
+
+// serve reads the client's messages until the connection stops, and
+// returns once the closer (finish) left the document and closed the
+// socket.
+func (s *session) serve() {
+	defer s.cancel()
 	stopOnShutdown := context.AfterFunc(s.h.ctx, func() {
 		s.stop(websocket.StatusGoingAway, "Server shutting down", false)
 	})
 	defer stopOnShutdown()
-	s.serve()
+	s.serving()
 	s.readLoop()
 	<-s.finished
 }
