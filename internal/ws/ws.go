@@ -284,7 +284,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s := newSession(h, conn, docID, user, dialect)
-	s.token = token
+	s.token = strings.Clone(token) // not the request's header block
 	s.cork = cw.conn
 	h.mu.Lock()
 	if h.closing {
