@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/gdoc/gdoc/internal/gdoc"
 )
 
@@ -186,7 +184,7 @@ func (s *session) keepalive() {
 		// Only a verdict on the token ends the session; an unreachable
 		// store does not.
 		if code := gdoc.ErrorCode(err); code == gdoc.EUNAUTHORIZED || code == gdoc.EFORBIDDEN {
-			s.stop(websocket.StatusPolicyViolation, "Token expired or revoked", false)
+			s.stop(refusedUnauthenticated, "Token expired or revoked", false)
 			return
 		}
 		s.q.nextReauth = time.Now().Add(s.h.cfg.ReauthInterval)
@@ -197,7 +195,7 @@ func (s *session) keepalive() {
 		cancel()
 		if err != nil {
 			// No pong: the peer is gone (half-open) or stuck.
-			s.stop(websocket.StatusGoingAway, "", true)
+			s.stop(endGoingAway, "", true)
 			return
 		}
 		s.q.nextPing = time.Now().Add(s.h.cfg.PingInterval)

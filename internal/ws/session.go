@@ -46,7 +46,8 @@ type wakeSeed struct{}
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
 // blocks. One goroutine reads (serve); a writer runs while messages wait,
-// the keepalive from a timer, and the closer once it stops (idle.go).
+// the keepalive from a timer, and the closer once it stops (idle.go); a
+// seed connection also has one that submits its ops (seedShadow.submitLoop).
 type session struct {
 	h       *Handler
 	conn    *websocket.Conn
@@ -119,7 +120,7 @@ func (s *session) User() *gdoc.User { return s.user }
 
 // Deliver implements collab.Client: it queues m without blocking and
 // reports false when the queue is full, after which the connection closes
-// with 1008 "Slow consumer".
+// with 4429 "Slow consumer".
 func (s *session) Deliver(m collab.Message) bool {
 	switch m := m.(type) {
 	case collab.OpMessage:
@@ -146,7 +147,7 @@ func (s *session) enqueue(it outItem) bool {
 	if s.slowCounted.CompareAndSwap(false, true) {
 		s.h.slowConsumers.Add(1)
 	}
-	s.stop(websocket.StatusPolicyViolation, "Slow consumer", false)
+	s.stop(refusedSlowConsumer, "Slow consumer", false)
 	return false
 }
 
@@ -162,10 +163,11 @@ func (s *session) sendError(e *wireError) {
 	s.sendFrame(errorFrame(e.Code, e.Message, e.ID))
 }
 
-// stop asks the session to close with code and reason; the first call
-// wins. Once the session serves, the first call also starts the closer.
-func (s *session) stop(code websocket.StatusCode, reason string, now bool) {
+// stop asks the session to close for r with reason; the first call wins.
+// Once the session serves, the first call also starts the closer.
+func (s *session) stop(r refusal, reason string, now bool) {
 	s.stopOnce.Do(func() {
+		code := closeCode(r)
 		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
 		s.qmu.Lock()
@@ -207,6 +209,10 @@ func (s *session) start(since int64) bool {
 	}
 	s.startWriting()
 	s.startKeepalive()
+	if s.seed != nil {
+		s.tasks.Add(1)
+		go func() { defer s.tasks.Done(); s.seed.submitLoop(s.ctx) }()
+	}
 	return true
 }
 
@@ -216,7 +222,7 @@ func (s *session) start(since int64) bool {
 func (s *session) serve() {
 	defer s.cancel()
 	stopOnShutdown := context.AfterFunc(s.h.ctx, func() {
-		s.stop(websocket.StatusGoingAway, "Server shutting down", false)
+		s.stop(endGoingAway, collab.ReasonShutdown, false)
 	})
 	defer stopOnShutdown()
 	s.serving()
@@ -245,18 +251,20 @@ func (s *session) refuseJoin(err error, since int64) {
 	code := gdoc.ErrorCode(err)
 	switch {
 	case code == gdoc.EFORBIDDEN:
-		s.conn.Close(websocket.StatusPolicyViolation, "Forbidden")
+		closeConn(s.conn, refusedForbidden, "Forbidden")
+	case code == gdoc.EUNAUTHORIZED:
+		closeConn(s.conn, refusedUnauthenticated, "Invalid token")
 	case code == gdoc.EINVALID && since >= 0:
 		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
-		s.conn.Close(websocket.StatusPolicyViolation, "Bad revision")
+		closeConn(s.conn, refusedBadRevision, "Bad revision")
 	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND:
 		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
-		s.conn.Close(websocket.StatusPolicyViolation, closeReason(gdoc.ErrorMessage(err)))
+		closeConn(s.conn, refusedNotFound, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
-		s.conn.Close(websocket.StatusTryAgainLater, "Service unavailable")
+		closeConn(s.conn, endInternal, "Service unavailable")
 	default:
 		s.log.Error("join document", "err", err)
-		s.conn.Close(websocket.StatusInternalError, "Internal error")
+		closeConn(s.conn, endInternal, "Internal error")
 	}
 }
 
@@ -323,20 +331,20 @@ func (s *session) readLoop() {
 		if err != nil {
 			s.log.Debug("read failed", "err", err)
 			if websocket.CloseStatus(err) != -1 {
-				s.stop(websocket.StatusNormalClosure, "", false)
+				s.stop(endNormal, "", false)
 			} else {
-				s.stop(websocket.StatusGoingAway, "", true)
+				s.stop(endGoingAway, "", true)
 			}
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
-			s.stop(websocket.StatusGoingAway, "", true)
+			s.stop(endGoingAway, "", true)
 			return
 		}
 		if int64(len(data)) > limit {
 			writeNow(s.ctx, s.conn, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
-			s.stop(websocket.StatusMessageTooBig, "Message too large", false)
+			s.stop(refusedTooLarge, "Message too large", false)
 			return
 		}
 		s.handle(data)
@@ -387,8 +395,8 @@ func (s *session) handleOp(in *inbound) *wireError {
 	if s.dialect != dialectOT {
 		return refuse(codeUnknownType, "", "op needs the %s subprotocol; the seed dialect sends update.", SubprotocolOT)
 	}
-	if in.ID == nil || *in.ID == "" || len(*in.ID) > maxClientIDLen {
-		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", maxClientIDLen)
+	if in.ID == nil || *in.ID == "" || len(*in.ID) > gdoc.MaxOpIDBytes {
+		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", gdoc.MaxOpIDBytes)
 	}
 	id := *in.ID
 	if in.Rev == nil {
@@ -450,8 +458,8 @@ func (s *session) handleCursor(in *inbound) *wireError {
 			cur.Rev = *in.Rev
 		}
 	}
-	if len(in.Position) > maxCursorFieldBytes || len(in.Selection) > maxCursorFieldBytes {
-		return refuse(codeInvalidMessage, "", "position and selection may hold at most %d bytes each.", maxCursorFieldBytes)
+	if len(in.Position) > gdoc.MaxCursorFieldBytes || len(in.Selection) > gdoc.MaxCursorFieldBytes {
+		return refuse(codeInvalidMessage, "", "position and selection may hold at most %d bytes each.", gdoc.MaxCursorFieldBytes)
 	}
 	if hasPosition {
 		cur.Position, cur.Selection = in.Position, in.Selection
@@ -471,8 +479,8 @@ func (s *session) handleChat(in *inbound) *wireError {
 	clientMsgID := ""
 	if in.ClientMsgID != nil {
 		clientMsgID = *in.ClientMsgID
-		if len(clientMsgID) > maxClientIDLen {
-			return refuse(codeInvalidMessage, "", "client_msg_id may hold at most %d bytes.", maxClientIDLen)
+		if len(clientMsgID) > gdoc.MaxClientIDBytes {
+			return refuse(codeInvalidMessage, "", "client_msg_id may hold at most %d bytes.", gdoc.MaxClientIDBytes)
 		}
 	}
 	if in.Message == nil {
@@ -525,7 +533,7 @@ func (s *session) writeBurst(burst []outItem) bool {
 	if s.cork != nil {
 		if err := s.cork.uncork(); err != nil {
 			s.log.Debug("write failed", "err", err)
-			s.stop(websocket.StatusGoingAway, "", true)
+			s.stop(endGoingAway, "", true)
 			return false
 		}
 	}
@@ -542,16 +550,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool, last bool) bool
 		}
 	}
 	if closing {
-		// A deleted document is gone for good: 1008 tells the
-		// client not to reconnect; anything else is going away.
-		code := websocket.StatusGoingAway
-		switch reason {
-		case collab.ReasonDeleted, collab.ReasonPrivate:
-			code = websocket.StatusPolicyViolation
-		case reasonOutOfSync:
-			code = websocket.StatusInternalError
-		}
-		s.stop(code, reason, false)
+		s.stop(closingRefusal(reason), reason, false)
 		return false
 	}
 	if last {
@@ -568,7 +567,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool, last bool) bool
 func (s *session) writeCorked(frame []byte) bool {
 	if err := s.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
 		s.log.Debug("write failed", "err", err)
-		s.stop(websocket.StatusGoingAway, "", true)
+		s.stop(endGoingAway, "", true)
 		return false
 	}
 	return true
@@ -579,7 +578,7 @@ func (s *session) write(frame []byte) bool {
 	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
 		s.log.Debug("write failed", "err", err)
-		s.stop(websocket.StatusGoingAway, "", true)
+		s.stop(endGoingAway, "", true)
 		return false
 	}
 	return true
