@@ -212,10 +212,20 @@ func (s *session) start(since int64) bool {
 	}
 
 	// init goes out before anything Deliver queued meanwhile: the writer
-	// starts only after it.
+	// starts only after it. It is corked, so that a frame larger than the
+	// connection's write buffer still leaves in one system call.
+	frame := s.initFrame(st, since)
+	if s.cork != nil {
+		s.cork.cork(s.h.cfg.WriteTimeout)
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
-	err = s.conn.Write(ctx, websocket.MessageText, s.initFrame(st, since))
+	err = s.conn.Write(ctx, websocket.MessageText, frame)
 	cancel()
+	if s.cork != nil {
+		if uerr := s.cork.uncork(); err == nil {
+			err = uerr
+		}
+	}
 	if err != nil {
 		s.h.cfg.Collab.Leave(s.docID, s)
 		s.conn.CloseNow()
