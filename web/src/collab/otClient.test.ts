@@ -53,7 +53,7 @@ class Peer {
 }
 
 const textCost = (op: TextOp) =>
-  op.reduce((n, c) => n + (typeof c === 'string' ? jsonStringBytes(c) : typeof c === 'object' && typeof c.d === 'string' ? jsonStringBytes(c.d) : 0), 0)
+  op.reduce<number>((n, c) => n + (typeof c === 'string' ? jsonStringBytes(c) : typeof c === 'object' && typeof c.d === 'string' ? jsonStringBytes(c.d) : 0), 0)
 
 function deliverUp(server: Authority, peers: Peer[], from: Peer): void {
   const m = from.up.shift()!
