@@ -52,8 +52,9 @@ type document struct {
 	remoteHint int64 // highest revision another instance announced
 
 	clients   map[string]Client
-	sessions  map[string]int64 // conn id -> DocSession id
-	minBase   map[string]int64 // conn id -> the oldest revision it has received
+	roles     map[string]gdoc.Role // conn id -> the client's role, checked on every message
+	sessions  map[string]int64     // conn id -> DocSession id
+	minBase   map[string]int64     // conn id -> the oldest revision it has received
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
@@ -66,6 +67,7 @@ func newDocument(id string) *document {
 	return &document{
 		id:        id,
 		clients:   make(map[string]Client),
+		roles:     make(map[string]gdoc.Role),
 		sessions:  make(map[string]int64),
 		minBase:   make(map[string]int64),
 		cursors:   make(map[string]Cursor),
@@ -119,6 +121,7 @@ func (d *document) removeClientLocked(connID string) (departure, bool) {
 		return departure{}, false
 	}
 	delete(d.clients, connID)
+	delete(d.roles, connID)
 	gone := departure{connID: connID, sessionID: d.sessions[connID]}
 	delete(d.sessions, connID)
 	delete(d.minBase, connID)

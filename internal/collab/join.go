@@ -9,20 +9,24 @@ import (
 )
 
 // Join registers c on docID, creating the document (owned by c.User(),
-// title = id, public) if it does not exist.
+// title = id, public) if it does not exist — unless since >= 0 (a
+// reconnect), the id was deleted, or the user created JoinCreateLimit
+// documents in the last hour.
 //
 // since < 0 asks for the full content; since >= 0 for the ops committed
 // after since (JoinState.Ops, never nil then). EINVALID for a bad id or a
-// since ahead of the head ("bad revision"), EFORBIDDEN for another user's
-// private document, EUNAVAILABLE while shutting down or when the store is
-// down. Everything committed after JoinState.Rev reaches c through Deliver,
+// since ahead of the head ("bad revision"), ENOTFOUND for a deleted id or a
+// reconnect to a missing one, ERATELIMITED past the creation limit,
+// EFORBIDDEN without access (gdoc.Document.RoleOf; read again once the
+// connection is registered, so that a join racing a withdrawal never ends
+// up open), EUNAVAILABLE while shutting down or when the store is down. Everything committed after JoinState.Rev reaches c through Deliver,
 // in revision order, without gaps — possibly before Join returns.
 //
 // Three steps: authorize (may c's user read it?), register (presence,
 // session, the state from memory, c added to the clients), catchUpOlder
 // (ops too old for the in-memory window, from the OpLog).
 func (s *Service) Join(ctx context.Context, docID string, c Client, since int64) (JoinState, error) {
-	meta, err := s.authorize(ctx, docID, c.User())
+	meta, err := s.authorize(ctx, docID, c.User(), since)
 	if err != nil {
 		return JoinState{}, err
 	}
@@ -55,25 +59,58 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 			return JoinState{}, err
 		}
 	}
+	if err := s.confirmAccess(ctx, d, c, &state); err != nil {
+		s.Leave(docID, c)
+		return JoinState{}, err
+	}
 	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: docID, Kind: gdoc.EventPresence})
 	return state, nil
 }
 
+// confirmAccess reads c's access again now that c is registered: a
+// withdrawal committed before this read is seen here, and one committed
+// after it finds c among d's clients when it re-checks. It sets the
+// client's role and the access fields of state.
+func (s *Service) confirmAccess(ctx context.Context, d *document, c Client, state *JoinState) error {
+	fresh, err := s.cfg.Store.Document(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	role := fresh.RoleOf(c.User().ID)
+	if !role.CanRead() {
+		return errNoAccess()
+	}
+	d.mu.Lock()
+	if _, ok := d.clients[c.ConnID()]; ok && d.roles[c.ConnID()].CanRead() {
+		d.roles[c.ConnID()] = role
+	} else if ok {
+		role = gdoc.RoleNone // a re-check already withdrew it
+	}
+	d.mu.Unlock()
+	if !role.CanRead() {
+		return errNoAccess()
+	}
+	state.Role = role
+	state.Document.Public, state.Document.Visibility, state.Document.LinkRole = fresh.Public, fresh.Visibility, fresh.LinkRole
+	state.Document.OwnerID, state.Document.OwnerUsername = fresh.OwnerID, fresh.OwnerUsername
+	return nil
+}
+
 // authorize checks the ids and returns docID's metadata (creating the
 // document on a first join) when user may read it.
-func (s *Service) authorize(ctx context.Context, docID string, user *gdoc.User) (*gdoc.Document, error) {
+func (s *Service) authorize(ctx context.Context, docID string, user *gdoc.User, since int64) (*gdoc.Document, error) {
 	if !gdoc.ValidDocumentID(docID) {
 		return nil, gdoc.Errorf(gdoc.EINVALID, "A document id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit.")
 	}
 	if user == nil || user.ID == "" {
 		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Joining a document needs a signed-in user.")
 	}
-	meta, err := s.documentOrCreate(ctx, docID, user)
+	meta, err := s.documentOrCreate(ctx, docID, user, since)
 	if err != nil {
 		return nil, err
 	}
 	if !meta.RoleOf(user.ID).CanRead() {
-		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
+		return nil, errNoAccess()
 	}
 	return meta, nil
 }
@@ -153,6 +190,7 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	d.minBase[connID] = minBase
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
+	d.roles[connID] = meta.RoleOf(user.ID)
 	d.idleSince = time.Time{}
 	if session != nil {
 		d.sessions[connID] = session.ID
@@ -219,22 +257,59 @@ func (s *Service) catchUpOlder(ctx context.Context, d *document, connID string, 
 	return nil
 }
 
-// documentOrCreate returns docID's metadata, creating the document on a
-// first join (the seed's "enter a document ID and share it" flow).
-func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User) (*gdoc.Document, error) {
+// documentOrCreate returns docID's metadata (with its members), creating
+// the document on a first join (the seed's "enter a document ID and share
+// it" flow). A reconnect (since >= 0) never creates, a deleted id is never
+// created again, and a user creates at most JoinCreateLimit documents an
+// hour this way.
+func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User, since int64) (*gdoc.Document, error) {
 	meta, err := s.cfg.Store.Document(ctx, docID)
 	if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
 		return meta, err
 	}
-	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true}
-	err = s.cfg.Store.CreateDocument(ctx, doc)
-	if gdoc.ErrorCode(err) == gdoc.ECONFLICT { // created by a concurrent join
+	deleted, err := s.cfg.Store.DocumentDeleted(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	if deleted {
+		return nil, errDeleted()
+	}
+	if since >= 0 {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found: it does not exist or was deleted.")
+	}
+	if limit := s.cfg.JoinCreateLimit; limit > 0 {
+		n, err := s.cfg.Store.DocumentsCreatedSince(ctx, user.ID, time.Now().Add(-time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if n >= limit {
+			return nil, gdoc.Errorf(gdoc.ERATELIMITED, "You created %d documents in the last hour, the most allowed; open an existing document or try again later.", n)
+		}
+	}
+	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true,
+		Visibility: gdoc.VisibilityPublic, LinkRole: gdoc.RoleEditor}
+	err = s.cfg.Store.CreateDocumentUnlessDeleted(ctx, doc)
+	switch gdoc.ErrorCode(err) {
+	case gdoc.ECONFLICT: // created by a concurrent join
 		return s.cfg.Store.Document(ctx, docID)
+	case gdoc.ENOTFOUND: // deleted meanwhile
+		return nil, errDeleted()
 	}
 	if err != nil {
 		return nil, err
 	}
 	return doc, nil
+}
+
+func errDeleted() error { return gdoc.Errorf(gdoc.ENOTFOUND, "This document was deleted.") }
+
+// errNoAccess does not say whether the document exists.
+func errNoAccess() error {
+	return gdoc.Errorf(gdoc.EFORBIDDEN, "You do not have access to this document.")
+}
+
+func errViewOnly() error {
+	return gdoc.Errorf(gdoc.EFORBIDDEN, "You can view this document but not edit it.")
 }
 
 // abandonJoin undoes the presence and session records of a join that
@@ -289,7 +364,11 @@ func (s *Service) joined(docID string, c Client) (*document, error) {
 	if d != nil {
 		d.mu.Lock()
 		_, ok := d.clients[c.ConnID()]
+		role := d.roles[c.ConnID()]
 		d.mu.Unlock()
+		if ok && !role.CanRead() {
+			return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "You no longer have access to this document.")
+		}
 		if ok {
 			return d, nil
 		}

@@ -71,6 +71,9 @@ func New(cfg Config) *Service {
 	if cfg.IdleUnload <= 0 {
 		cfg.IdleUnload = defaultIdleUnload
 	}
+	if cfg.AccessCheckInterval <= 0 {
+		cfg.AccessCheckInterval = defaultAccessCheckInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -109,6 +112,11 @@ func (s *Service) Run(ctx context.Context) error {
 	defer unload.Stop()
 	sweep := time.NewTicker(s.sweepEvery)
 	defer sweep.Stop()
+	accessCheck := time.NewTicker(s.cfg.AccessCheckInterval)
+	defer accessCheck.Stop()
+	if s.cfg.SingleInstance {
+		accessCheck.Stop() // an in-process bus loses no access event
+	}
 	if s.cfg.SingleInstance {
 		sweep.Stop() // nothing to repair: its channel never fires
 	}
@@ -118,6 +126,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-autosave.C:
 			s.saveDirty(ctx)
+		case <-accessCheck.C:
+			s.recheckAll(ctx)
 		case <-unload.C:
 			s.unloadIdle(ctx, time.Now())
 		case <-sweep.C:

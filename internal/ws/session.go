@@ -71,6 +71,10 @@ type session struct {
 	// cannot legitimately base an op on a later one.
 	knownRev atomic.Int64
 	color    string
+	// role is the user's role as collab last said (JoinState, then
+	// AccessMessage); ops and updates need one that may edit. collab checks
+	// again on its side.
+	role atomic.Pointer[gdoc.Role]
 
 	opLimit, chatLimit, otherLimit *rate.Limiter
 	frameLimit, byteLimit          *rate.Limiter // pace reading (pacing.go)
@@ -125,6 +129,9 @@ func (s *session) Deliver(m collab.Message) bool {
 		s.raiseKnownRev(m.Op.Rev)
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
+	case collab.AccessMessage:
+		role := m.Role
+		s.role.Store(&role) // before the next message is read, not when the frame is written
 	case collab.CursorMessage:
 		// A cursor is superseded by the next one: when the queue is three
 		// quarters full it is dropped rather than the connection, so that
@@ -191,6 +198,8 @@ func (s *session) run(since int64) {
 	}
 	s.color = st.Color
 	s.raiseKnownRev(st.Rev)
+	role := st.Role
+	s.role.CompareAndSwap(nil, &role) // an AccessMessage during Join is newer
 	if s.dialect == dialectSeed {
 		s.seed = newSeedShadow(s, st.Document.Content, st.Rev)
 	}
@@ -244,7 +253,7 @@ func (s *session) refuseJoin(err error, since int64) {
 	case code == gdoc.EINVALID && since >= 0:
 		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedBadRevision, "Bad revision")
-	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND:
+	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND || code == gdoc.ERATELIMITED:
 		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedNotFound, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
@@ -283,6 +292,7 @@ func (s *session) initFrame(st collab.JoinState, since int64) []byte {
 		Chat:        make([]chatOut, 0, len(st.Chat)),
 		Cursors:     make([]cursorOut, 0, len(st.Cursors)),
 		Reset:       st.Reset,
+		Role:        s.currentRole(),
 	}
 	if out.Users == nil {
 		out.Users = []gdoc.ActiveUser{}
@@ -409,6 +419,9 @@ func (s *session) handleOp(in *inbound) *wireError {
 		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", gdoc.MaxOpIDBytes)
 	}
 	id := *in.ID
+	if !s.currentRole().CanEdit() {
+		return refuse(codeForbidden, id, "You can view this document but not edit it.")
+	}
 	if in.Rev == nil {
 		return refuse(codeInvalidMessage, id, "An op needs rev, the revision it is based on.")
 	}
@@ -438,6 +451,9 @@ func (s *session) handleUpdate(in *inbound) *wireError {
 	}
 	if in.Data == nil || in.Data.Content == nil {
 		return refuse(codeInvalidMessage, "", "An update needs data.content, the whole text.")
+	}
+	if !s.currentRole().CanEdit() {
+		return refuse(codeForbidden, "", "You can view this document but not edit it.")
 	}
 	return s.seed.clientUpdate(*in.Data.Content)
 }
@@ -648,6 +664,8 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		return s.withSeedFlush(mustJSON(userLeftOut{Type: "user_left", UserID: m.UserID, Username: m.Username})), false, ""
 	case collab.DocumentMessage:
 		return s.withSeedFlush(mustJSON(documentChangedOut{Type: "document", Document: newDocumentOut(m.Document), UserID: m.UserID, Username: m.Username})), false, ""
+	case collab.AccessMessage:
+		return s.withSeedFlush(mustJSON(accessOut{Type: "access", Role: m.Role})), false, ""
 	case collab.ClosingMessage:
 		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
 	default:
