@@ -151,12 +151,14 @@ type withdrawingStore struct {
 	withdraw func()
 }
 
-func (w *withdrawingStore) StartSession(ctx context.Context, s *gdoc.DocSession) error {
+// The hook is the join's chat history read, which sits between the access
+// check and the registration (the session row is written off the join path).
+func (w *withdrawingStore) ChatMessages(ctx context.Context, docID string, beforeID int64, limit int) ([]*gdoc.ChatMessage, error) {
 	if w.withdraw != nil {
 		w.withdraw()
 		w.withdraw = nil
 	}
-	return w.Store.StartSession(ctx, s)
+	return w.Store.ChatMessages(ctx, docID, beforeID, limit)
 }
 
 func TestJoinRacingAWithdrawalDoesNotStayOpen(t *testing.T) {

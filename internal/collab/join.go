@@ -126,9 +126,9 @@ const (
 // revRange is the revisions from < rev <= to; from < 0 when empty.
 type revRange struct{ from, to int64 }
 
-// register records c's presence and session, builds its JoinState from
-// memory and adds it to d's clients, all under one hold of d's lock so that
-// every op after state.Rev reaches c through Deliver. The ops after since
+// register records c's presence, queues its session row, builds its
+// JoinState from memory and adds it to d's clients, all under one hold of
+// d's lock so that every op after state.Rev reaches c through Deliver. The ops after since
 // that the window no longer holds are returned for catchUpOlder.
 func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdoc.Document, since int64) (JoinState, revRange, error) {
 	user := c.User()
@@ -143,11 +143,7 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	if err := s.cfg.Presence.Join(ctx, d.id, part); err != nil {
 		s.log.Warn("presence join failed", "doc", d.id, "conn", connID, "err", err)
 	}
-	session := &gdoc.DocSession{DocID: d.id, UserID: user.ID, ServerID: s.cfg.ServerID, JoinedAt: joinedAt}
-	if err := s.cfg.Store.StartSession(ctx, session); err != nil {
-		s.log.Warn("recording session failed", "doc", d.id, "err", err)
-		session = nil
-	}
+	session := s.startSession(gdoc.DocSession{DocID: d.id, UserID: user.ID, ServerID: s.cfg.ServerID, JoinedAt: joinedAt})
 	s.recomputePresence(d)
 
 	chat, err := s.cfg.Store.ChatMessages(ctx, d.id, 0, gdoc.ChatHistoryLimit)
@@ -192,9 +188,7 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	d.clients[connID] = c
 	d.roles[connID] = meta.RoleOf(user.ID)
 	d.idleSince = time.Time{}
-	if session != nil {
-		d.sessions[connID] = session.ID
-	}
+	d.sessions[connID] = session
 	for id, cur := range d.cursors {
 		if id != connID {
 			state.Cursors = append(state.Cursors, cur)
@@ -314,13 +308,11 @@ func errViewOnly() error {
 
 // abandonJoin undoes the presence and session records of a join that
 // failed before registering.
-func (s *Service) abandonJoin(d *document, connID string, session *gdoc.DocSession) {
+func (s *Service) abandonJoin(d *document, connID string, session *sessionRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	_ = s.cfg.Presence.Leave(ctx, d.id, connID)
-	if session != nil {
-		_ = s.cfg.Store.EndSession(ctx, session.ID, time.Now())
-	}
+	s.endSession(ctx, session, time.Now())
 	s.recomputePresence(d)
 }
 
@@ -346,11 +338,7 @@ func (s *Service) finishLeave(d *document, gone departure) {
 	if err := s.cfg.Presence.Leave(ctx, d.id, gone.connID); err != nil {
 		s.log.Warn("presence leave failed", "doc", d.id, "conn", gone.connID, "err", err)
 	}
-	if gone.sessionID != 0 {
-		if err := s.cfg.Store.EndSession(ctx, gone.sessionID, time.Now()); err != nil && gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
-			s.log.Warn("ending session failed", "doc", d.id, "err", err)
-		}
-	}
+	s.endSession(ctx, gone.session, time.Now())
 	s.recomputePresence(d)
 	if payload, err := json.Marshal(gone.cursor); err == nil {
 		s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: d.id, Kind: gdoc.EventCursor, Payload: payload})

@@ -59,7 +59,8 @@ type Service struct {
 	docs    map[string]*document
 	closing atomic.Bool // read without s.mu by code holding a document's lock
 
-	workers taskGroup // document workers and presence recomputations
+	workers     taskGroup    // document workers and presence recomputations
+	sessionRows sessionQueue // session rows waiting to be written (sessions.go)
 }
 
 // New returns a Service. Commits work at once; Run does the periodic work

@@ -137,6 +137,10 @@ type ChatStore interface {
 type SessionStore interface {
 	// StartSession stores s, setting s.ID.
 	StartSession(ctx context.Context, s *DocSession) error
+	// StartSessions stores every session of ss in one transaction,
+	// setting their IDs. A session whose document does not exist is not
+	// stored and keeps ID 0.
+	StartSessions(ctx context.Context, ss []*DocSession) error
 	// EndSession sets the session's LeftAt. ENOTFOUND.
 	EndSession(ctx context.Context, id int64, leftAt time.Time) error
 	// Sessions lists a document's sessions, newest first, up to limit.

@@ -682,6 +682,55 @@ func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
 	return nil
 }
 
+// StartSessions stores every session of ss in one transaction (one
+// commit for a batch of joins), setting their IDs (and JoinedAt unless
+// set). A session whose document does not exist is skipped and keeps ID 0.
+func (s *Store) StartSessions(ctx context.Context, ss []*gdoc.DocSession) error {
+	for _, sess := range ss {
+		if err := checkTexts("user id", sess.UserID, "server id", sess.ServerID); err != nil {
+			return err
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("start sessions", err)
+	}
+	defer tx.Rollback()
+	ids := make([]int64, len(ss))
+	joined := make([]time.Time, len(ss))
+	for i, sess := range ss {
+		joined[i] = s.stamp(sess.JoinedAt)
+		var left any
+		if sess.LeftAt != nil {
+			left = unixMS(*sess.LeftAt)
+		}
+		// The EXISTS skips a deleted document's session instead of failing
+		// the transaction on the foreign key (PostgreSQL would abort it).
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO doc_sessions (doc_id, user_id, server_id, joined_at, left_at)
+			SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($5 AS BIGINT)
+			WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1) RETURNING id`,
+			sess.DocID, sess.UserID, sess.ServerID, unixMS(joined[i]), left).Scan(&ids[i])
+		if errors.Is(err, sql.ErrNoRows) {
+			ids[i] = 0
+			continue
+		}
+		if err != nil {
+			return s.dialect.Fault("start sessions", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("start sessions", err)
+	}
+	for i, sess := range ss {
+		sess.ID = ids[i]
+		if ids[i] != 0 {
+			sess.JoinedAt = joined[i]
+		}
+	}
+	return nil
+}
+
 // EndSession sets the session's LeftAt. ENOTFOUND.
 func (s *Store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
 	return s.execOne(ctx, "end session", gdoc.Errorf(gdoc.ENOTFOUND, "No session %d.", id),
