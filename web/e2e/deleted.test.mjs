@@ -2,25 +2,14 @@
 // deleted and stop (close code 4404), and no reconnect brings it back.
 
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { createDocument, launchBrowser, register, startServer, token } from './harness.mjs'
+import { describe, it } from 'node:test'
+import { createDocument, register, token, useServerAndBrowser } from './harness.mjs'
 
 describe('a document deleted while open', () => {
-  let server
-  let browser
-
-  before(async () => {
-    server = await startServer()
-    browser = await launchBrowser()
-  })
-
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
-  })
+  const env = useServerAndBrowser()
 
   it('tells the other tab it was deleted, stops reconnecting, and stays deleted', async () => {
-    const { baseURL } = server
+    const { baseURL, browser } = env
     const aliceCtx = await browser.newContext({ baseURL })
     const bobCtx = await browser.newContext({ baseURL })
     const alice = await aliceCtx.newPage()

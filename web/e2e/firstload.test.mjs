@@ -3,30 +3,19 @@
 // arrive precompressed, and a document fetches the tokenizer of its own
 // language only.
 
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createDocument, launchBrowser, register, startServer } from './harness.mjs'
+import { createDocument, register, useServerAndBrowser } from './harness.mjs'
 
 // What only the editor page may load: its chunk (Monaco), Monaco's worker
 // and icon font, and language tokenizers.
 const EDITOR_ONLY = /\/assets\/(EditorPage-|editor\.worker|codicon|python-|javascript-)/
 
-let server
-let browser
-
 describe('first load', () => {
-  before(async () => {
-    server = await startServer({ name: 'firstload' })
-    browser = await launchBrowser()
-  })
-
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
-  })
+  const env = useServerAndBrowser({ name: 'firstload' })
 
   it('loads no editor code on the login and dashboard pages, and the editor with its language on a document', async () => {
-    const context = await browser.newContext({ baseURL: server.baseURL })
+    const context = await env.browser.newContext({ baseURL: env.baseURL })
     const page = await context.newPage()
     const responses = []
     page.on('response', (r) => responses.push({ url: r.url(), encoding: r.headers()['content-encoding'] ?? '' }))
@@ -59,7 +48,7 @@ describe('first load', () => {
   })
 
   it('loads the editor directly when a document link is opened', async () => {
-    const context = await browser.newContext({ baseURL: server.baseURL })
+    const context = await env.browser.newContext({ baseURL: env.baseURL })
     const page = await context.newPage()
     await page.goto('/login')
     await page.getByLabel('Username').fill('firstload')

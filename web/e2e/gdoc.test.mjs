@@ -3,16 +3,14 @@
 // contexts edit one document, chat, undo, reload, go offline and back.
 
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { artifacts, createDocument, editorText, eventually, focusEditorEnd, launchBrowser, makeArtifacts, newContext, register, serverContent, startServer, waitSynced } from './harness.mjs'
+import { artifacts, createDocument, editorText, eventually, focusEditorEnd, makeArtifacts, newContext, register, serverContent, useServerAndBrowser, waitSynced } from './harness.mjs'
 
-let server
-let baseURL
-let browser
 const foreignRequests = []
 
 describe('G-Doc in the browser', () => {
+  const env = useServerAndBrowser()
   let alice
   let bob
   let aliceCtx
@@ -21,18 +19,10 @@ describe('G-Doc in the browser', () => {
 
   before(async () => {
     makeArtifacts()
-    server = await startServer()
-    baseURL = server.baseURL
-    browser = await launchBrowser()
-    aliceCtx = await newContext(browser, baseURL, foreignRequests)
-    bobCtx = await newContext(browser, baseURL, foreignRequests)
+    aliceCtx = await newContext(env.browser, env.baseURL, foreignRequests)
+    bobCtx = await newContext(env.browser, env.baseURL, foreignRequests)
     alice = await aliceCtx.newPage()
     bob = await bobCtx.newPage()
-  })
-
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
   })
 
   it('registers two users; one creates a document, the other joins it by id', async () => {
@@ -67,7 +57,7 @@ describe('G-Doc in the browser', () => {
     await eventually(async () => {
       const [a, b] = await Promise.all([editorText(alice), editorText(bob)])
       assert.equal(a, b)
-      assert.equal(a, await serverContent(baseURL, docId))
+      assert.equal(a, await serverContent(env.baseURL, docId))
       assert.match(a, /const fromAlice = "😀 αβγ";/)
       assert.match(a, /let fromBob = 42;/)
     })
@@ -92,7 +82,7 @@ describe('G-Doc in the browser', () => {
     await eventually(async () => {
       const a = await editorText(alice)
       assert.equal(a, await editorText(bob))
-      assert.equal(a, await serverContent(baseURL, docId))
+      assert.equal(a, await serverContent(env.baseURL, docId))
       assert.ok(!a.includes('\r'), 'no CR reaches the document')
       assert.match(a, /p1\np2\n/)
       assert.ok(a.startsWith('#'), 'first caret typed at the start')
@@ -125,7 +115,7 @@ describe('G-Doc in the browser', () => {
       assert.doesNotMatch(b, /fromAlice/)
       assert.match(b, /let fromBob = 42;/)
       assert.equal(await editorText(alice), b)
-      assert.equal(await serverContent(baseURL, docId), b)
+      assert.equal(await serverContent(env.baseURL, docId), b)
     })
     for (let i = 0; i < presses; i++) await alice.keyboard.press('Control+Shift+z')
     await eventually(async () => assert.match(await editorText(bob), /const fromAlice = "😀 αβγ";/))
@@ -190,7 +180,7 @@ describe('G-Doc in the browser', () => {
       assert.match(b, /\/\/ typed offline\n/)
       assert.equal((b.match(/typed offline/g) ?? []).length, 1)
       assert.equal(await editorText(alice), b)
-      assert.equal(await serverContent(baseURL, docId), b)
+      assert.equal(await serverContent(env.baseURL, docId), b)
     }, 20_000)
   })
 
@@ -210,7 +200,7 @@ describe('G-Doc in the browser', () => {
       const b = await editorText(bob)
       assert.equal((b.match(/closed while offline/g) ?? []).length, 1)
       assert.equal(await editorText(alice), b)
-      assert.equal(await serverContent(baseURL, docId), b)
+      assert.equal(await serverContent(env.baseURL, docId), b)
     }, 20_000)
   })
 
@@ -223,7 +213,7 @@ describe('G-Doc in the browser', () => {
   })
 
   it('is usable at 375 px, and a signed-out visitor returns to the document after login', async () => {
-    const ctx = await newContext(browser, baseURL, foreignRequests, { viewport: { width: 375, height: 740 } })
+    const ctx = await newContext(env.browser, env.baseURL, foreignRequests, { viewport: { width: 375, height: 740 } })
     const page = await ctx.newPage()
     await page.goto(`/d/${encodeURIComponent(docId)}`)
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('next') === `/d/${encodeURIComponent(docId)}`)
@@ -260,7 +250,7 @@ describe('G-Doc in the browser', () => {
     await bob.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
     await bob.keyboard.type('created by joining')
     await waitSynced(bob)
-    await eventually(async () => assert.equal(await serverContent(baseURL, fresh), 'created by joining'))
+    await eventually(async () => assert.equal(await serverContent(env.baseURL, fresh), 'created by joining'))
 
     await bob.goto('/')
     await bob.getByRole('link', { name: new RegExp(fresh) }).waitFor()

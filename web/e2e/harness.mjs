@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { after, before } from 'node:test'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
@@ -90,6 +91,26 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
 }
 
+/**
+ * useServerAndBrowser, called in a describe, adds the hooks that start a
+ * server (options as for startServer) and Chromium before its tests and close
+ * both after them. The object it returns has server, baseURL and browser once
+ * the before hook has run; hooks the caller adds later run after these.
+ */
+export function useServerAndBrowser(options) {
+  const env = { server: undefined, baseURL: undefined, browser: undefined }
+  before(async () => {
+    env.server = await startServer(options)
+    env.baseURL = env.server.baseURL
+    env.browser = await launchBrowser()
+  })
+  after(async () => {
+    await env.browser?.close()
+    await env.server?.stop()
+  })
+  return env
+}
+
 export async function register(page, username) {
   await page.goto('/register')
   await page.getByLabel('Username').fill(username)
@@ -129,9 +150,9 @@ export async function createDocument(page, title) {
 /** editorText reads what Monaco shows. */
 export const editorText = (page) => page.evaluate(() => window.gdocEditor.getValue())
 
-/** waitSynced waits until the page says every edit reached the server. */
-export async function waitSynced(page) {
-  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
+/** waitSynced waits (up to timeout ms) until the page says every edit reached the server. */
+export async function waitSynced(page, timeout = 15_000) {
+  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout })
 }
 
 /** focusEditorEnd clicks into the editor and puts the caret at the end. */

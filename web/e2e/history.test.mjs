@@ -9,11 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { artifacts, createDocument, editorText, eventually, focusEditorEnd, launchBrowser, makeArtifacts, newContext, register, startServer, waitSynced } from './harness.mjs'
+import { artifacts, createDocument, editorText, eventually, focusEditorEnd, makeArtifacts, newContext, register, useServerAndBrowser, waitSynced } from './harness.mjs'
 
-let server
-let baseURL
-let browser
 const foreignRequests = []
 
 async function typeLine(page, text) {
@@ -25,23 +22,19 @@ async function typeLine(page, text) {
 const pageErrors = []
 
 describe('History in the browser', () => {
+  const env = useServerAndBrowser()
   let alice
   let bob
   let docId
 
   before(async () => {
     makeArtifacts()
-    server = await startServer()
-    baseURL = server.baseURL
-    browser = await launchBrowser()
-    alice = await (await newContext(browser, baseURL, foreignRequests, { acceptDownloads: true })).newPage()
-    bob = await (await newContext(browser, baseURL, foreignRequests)).newPage()
+    alice = await (await newContext(env.browser, env.baseURL, foreignRequests, { acceptDownloads: true })).newPage()
+    bob = await (await newContext(env.browser, env.baseURL, foreignRequests)).newPage()
     for (const page of [alice, bob]) page.on('pageerror', (err) => pageErrors.push(String(err)))
   })
 
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
+  after(() => {
     assert.deepEqual(foreignRequests, [], 'the client fetched nothing from other hosts')
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages')
   })

@@ -4,35 +4,21 @@
 // the tab stays connected.
 
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { eventually, launchBrowser, register, startServer, token } from './harness.mjs'
+import { describe, it } from 'node:test'
+import { createDocument, editorText, eventually, register, token, useServerAndBrowser, waitSynced } from './harness.mjs'
 
 const MAX_MESSAGE_BYTES = 1_048_576
 const REFUSED = 'This paste would make the document larger than 4 MiB; nothing was pasted.'
 
 describe('a big paste', () => {
-  let server
-  let browser
-
-  before(async () => {
-    server = await startServer()
-    browser = await launchBrowser()
-  })
-
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
-  })
+  const env = useServerAndBrowser()
 
   it('is kept when it fits and refused whole when it would pass the document cap', async () => {
-    const { baseURL } = server
+    const { baseURL, browser } = env
     const ctx = await browser.newContext({ baseURL })
     const page = await ctx.newPage()
     await register(page, `paster${Date.now() % 100000}`)
-    await page.getByLabel('Title').fill('big.txt')
-    await page.getByRole('button', { name: 'Create document' }).click()
-    await page.waitForURL(/\/d\/[^/]+$/)
-    const docId = decodeURIComponent(new URL(page.url()).pathname.split('/')[2])
+    const docId = await createDocument(page, 'big.txt')
 
     // Every socket the tab opens and every op frame it sends (their sizes).
     let sockets = 0
@@ -54,8 +40,7 @@ describe('a big paste', () => {
       assert.equal(res.status, 200)
       return res.json()
     }
-    const editorText = () => page.evaluate(() => window.gdocEditor.getValue())
-    const saved = () => page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 60_000 })
+    const saved = () => waitSynced(page, 60_000)
 
     // 1.2 MB with multi-byte text and surrogate pairs, pasted at the caret.
     const paste = (bytes) =>
@@ -76,7 +61,7 @@ describe('a big paste', () => {
     const big = await paste(1_200_000)
     assert.ok(Buffer.byteLength(big) >= 1_200_000)
     await saved()
-    const kept = await editorText()
+    const kept = await editorText(page)
     assert.equal(kept, big)
     const doc = await serverDoc()
     assert.equal(doc.content, kept, "the server's text is the editor's")
@@ -90,7 +75,7 @@ describe('a big paste', () => {
     const framesBefore = opFrames.length
     await paste(3_200_000)
     await page.getByRole('alert').filter({ hasText: REFUSED }).waitFor()
-    await eventually(async () => assert.equal(await editorText(), kept))
+    await eventually(async () => assert.equal(await editorText(page), kept))
     const snap = await page.evaluate(() => {
       const s = window.gdocSession.getSnapshot()
       return { unsaved: s.unsaved, rev: s.rev, status: s.status, textSame: window.gdocSession.text === window.gdocEditor.getValue() }
@@ -106,7 +91,7 @@ describe('a big paste', () => {
     await page.keyboard.type('!')
     await saved()
     await eventually(async () => assert.equal((await serverDoc()).content, '!' + kept))
-    assert.equal(await editorText(), '!' + kept)
+    assert.equal(await editorText(page), '!' + kept)
     assert.equal(await page.getByRole('alert').filter({ hasText: REFUSED }).count(), 0)
     assert.equal(sockets, 1, 'no reconnect')
     await ctx.close()

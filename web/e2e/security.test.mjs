@@ -3,15 +3,13 @@
 // history diff and blame, the offline Swagger UI at /docs) without one violation, and still blocks an
 // inline script. Runs the real gdoc binary (GDOC_BIN) on 127.0.0.1.
 
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createDocument, focusEditorEnd, launchBrowser, register, startServer, waitSynced } from './harness.mjs'
-
-let server
-let baseURL
-let browser
+import { createDocument, focusEditorEnd, register, useServerAndBrowser, waitSynced } from './harness.mjs'
 
 describe('Content-Security-Policy in the browser', () => {
+  const env = useServerAndBrowser({ name: 'csp' })
+
   /** Every CSP violation and console error any page reported. */
   const problems = []
   /** URLs of the web workers pages started. */
@@ -21,10 +19,7 @@ describe('Content-Security-Policy in the browser', () => {
   let docId
 
   before(async () => {
-    server = await startServer({ name: 'csp' })
-    baseURL = server.baseURL
-    browser = await launchBrowser()
-    ctx = await browser.newContext({ baseURL })
+    ctx = await env.browser.newContext({ baseURL: env.baseURL })
     // Report violations from every page and worker start-up to the console,
     // where the listener below collects them.
     await ctx.addInitScript(() => {
@@ -40,17 +35,12 @@ describe('Content-Security-Policy in the browser', () => {
     page.on('worker', (w) => workers.push(w.url()))
   })
 
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
-  })
-
   it('sends the security headers with pages, assets, API answers and errors', async () => {
-    const index = await (await fetch(`${baseURL}/`)).text()
+    const index = await (await fetch(`${env.baseURL}/`)).text()
     const asset = /src="(\/assets\/[^"]+\.js)"/.exec(index)?.[1]
     assert.ok(asset, 'index.html names a script under /assets/')
     for (const path of ['/', '/docs', asset, '/api/documents', '/api/openapi.json', '/api/nope', '/healthz']) {
-      const res = await fetch(`${baseURL}${path}`)
+      const res = await fetch(`${env.baseURL}${path}`)
       const csp = res.headers.get('content-security-policy') ?? ''
       assert.match(csp, /default-src 'self'/, `${path}: ${csp}`)
       assert.match(csp, /script-src 'self'(;|$)/, `${path}: no inline script allowed: ${csp}`)
@@ -69,7 +59,7 @@ describe('Content-Security-Policy in the browser', () => {
     await page.locator('.monaco-editor .view-lines').click()
     await page.keyboard.type('const x: number = 1\nfunction f() { return x }\n', { delay: 10 })
     await waitSynced(page)
-    const saved = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
+    const saved = await (await fetch(`${env.baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
     assert.match(saved.content, /function f\(\) \{ return x \}/)
     // Monaco started its editor worker from the server's files.
     assert.ok(workers.some((w) => /worker/.test(w)), `no Monaco worker started: ${workers.join(', ')}`)
@@ -115,13 +105,13 @@ describe('Content-Security-Policy in the browser', () => {
       return { oldToken: state.token, newToken: body.access_token }
     })
     assert.notEqual(newToken, oldToken)
-    const me = await fetch(`${baseURL}/api/auth/me`, { headers: { Authorization: `Bearer ${oldToken}` } })
+    const me = await fetch(`${env.baseURL}/api/auth/me`, { headers: { Authorization: `Bearer ${oldToken}` } })
     assert.equal(me.status, 401, 'the refreshed token is revoked')
 
     // This tab's REST calls carry the new token (a language change is a PUT).
     await tab.getByLabel('Language').selectOption('python')
     await tab.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
-    const doc = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
+    const doc = await (await fetch(`${env.baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
     assert.equal(doc.language, 'python')
 
     // The server closes the socket opened with the revoked token at its next
@@ -133,7 +123,7 @@ describe('Content-Security-Policy in the browser', () => {
     await focusEditorEnd(tab)
     await tab.keyboard.type('# after rotation\n', { delay: 10 })
     await waitSynced(tab)
-    const after = await (await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
+    const after = await (await fetch(`${env.baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
     assert.match(after.content, /# after rotation/)
     assert.ok(!pages.includes('/login'), `the tab was sent to the login page: ${pages.join(' → ')}`)
     assert.deepEqual(problems, [])

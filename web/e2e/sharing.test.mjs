@@ -6,17 +6,14 @@
 // open tab with a message.
 
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { artifacts, createDocument, editorText, eventually, focusEditorEnd, launchBrowser, makeArtifacts, register, serverContent, startServer, token, waitSynced } from './harness.mjs'
-
-let server
-let browser
-
-/** ownerContent reads the document as its owner does (it is private). */
-const ownerContent = async (page, docId) => serverContent(server.baseURL, docId, await token(page))
+import { artifacts, createDocument, editorText, eventually, focusEditorEnd, makeArtifacts, register, serverContent, token, useServerAndBrowser, waitSynced } from './harness.mjs'
 
 describe('Sharing in the browser', () => {
+  const env = useServerAndBrowser()
+  /** ownerContent reads the document as its owner does (it is private). */
+  const ownerContent = async (page, docId) => serverContent(env.baseURL, docId, await token(page))
   let alice
   let bob
   let bobName
@@ -24,15 +21,8 @@ describe('Sharing in the browser', () => {
 
   before(async () => {
     makeArtifacts()
-    server = await startServer()
-    browser = await launchBrowser()
-    alice = await (await browser.newContext({ baseURL: server.baseURL })).newPage()
-    bob = await (await browser.newContext({ baseURL: server.baseURL })).newPage()
-  })
-
-  after(async () => {
-    await browser?.close()
-    await server?.stop()
+    alice = await (await env.browser.newContext({ baseURL: env.baseURL })).newPage()
+    bob = await (await env.browser.newContext({ baseURL: env.baseURL })).newPage()
   })
 
   it('the owner makes a document private and shares it with a viewer', async () => {
