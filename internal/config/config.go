@@ -571,7 +571,7 @@ func ParseDotenv(data string) (map[string]string, error) {
 		line = strings.TrimPrefix(line, "export ")
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t\"'") {
+		if !ok || key == "" || strings.ContainsAny(key, " \t\"'#") {
 			return nil, errorf("line %d is not KEY=VALUE.", i+1)
 		}
 		value = strings.TrimSpace(value)
