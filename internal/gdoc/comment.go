@@ -34,7 +34,7 @@ type Anchor struct {
 type Comment struct {
 	ID       int64  `json:"id"`
 	DocID    string `json:"-"`
-	ParentID *int64 `json:"parent_id"`
+	ParentID *int64 `json:"parent_id" nullable:"true"`
 	UserID   string `json:"user_id"`
 	Username string `json:"username"`
 	Body     string `json:"body"`
@@ -74,4 +74,23 @@ type CommentStore interface {
 	// DeleteComment removes a comment, with its replies when it is a
 	// thread. ENOTFOUND.
 	DeleteComment(ctx context.Context, docID string, id int64) error
+}
+
+// EventComment is the Bus event kind of a comment change. Payload:
+// CommentEvent.
+const EventComment = "comment"
+
+// Comment event actions.
+const (
+	CommentCreated  = "created"
+	CommentUpdated  = "updated"  // the body changed
+	CommentResolved = "resolved" // resolved or reopened: see Comment.Resolved
+	CommentDeleted  = "deleted"  // Comment holds only ID and ParentID
+)
+
+// CommentEvent is one change to a document's comments, as every connection
+// to it receives it.
+type CommentEvent struct {
+	Action  string   `json:"action"`
+	Comment *Comment `json:"comment"`
 }

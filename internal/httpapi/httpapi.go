@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/gdoc/gdoc/internal/auth"
+	"github.com/gdoc/gdoc/internal/comments"
 	"github.com/gdoc/gdoc/internal/gdoc"
 )
 
@@ -44,15 +45,19 @@ type Config struct {
 	WebSocket http.Handler
 	// Assets is the built web client (web.Assets()), nil when not built.
 	Assets fs.FS
+	// Comments serves the comment routes; nil: one on Store and Collab
+	// that tells no one of changes.
+	Comments *comments.Service
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
 type Server struct {
-	store   gdoc.Store
-	collab  gdoc.Collab
-	auth    *auth.Service
-	logger  *slog.Logger
-	maxBody int64
+	store    gdoc.Store
+	collab   gdoc.Collab
+	auth     *auth.Service
+	logger   *slog.Logger
+	maxBody  int64
+	comments *comments.Service
 }
 
 // NewHandler returns the whole HTTP surface of G-Doc. Every route is listed
@@ -70,7 +75,10 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Version == "" {
 		cfg.Version = "1.0.0"
 	}
-	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes}
+	if cfg.Comments == nil {
+		cfg.Comments = comments.New(cfg.Store, cfg.Collab, nil)
+	}
+	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes, comments: cfg.Comments}
 
 	mux := http.NewServeMux()
 	api := humago.NewWithPrefix(mux, "/api", apiConfig(cfg.AppName, cfg.Version))
@@ -107,6 +115,15 @@ func NewHandler(cfg Config) http.Handler {
 		Summary: "A page of the document's chat history, chronological", Tags: []string{"documents"}, Errors: []int{403, 404, 422}}), s.documentChat)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "document-ops", Method: http.MethodGet, Path: "/documents/{id}/ops",
 		Summary: "Committed operations with from < rev <= to", Tags: []string{"documents"}, Errors: []int{403, 404, 422}}), s.documentOps)
+
+	register(s, api, optionalAuth(huma.Operation{OperationID: "list-comments", Method: http.MethodGet, Path: "/documents/{id}/comments",
+		Summary: "Every comment thread and reply, anchors at the current revision", Tags: []string{"comments"}, Errors: []int{404}}), s.listComments)
+	register(s, api, authed(huma.Operation{OperationID: "create-comment", Method: http.MethodPost, Path: "/documents/{id}/comments", DefaultStatus: http.StatusCreated,
+		Summary: "Start a thread on a range of the text, or reply in one (viewers too)", Tags: []string{"comments"}, Errors: []int{404, 413, 422}}), s.createComment)
+	register(s, api, authed(huma.Operation{OperationID: "update-comment", Method: http.MethodPatch, Path: "/documents/{id}/comments/{cid}",
+		Summary: "Edit your comment, or resolve or reopen a thread", Tags: []string{"comments"}, Errors: []int{403, 404, 413, 422}}), s.updateComment)
+	register(s, api, authed(huma.Operation{OperationID: "delete-comment", Method: http.MethodDelete, Path: "/documents/{id}/comments/{cid}", DefaultStatus: http.StatusNoContent,
+		Summary: "Delete a comment (its author or the document's owner), a thread with its replies", Tags: []string{"comments"}, Errors: []int{403, 404}}), s.deleteComment)
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
