@@ -116,9 +116,9 @@ func TestAnchorsFollowEditsAndDetach(t *testing.T) {
 	if th.Quote != "func b() {}" || f.covered(th) != "func b() {}" || th.Detached {
 		t.Fatalf("new thread %+v covers %q", th, f.covered(th))
 	}
-	f.edit(`["// intro 😀\n"]`) // before it
-	f.edit(`[33, "\tx := 1\n"]`)  // inside it: "func b() {" + "\tx := 1\n" + "}"
-	f.edit(`[{"d":3}]`)           // before it again
+	f.edit(`["// intro 😀\n"]`)   // before it
+	f.edit(`[33, "\tx := 1\n"]`) // inside it: "func b() {" + "\tx := 1\n" + "}"
+	f.edit(`[{"d":3}]`)          // before it again
 	// A thread written at an older revision lands at the head too.
 	old, err := f.svc.Create(ctx, "doc", gdoc.RoleEditor, bob, NewComment{Anchor: &gdoc.Anchor{Rev: 1, From: 11, To: 15}, Body: "and a?"})
 	if err != nil {
