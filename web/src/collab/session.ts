@@ -20,6 +20,7 @@ import { OTClient, RevisionGapError } from './otClient'
 import type { TextOp } from './textOp'
 import { diffOp, textType } from './textOp'
 import { UndoHistory } from './undo'
+import { type TextRange, transformRange } from './range'
 
 /** ChatEntry is a chat line as shown: confirmed (id set) or still on its way (pending). */
 export interface ChatEntry {
@@ -263,6 +264,28 @@ export class DocumentSession {
   }
 
   private readonly onPageHide = () => this.persistNow()
+
+  /** The server revision the local text is based on (0 before init). */
+  get serverRev(): number {
+    return this.client?.rev ?? 0
+  }
+
+  /**
+   * mapFromRevision moves a range of the server's text at rev to the local
+   * text: through the committed ops since rev and the local pending ones
+   * (transformRange, as the server moves comment anchors). null when rev is
+   * ahead of this session, or older than the recent ops it keeps (then ask
+   * the server for the ops: see mapThrough).
+   */
+  mapFromRevision(rev: number, range: TextRange): TextRange | null {
+    const client = this.client
+    if (!client || rev > client.rev) return null
+    if (rev < client.rev && (this.recentOps.length === 0 || this.recentOps[0].rev > rev + 1)) return null
+    let r = range
+    for (const o of this.recentOps) if (o.rev > rev && o.rev <= client.rev) r = transformRange(r, o.op)
+    for (const op of client.pendingOps) r = transformRange(r, op)
+    return r
+  }
 
   // ---- lifecycle and subscriptions ----
 

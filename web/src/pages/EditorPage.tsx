@@ -12,6 +12,8 @@ import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
 import { navigate } from '../router'
+import { CommentsPanel, CommentsToggle } from '../review/CommentsPanel'
+import { useReview } from '../review/useReview'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
 
@@ -35,6 +37,7 @@ export default function EditorPage({ docId }: { docId: string }) {
     [docId],
   )
   const snap = useSyncExternalStore(session.subscribe, session.getSnapshot)
+  const review = useReview(docId, session)
   const [languageOverride, setLanguageOverride] = useState<string | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
@@ -67,6 +70,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const onMount = (ed: CodeEditor, monaco: Monaco) => {
     unbind.current?.()
     unbind.current = bindEditor(ed, monaco, session)
+    review.bind(ed, monaco)
     ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
     ed.focus()
   }
@@ -100,6 +104,7 @@ export default function EditorPage({ docId }: { docId: string }) {
             ))}
           </select>
         </label>
+        <CommentsToggle review={review.review} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
           <ul className="avatars">
@@ -144,7 +149,8 @@ export default function EditorPage({ docId }: { docId: string }) {
           }}
         />
       </div>
-      <ChatPanel session={session} snap={snap} />
+      <CommentsPanel review={review.review} myId={snap.me?.user_id} />
+      <ChatPanel session={session} snap={snap} review={review} />
     </div>
   )
 }

@@ -1,0 +1,39 @@
+// useReview gives the editor page its Review (comments, chat links) for a
+// session, started and stopped with the page, and bind() for the editor.
+
+import { useEffect, useMemo } from 'react'
+import type { DocumentSession } from '../collab/session'
+import type { Monaco } from '../editor/monacoSetup'
+import { bindReview } from './editorReview'
+import { Review } from './review'
+import { stampLinks } from './links'
+import './review.css'
+
+type CodeEditor = Parameters<typeof bindReview>[0]
+
+export function useReview(docId: string, session: DocumentSession) {
+  const review = useMemo(() => new Review(docId, session), [docId, session])
+  useEffect(() => {
+    review.start()
+    ;(window as unknown as { gdocReview?: Review }).gdocReview = review
+    return () => review.stop()
+  }, [review])
+  return useMemo(() => {
+    let unbind: (() => void) | null = null
+    return {
+      review,
+      /** bind attaches the review to a mounted editor (again on remount). */
+      bind(ed: CodeEditor, monaco: Monaco) {
+        unbind?.()
+        unbind = bindReview(ed, monaco, review)
+      },
+      /**
+       * stamp gives the chat links of a draft the revision and place of
+       * their lines, when the local text is the server's (no unsaved edits).
+       */
+      stamp(draft: string): string {
+        return session.getSnapshot().unsaved === 0 ? stampLinks(draft, session.text, session.serverRev) : draft
+      },
+    }
+  }, [review, session])
+}
