@@ -1,70 +1,69 @@
 package collab
 
 import (
-	"encoding/json"
 	"sync"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
-	"github.com/gdoc/gdoc/internal/ot"
 )
 
-// recentOpsLimit is how many committed ops a loaded document keeps in
-// memory for transforming late submissions and serving catch-up; older ones
-// are read from the OpLog. The window grows by up to recentOpsSlack more
-// before it is cut back, so that the cut (a copy of the window) happens once
-// per recentOpsSlack ops rather than on every op.
+// docState is where a loaded document is in its life (one state, as
+// centrifuge keeps one status per client):
+//
+//	loading ──▶ idle ⇄ writing
+//	   │          │       │
+//	   └──────────┴───────┴──▶ closed
+type docState uint8
+
 const (
-	recentOpsLimit = 1000
-	recentOpsSlack = recentOpsLimit / 4
+	// stateLoading: subscribed to the bus, reading the store; events are
+	// buffered in early.
+	stateLoading docState = iota
+	// stateIdle: loaded, no worker holds the writer token; the bus handler
+	// applies the next remote op itself.
+	stateIdle
+	// stateWriting: a worker goroutine holds the writer token and alone
+	// changes the authority's text and head.
+	stateWriting
+	// stateClosed: removed from Service.docs (unloaded, deleted, shut
+	// down); a holder must look the document up again.
+	stateClosed
 )
-
-// committed is one op of a document's recent history.
-type committed struct {
-	op       gdoc.CommittedOp
-	parsed   ot.Op
-	username string
-}
 
 // document is the live state of one loaded document. Every field is
-// guarded by mu, except that only the goroutine holding the writer token
-// (busy == true) changes text and head while busy; the bus handler applies
-// remote ops only when no writer holds the token.
+// guarded by mu, except that only the worker holding the writer token
+// (stateWriting) changes auth while writing. A section that may deliver to
+// clients unlocks with Service.unlock, which finishes the leaving of any
+// client dropped in it.
 type document struct {
 	id string
 	mu sync.Mutex
 
-	meta      gdoc.Document // metadata at load (Content unused)
-	text      *ot.Text
-	head      int64
-	recent    []committed      // recent[i].op.Rev == head-len(recent)+1+i
-	opIDs     map[string]int64 // op id -> rev for every op with rev > idsFrom
-	idsFrom   int64
-	savedRev  int64 // newest revision known to be in a snapshot
+	state     docState
+	pins      int          // Join/ReplaceContent calls using it: it is not unloaded while > 0
+	early     []gdoc.Event // events that arrived while loading
+	idleSince time.Time    // when the last client left (zero while clients are connected)
+	cancelSub func()
+
+	meta       gdoc.Document // metadata at load (Content unused)
+	auth       *authority
+	savedRev   int64 // newest revision known to be in a snapshot
+	pending    []*submission
+	remoteHint int64 // highest revision another instance announced
+
 	clients   map[string]Client
 	sessions  map[string]int64 // conn id -> DocSession id
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
+	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
 
-	pending    []*submission
-	busy       bool  // a worker goroutine holds the writer token
-	remoteHint int64 // highest revision another instance announced
-
-	loaded     bool         // false while loading: bus events are buffered in early
-	early      []gdoc.Event // events that arrived while loading
-	unloaded   bool         // removed from Service.docs; a holder must look it up again
-	holds      int          // Join/ReplaceContent calls using it; it stays loaded while > 0
-	idleSince  time.Time    // when the last client left (zero while clients are connected)
-	cancelSub  func()
-	presenceMu sync.Mutex      // serializes presence recomputation
-	presenceQ  bool            // a presence recomputation is queued
-	onDrop     func(departure) // finishes leaving for a client dropped as too slow
+	presenceMu sync.Mutex // serializes presence recomputation
+	presenceQ  bool       // a presence recomputation is queued
 }
 
 func newDocument(id string) *document {
 	return &document{
 		id:        id,
-		opIDs:     make(map[string]int64),
 		clients:   make(map[string]Client),
 		sessions:  make(map[string]int64),
 		cursors:   make(map[string]Cursor),
@@ -72,52 +71,60 @@ func newDocument(id string) *document {
 	}
 }
 
-// recentFrom returns the revision after which recent holds every op.
-func (d *document) recentFrom() int64 { return d.head - int64(len(d.recent)) }
+// open reports whether d is loaded and not closed.
+func (d *document) open() bool { return d.state == stateIdle || d.state == stateWriting }
 
-// appendCommittedLocked records c, already applied to text, as the new
-// head, and trims the in-memory history.
-func (d *document) appendCommittedLocked(c committed) {
-	d.head = c.op.Rev
-	d.recent = append(d.recent, c)
-	if c.op.OpID != "" {
-		d.opIDs[c.op.OpID] = c.op.Rev
-	}
-	if len(d.recent) > recentOpsLimit+recentOpsSlack {
-		excess := len(d.recent) - recentOpsLimit
-		for _, old := range d.recent[:excess] {
-			delete(d.opIDs, old.op.OpID)
-			d.idsFrom = old.op.Rev
+// unloadable reports whether nothing uses d any more.
+func (d *document) unloadable() bool {
+	return d.state == stateIdle && len(d.clients) == 0 && d.pins == 0 && len(d.pending) == 0
+}
+
+// broadcastLocked delivers m to every local client except the one with
+// connID skip. A client whose queue is full is dropped (the slow consumer
+// never slows the document); ws closes it.
+func (d *document) broadcastLocked(m Message, skip string) {
+	for id, c := range d.clients {
+		if id != skip {
+			d.deliverLocked(c, m)
 		}
-		kept := make([]committed, recentOpsLimit, recentOpsLimit+recentOpsSlack+1)
-		copy(kept, d.recent[excess:])
-		d.recent = kept
 	}
 }
 
-// applyCommittedLocked applies an op committed by anyone to text and
-// records it. It fails (changing nothing) only when the op does not fit the
-// text, which means this copy of the document is corrupt.
-func (d *document) applyCommittedLocked(c committed) error {
-	if err := d.text.Apply(c.parsed); err != nil {
-		return err
+// deliverLocked queues m for c; a full queue unregisters c, and the rest of
+// its leaving (I/O) is left in d.dropped for whoever unlocks d through
+// Service.unlock.
+func (d *document) deliverLocked(c Client, m Message) {
+	if c.Deliver(m) {
+		return
 	}
-	d.appendCommittedLocked(c)
-	return nil
+	if gone, ok := d.removeClientLocked(c.ConnID()); ok {
+		d.dropped = append(d.dropped, gone)
+	}
 }
 
-// opMessage is how c reaches clients other than its author.
-func (c committed) message() OpMessage {
-	return OpMessage{Op: c.op, Username: c.username, Parsed: c.parsed}
+// departure is what finishLeave needs of a removed connection.
+type departure struct {
+	connID    string
+	sessionID int64
+	cursor    Cursor
 }
 
-// opEvent is the bus payload of an EventOp.
-type opEvent struct {
-	gdoc.CommittedOp
-	Username string `json:"username"`
-}
-
-func (c committed) event(serverID string) (gdoc.Event, error) {
-	payload, err := json.Marshal(opEvent{CommittedOp: c.op, Username: c.username})
-	return gdoc.Event{ServerID: serverID, DocID: c.op.DocID, Kind: gdoc.EventOp, Payload: payload}, err
+// removeClientLocked unregisters connID and tells the other local clients
+// its cursor is gone. The I/O part of leaving is finishLeave's.
+func (d *document) removeClientLocked(connID string) (departure, bool) {
+	c, ok := d.clients[connID]
+	if !ok {
+		return departure{}, false
+	}
+	delete(d.clients, connID)
+	gone := departure{connID: connID, sessionID: d.sessions[connID]}
+	delete(d.sessions, connID)
+	delete(d.cursors, connID)
+	user := c.User()
+	gone.cursor = Cursor{ConnID: connID, UserID: user.ID, Username: user.Username, Color: colorFor(user.ID), Removed: true}
+	d.broadcastLocked(CursorMessage{Cursor: gone.cursor}, "")
+	if len(d.clients) == 0 {
+		d.idleSince = time.Now()
+	}
+	return gone, true
 }

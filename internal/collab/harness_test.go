@@ -17,6 +17,7 @@ import (
 	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/ot"
 	"github.com/gdoc/gdoc/internal/sqlite"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // waitLimit bounds every wait for asynchronous work; reaching it is a
@@ -33,17 +34,6 @@ const scenarioLimit = 2 * time.Minute
 // hanging the package.
 func callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), waitLimit)
-}
-
-// waitClosed waits for done to close, failing the test after waitLimit
-// with what was expected to finish.
-func waitClosed(t testing.TB, done <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
-		t.Fatalf("%s did not finish within %v", what, waitLimit)
-	}
 }
 
 // fakeClient is a connection that records what collab delivers.
@@ -219,7 +209,7 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 			t.Errorf("Shutdown: %v", err)
 		}
 		cancel()
-		waitClosed(t, done, "Service.Run after its context's cancel")
+		testenv.WaitClosed(t, done, waitLimit, "Service.Run after its context's cancel")
 	})
 	return s
 }
@@ -295,18 +285,6 @@ func current(t testing.TB, s *collab.Service, docID string) *gdoc.Document {
 		t.Fatalf("Current(%s): %v", docID, err)
 	}
 	return doc
-}
-
-// eventually polls cond until it holds or waitLimit passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within %v", what, waitLimit)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // openSecondStore opens e's database file again, as a second instance

@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -16,20 +17,14 @@ import (
 // private document, EUNAVAILABLE while shutting down or when the store is
 // down. Everything committed after JoinState.Rev reaches c through Deliver,
 // in revision order, without gaps — possibly before Join returns.
+//
+// Three steps: authorize (may c's user read it?), register (presence,
+// session, the state from memory, c added to the clients), catchUpOlder
+// (ops too old for the in-memory window, from the OpLog).
 func (s *Service) Join(ctx context.Context, docID string, c Client, since int64) (JoinState, error) {
-	user := c.User()
-	if !gdoc.ValidDocumentID(docID) {
-		return JoinState{}, gdoc.Errorf(gdoc.EINVALID, "A document id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit.")
-	}
-	if user == nil || user.ID == "" {
-		return JoinState{}, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Joining a document needs a signed-in user.")
-	}
-	meta, err := s.documentOrCreate(ctx, docID, user)
+	meta, err := s.authorize(ctx, docID, c.User())
 	if err != nil {
 		return JoinState{}, err
-	}
-	if !meta.Public && meta.OwnerID != user.ID {
-		return JoinState{}, gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
 	}
 	d, err := s.hold(ctx, docID)
 	if err != nil {
@@ -38,61 +33,102 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 	defer s.release(d)
 
 	d.mu.Lock()
-	head := d.head
+	head := d.auth.head
 	d.mu.Unlock()
 	if since > head {
 		s.waitHead(ctx, d, since)
 		d.mu.Lock()
-		head = d.head
+		head = d.auth.head
 		d.mu.Unlock()
 	}
 	if since > head {
 		return JoinState{}, gdoc.Errorf(gdoc.EINVALID, "Bad revision: %d is ahead of the document's revision %d.", since, head)
 	}
 
+	state, older, err := s.register(ctx, d, c, meta, since)
+	if err != nil {
+		return JoinState{}, err
+	}
+	if older.from >= 0 {
+		if err := s.catchUpOlder(ctx, d, &state, older); err != nil {
+			s.Leave(docID, c)
+			return JoinState{}, err
+		}
+	}
+	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: docID, Kind: gdoc.EventPresence})
+	return state, nil
+}
+
+// authorize checks the ids and returns docID's metadata (creating the
+// document on a first join) when user may read it.
+func (s *Service) authorize(ctx context.Context, docID string, user *gdoc.User) (*gdoc.Document, error) {
+	if !gdoc.ValidDocumentID(docID) {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "A document id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit.")
+	}
+	if user == nil || user.ID == "" {
+		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Joining a document needs a signed-in user.")
+	}
+	meta, err := s.documentOrCreate(ctx, docID, user)
+	if err != nil {
+		return nil, err
+	}
+	if !meta.RoleOf(user.ID).CanRead() {
+		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
+	}
+	return meta, nil
+}
+
+// revRange is the revisions from < rev <= to; from < 0 when empty.
+type revRange struct{ from, to int64 }
+
+// register records c's presence and session, builds its JoinState from
+// memory and adds it to d's clients, all under one hold of d's lock so that
+// every op after state.Rev reaches c through Deliver. The ops after since
+// that the window no longer holds are returned for catchUpOlder.
+func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdoc.Document, since int64) (JoinState, revRange, error) {
+	user := c.User()
 	color := colorFor(user.ID)
 	connID := c.ConnID()
 	joinedAt := time.Now()
+	older := revRange{-1, -1}
 	// Presence first, then the announcement to the users already here,
 	// then registration: so the joiner is not told about itself, and its
 	// user list (from the announced set) includes itself.
 	part := gdoc.Participant{ConnID: connID, ServerID: s.cfg.ServerID, UserID: user.ID, Username: user.Username, Color: color, JoinedAt: joinedAt}
-	if err := s.cfg.Presence.Join(ctx, docID, part); err != nil {
-		s.log.Warn("presence join failed", "doc", docID, "conn", connID, "err", err)
+	if err := s.cfg.Presence.Join(ctx, d.id, part); err != nil {
+		s.log.Warn("presence join failed", "doc", d.id, "conn", connID, "err", err)
 	}
-	session := &gdoc.DocSession{DocID: docID, UserID: user.ID, ServerID: s.cfg.ServerID, JoinedAt: joinedAt}
+	session := &gdoc.DocSession{DocID: d.id, UserID: user.ID, ServerID: s.cfg.ServerID, JoinedAt: joinedAt}
 	if err := s.cfg.Store.StartSession(ctx, session); err != nil {
-		s.log.Warn("recording session failed", "doc", docID, "err", err)
+		s.log.Warn("recording session failed", "doc", d.id, "err", err)
 		session = nil
 	}
 	s.recomputePresence(d)
 
-	chat, err := s.cfg.Store.ChatMessages(ctx, docID, 0, chatHistoryLimit)
+	chat, err := s.cfg.Store.ChatMessages(ctx, d.id, 0, gdoc.ChatHistoryLimit)
 	if err != nil {
 		s.abandonJoin(d, connID, session)
-		return JoinState{}, err
+		return JoinState{}, older, err
 	}
 
 	d.mu.Lock()
-	if d.unloaded { // forgotten (deleted) or shut down meanwhile
+	if !d.open() { // forgotten (deleted) or shut down meanwhile
 		d.mu.Unlock()
 		s.abandonJoin(d, connID, session)
-		return JoinState{}, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document was closed.")
+		return JoinState{}, older, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document was closed.")
 	}
-	state := JoinState{Document: d.meta, Rev: d.head, Color: color}
+	state := JoinState{Document: d.meta, Rev: d.auth.head, Color: color}
 	state.Document.Title, state.Document.Language, state.Document.Public = meta.Title, meta.Language, meta.Public
 	state.Document.UpdatedAt = meta.UpdatedAt
-	var olderFrom, olderTo int64 = -1, -1
 	if since < 0 {
-		state.Document.Content = d.text.String()
+		state.Document.Content = d.auth.text.String()
 	} else {
 		state.Ops = []OpMessage{}
-		from := d.recentFrom()
-		if since < from {
-			olderFrom, olderTo = since, from
-			since = from
+		ops, all := d.auth.since(since)
+		if !all {
+			older = revRange{since, d.auth.recentFrom()}
 		}
-		for _, op := range d.recent[since-from:] {
+		for _, op := range ops {
 			state.Ops = append(state.Ops, op.message())
 		}
 	}
@@ -119,40 +155,39 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 	for _, m := range chat {
 		state.Chat = append(state.Chat, *m)
 	}
+	return state, older, nil
+}
 
-	if olderFrom >= 0 {
-		// Ops too old for the in-memory window come from the OpLog; they
-		// are immutable, so reading them outside the lock is safe.
-		ops, err := s.cfg.Store.Ops(ctx, docID, olderFrom, olderTo)
-		var older []committed
-		if err == nil {
-			older, err = s.resolve(ctx, ops)
-		}
-		if err != nil {
-			s.Leave(docID, c)
-			return JoinState{}, err
-		}
-		if int64(len(older)) != olderTo-olderFrom {
-			// The log no longer holds every op since then: send the text.
-			state.Reset, state.Ops = true, nil
-			d.mu.Lock()
-			state.Document.Content = d.text.String()
-			rev := d.head
-			d.mu.Unlock()
-			if rev != state.Rev {
-				s.Leave(docID, c)
-				return JoinState{}, gdoc.Errorf(gdoc.EUNAVAILABLE, "The document changed while joining; try again.")
-			}
-		} else {
-			msgs := make([]OpMessage, 0, len(older)+len(state.Ops))
-			for _, op := range older {
-				msgs = append(msgs, op.message())
-			}
-			state.Ops = append(msgs, state.Ops...)
-		}
+// catchUpOlder puts before state.Ops the ops of older, too old for the
+// in-memory window, from the OpLog; they are immutable, so reading them
+// outside the lock is safe. When the log no longer holds them all, the
+// joiner gets the text instead (state.Reset).
+func (s *Service) catchUpOlder(ctx context.Context, d *document, state *JoinState, older revRange) error {
+	ops, err := s.cfg.Store.Ops(ctx, d.id, older.from, older.to)
+	var msgs []committed
+	if err == nil {
+		msgs, err = s.resolve(ctx, ops)
 	}
-	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: docID, Kind: gdoc.EventPresence})
-	return state, nil
+	if err != nil {
+		return err
+	}
+	if int64(len(msgs)) != older.to-older.from {
+		state.Reset, state.Ops = true, nil
+		d.mu.Lock()
+		state.Document.Content = d.auth.text.String()
+		rev := d.auth.head
+		d.mu.Unlock()
+		if rev != state.Rev {
+			return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document changed while joining; try again.")
+		}
+		return nil
+	}
+	all := make([]OpMessage, 0, len(msgs)+len(state.Ops))
+	for _, op := range msgs {
+		all = append(all, op.message())
+	}
+	state.Ops = append(all, state.Ops...)
+	return nil
 }
 
 // documentOrCreate returns docID's metadata, creating the document on a
@@ -195,37 +230,10 @@ func (s *Service) Leave(docID string, c Client) {
 	}
 	d.mu.Lock()
 	gone, ok := d.removeClientLocked(c.ConnID())
-	d.mu.Unlock()
+	s.unlock(d)
 	if ok {
 		s.finishLeave(d, gone)
 	}
-}
-
-// departure is what finishLeave needs of a removed connection.
-type departure struct {
-	connID    string
-	sessionID int64
-	cursor    Cursor
-}
-
-// removeClientLocked unregisters connID and tells the other local clients
-// its cursor is gone. The I/O part of leaving is finishLeave's.
-func (d *document) removeClientLocked(connID string) (departure, bool) {
-	c, ok := d.clients[connID]
-	if !ok {
-		return departure{}, false
-	}
-	delete(d.clients, connID)
-	gone := departure{connID: connID, sessionID: d.sessions[connID]}
-	delete(d.sessions, connID)
-	delete(d.cursors, connID)
-	user := c.User()
-	gone.cursor = Cursor{ConnID: connID, UserID: user.ID, Username: user.Username, Color: colorFor(user.ID), Removed: true}
-	d.broadcastLocked(CursorMessage{Cursor: gone.cursor}, "")
-	if len(d.clients) == 0 {
-		d.idleSince = time.Now()
-	}
-	return gone, true
 }
 
 func (s *Service) finishLeave(d *document, gone departure) {
@@ -240,28 +248,22 @@ func (s *Service) finishLeave(d *document, gone departure) {
 		}
 	}
 	s.recomputePresence(d)
-	if payload, err := jsonMarshal(gone.cursor); err == nil {
+	if payload, err := json.Marshal(gone.cursor); err == nil {
 		s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: d.id, Kind: gdoc.EventCursor, Payload: payload})
 	}
 	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: d.id, Kind: gdoc.EventPresence})
 }
 
-// broadcastLocked delivers m to every local client except the one with
-// connID skip. A client whose queue is full is dropped (the slow consumer
-// never slows the document); ws closes it.
-func (d *document) broadcastLocked(m Message, skip string) {
-	for id, c := range d.clients {
-		if id != skip {
-			d.deliverLocked(c, m)
+// joined returns docID's document when c is registered on it.
+func (s *Service) joined(docID string, c Client) (*document, error) {
+	d := s.loaded(docID)
+	if d != nil {
+		d.mu.Lock()
+		_, ok := d.clients[c.ConnID()]
+		d.mu.Unlock()
+		if ok {
+			return d, nil
 		}
 	}
-}
-
-func (d *document) deliverLocked(c Client, m Message) {
-	if c.Deliver(m) {
-		return
-	}
-	if gone, ok := d.removeClientLocked(c.ConnID()); ok && d.onDrop != nil {
-		d.onDrop(gone)
-	}
+	return nil, gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
 }

@@ -41,18 +41,18 @@ func (s *Service) applyDocumentEvent(docID string, ev gdoc.DocumentEvent) {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer s.unlock(d)
 	d.applyMetadataLocked(ev)
 }
 
 func (d *document) applyMetadataLocked(ev gdoc.DocumentEvent) {
-	if d.unloaded {
+	if !d.open() {
 		return
 	}
 	d.meta.Title, d.meta.Language, d.meta.Public = ev.Document.Title, ev.Document.Language, ev.Document.Public
 	msg := DocumentMessage{Document: ev.Document, UserID: ev.UserID, Username: ev.Username}
 	for _, c := range d.clients {
-		if !ev.Document.Public && c.User().ID != ev.Document.OwnerID {
+		if !ev.Document.RoleOf(c.User().ID).CanRead() {
 			d.deliverLocked(c, ClosingMessage{Reason: ReasonPrivate})
 			continue
 		}

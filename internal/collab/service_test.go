@@ -15,6 +15,7 @@ import (
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 func TestJoin(t *testing.T) {
@@ -197,7 +198,7 @@ func TestSubmitOp(t *testing.T) {
 		for range 3 { // the same id three times, possibly in one batch
 			submit(t, svc, "dedupe", a, 0, "dup:1", `["once"]`)
 		}
-		eventually(t, "three acks", func() bool {
+		testenv.Eventually(t, waitLimit, "three acks", func() bool {
 			n := 0
 			for _, m := range a.messages() {
 				if ack, ok := m.(collab.AckMessage); ok && ack.OpID == "dup:1" {
@@ -392,11 +393,11 @@ func TestAutosaveWritesSnapshot(t *testing.T) {
 	join(t, svc, "autosave", a, -1)
 	commit(t, svc, "autosave", a, 0, "a:1", `["ab"]`)
 	commit(t, svc, "autosave", a, 1, "a:2", `[2,"c"]`)
-	eventually(t, "snapshot at rev 2", func() bool {
+	testenv.Eventually(t, waitLimit, "snapshot at rev 2", func() bool {
 		doc, err := e.store.Document(context.Background(), "autosave")
 		return err == nil && doc.Rev == 2 && doc.Content == "abc"
 	})
-	eventually(t, "the autosave log line", func() bool { return saved.Load() > 0 })
+	testenv.Eventually(t, waitLimit, "the autosave log line", func() bool { return saved.Load() > 0 })
 }
 
 func TestShutdownSavesAndClosesClients(t *testing.T) {
@@ -443,9 +444,9 @@ func TestIdleDocumentsUnload(t *testing.T) {
 	for i := 1; i < docs; i++ {
 		svc.Leave(fmt.Sprintf("idle-%d", i), clients[i])
 	}
-	eventually(t, "idle documents unloaded", func() bool { return svc.LoadedDocuments() == 1 })
+	testenv.Eventually(t, waitLimit, "idle documents unloaded", func() bool { return svc.LoadedDocuments() == 1 })
 	for i := 1; i < docs; i++ {
-		eventually(t, fmt.Sprintf("snapshot of idle-%d", i), func() bool {
+		testenv.Eventually(t, waitLimit, fmt.Sprintf("snapshot of idle-%d", i), func() bool {
 			doc, err := e.store.Document(context.Background(), fmt.Sprintf("idle-%d", i))
 			return err == nil && doc.Rev == 1 && doc.Content == fmt.Sprintf("doc %d", i)
 		})
@@ -459,7 +460,7 @@ func TestIdleDocumentsUnload(t *testing.T) {
 	}
 	svc.Leave("idle-0", clients[0])
 	svc.Leave("idle-3", back)
-	eventually(t, "all unloaded", func() bool { return svc.LoadedDocuments() == 0 })
+	testenv.Eventually(t, waitLimit, "all unloaded", func() bool { return svc.LoadedDocuments() == 0 })
 }
 
 func TestPresence(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/gdoc/gdoc/internal/collab"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/ot/ottest"
 	"github.com/gdoc/gdoc/internal/otclient"
 )
 
@@ -93,34 +94,6 @@ func (p *peer) receiveOne(t *testing.T) bool {
 	return true
 }
 
-var insertPool = []string{"a", "xy", "😀", "\r\n", "é", "👍🏽", "\n", "漢字", "\t", "z"}
-
-// randomOp returns a random edit of doc: an insert, a delete (sometimes
-// carrying its text), or a replacement.
-func randomOp(r *rand.Rand, doc string) ot.Op {
-	runes := []rune(doc)
-	n := len(runes)
-	pos := r.IntN(n + 1)
-	var op ot.Op
-	if pos > 0 {
-		op = append(op, ot.Component{Skip: pos})
-	}
-	if pos < n && r.IntN(5) < 2 {
-		count := 1 + r.IntN(min(6, n-pos))
-		del := ot.Component{Delete: count}
-		if r.IntN(2) == 0 {
-			del.DeleteText = string(runes[pos : pos+count])
-		}
-		op = append(op, del)
-		if r.IntN(3) == 0 {
-			op = append(op, ot.Component{Insert: insertPool[r.IntN(len(insertPool))]})
-		}
-	} else {
-		op = append(op, ot.Component{Insert: insertPool[r.IntN(len(insertPool))] + insertPool[r.IntN(len(insertPool))]})
-	}
-	return ot.Normalize(op)
-}
-
 // simulate runs one seed: peers spread over services edit docID with
 // random delays in both directions, then drain; every peer, the service
 // and the store must hold the same text.
@@ -139,7 +112,7 @@ func simulate(t *testing.T, e *env, services []*collab.Service, docID string, se
 		p := peers[r.IntN(len(peers))]
 		switch x := r.IntN(10); {
 		case x < 4:
-			p.edit(t, randomOp(r, p.state.Text()))
+			p.edit(t, ottest.RandomOp(r, p.state.Text()))
 		case x < 7:
 			p.releaseOne(t, docID)
 		default:
@@ -276,10 +249,10 @@ func TestRandomOpIsValid(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	doc := "a😀\r\nb"
 	for range 2000 {
-		op := randomOp(r, doc)
+		op := ottest.RandomOp(r, doc)
 		next, err := ot.Apply(doc, op)
 		if err != nil {
-			t.Fatalf("randomOp(%q) = %v: %v", doc, op, err)
+			t.Fatalf("ottest.RandomOp(%q) = %v: %v", doc, op, err)
 		}
 		doc = next
 		if len([]rune(doc)) > 200 {

@@ -13,6 +13,7 @@ import (
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/sqlite"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // headCountingStore counts HeadRev calls: the sweep's query per loaded
@@ -63,7 +64,7 @@ func TestSweepOnlyWithPeers(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // 20 sweep periods
 		swept := store.heads.Load() - before
 		cancel()
-		waitClosed(t, done, "Service.Run after its context's cancel")
+		testenv.WaitClosed(t, done, waitLimit, "Service.Run after its context's cancel")
 		shutdownCtx, stopShutdown := callCtx()
 		defer stopShutdown()
 		if err := s.Shutdown(shutdownCtx); err != nil {

@@ -110,9 +110,14 @@ func validContent(content string) error {
 	return nil
 }
 
-// canSee reports whether user (nil when anonymous) may read d.
+// canSee reports whether user (nil when anonymous) may read d, by the one
+// access rule (gdoc.Document.RoleOf).
 func canSee(d *gdoc.Document, user *gdoc.User) error {
-	if d.Public || (user != nil && user.ID == d.OwnerID) {
+	userID := ""
+	if user != nil {
+		userID = user.ID
+	}
+	if d.RoleOf(userID).CanRead() {
 		return nil
 	}
 	return gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")

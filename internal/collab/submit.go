@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,9 +20,6 @@ import (
 // that grows with the attempt (at most a few milliseconds), so instances
 // racing for one document fall out of step instead of colliding again.
 const maxCommitAttempts = 20
-
-// maxOpIDBytes bounds a client's op id ("<client id>:<seq>").
-const maxOpIDBytes = 256
 
 // submission is one op waiting to be committed.
 type submission struct {
@@ -50,8 +45,8 @@ type submitResult struct {
 // EINVALID when c has not joined docID, the id is empty or op is not a
 // valid op; EUNAVAILABLE while shutting down.
 func (s *Service) SubmitOp(ctx context.Context, docID string, c Client, rev int64, opID string, op ot.Op) error {
-	if opID == "" || len(opID) > maxOpIDBytes || !utf8.ValidString(opID) || strings.IndexByte(opID, 0) >= 0 {
-		return gdoc.Errorf(gdoc.EINVALID, "An op needs an id of 1 to %d bytes of text.", maxOpIDBytes)
+	if opID == "" || len(opID) > gdoc.MaxOpIDBytes || !utf8.ValidString(opID) || strings.IndexByte(opID, 0) >= 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "An op needs an id of 1 to %d bytes of text.", gdoc.MaxOpIDBytes)
 	}
 	if err := ot.Check(op); err != nil {
 		return gdoc.Errorf(gdoc.EINVALID, "Invalid op: %v", err)
@@ -75,8 +70,8 @@ func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.unloaded {
+	defer s.unlock(d)
+	if !d.open() {
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document was closed.")
 	}
 	if _, ok := d.clients[sub.connID]; joined && !ok {
@@ -90,10 +85,10 @@ func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 // startWorkerLocked hands d's writer token to a new worker goroutine
 // unless one holds it already.
 func (s *Service) startWorkerLocked(d *document) {
-	if d.busy {
+	if d.state != stateIdle {
 		return
 	}
-	d.busy = true
+	d.state = stateWriting
 	s.workers.Go(func() { s.work(d) })
 }
 
@@ -102,19 +97,23 @@ func (s *Service) startWorkerLocked(d *document) {
 func (s *Service) work(d *document) {
 	for {
 		d.mu.Lock()
-		if d.remoteHint > d.head {
-			d.mu.Unlock()
+		if d.state == stateClosed {
+			s.unlock(d)
+			return
+		}
+		if d.remoteHint > d.auth.head {
+			s.unlock(d)
 			s.catchUp(d)
 			continue
 		}
 		subs := d.pending
 		d.pending = nil
-		if len(subs) == 0 || d.unloaded {
-			d.busy = false
-			d.mu.Unlock()
+		if len(subs) == 0 {
+			d.state = stateIdle
+			s.unlock(d)
 			return
 		}
-		d.mu.Unlock()
+		s.unlock(d)
 		s.commitSubmissions(d, subs)
 	}
 }
@@ -125,33 +124,30 @@ func (s *Service) catchUp(d *document) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	d.mu.Lock()
-	head, target := d.head, d.remoteHint
-	d.mu.Unlock()
+	head, target := d.auth.head, d.remoteHint
+	s.unlock(d)
 	ops, err := s.cfg.Store.Ops(ctx, d.id, head, 0)
 	var missing []committed
 	if err == nil {
 		missing, err = s.resolve(ctx, ops)
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer s.unlock(d)
 	if err != nil {
 		s.log.Warn("catching up from the op log failed", "doc", d.id, "err", err)
 	}
-	for _, c := range missing {
-		if c.op.Rev != d.head+1 {
-			break
-		}
-		if err := d.applyCommittedLocked(c); err != nil {
-			s.log.Error("committed op does not apply", "doc", d.id, "rev", c.op.Rev, "err", err)
-			break
-		}
+	n, applyErr := d.auth.replay(missing)
+	if applyErr != nil {
+		s.log.Error("committed op does not apply", "doc", d.id, "err", applyErr)
+	}
+	for _, c := range missing[:n] {
 		d.broadcastLocked(c.message(), "")
 	}
 	// A hint raised meanwhile (a newer event) makes the worker read again;
 	// otherwise whatever the hint promised beyond the log is not there and
 	// the next event, conflict or sweep brings it.
 	if err != nil || d.remoteHint <= target {
-		d.remoteHint = d.head
+		d.remoteHint = d.auth.head
 	}
 }
 
@@ -225,10 +221,10 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 // idsFrom; older ones ask the OpLog.
 func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*submission) []*submission {
 	d.mu.Lock()
-	idsFrom := d.idsFrom
+	idsFrom := d.auth.idsFrom
 	var fresh, old []*submission
 	for _, sub := range subs {
-		if rev, ok := d.opIDs[sub.opID]; ok {
+		if rev, ok := d.auth.duplicate(sub.opID); ok {
 			d.finishLocked(sub, rev, nil)
 		} else if sub.baseRev < idsFrom && sub.baseRev >= 0 {
 			old = append(old, sub)
@@ -236,7 +232,7 @@ func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*sub
 			fresh = append(fresh, sub)
 		}
 	}
-	d.mu.Unlock()
+	s.unlock(d)
 	if len(old) == 0 {
 		return fresh
 	}
@@ -246,7 +242,7 @@ func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*sub
 		if err == nil {
 			d.mu.Lock()
 			d.finishLocked(sub, rev, nil)
-			d.mu.Unlock()
+			s.unlock(d)
 			continue
 		} else if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
 			s.failAll(d, []*submission{sub}, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
@@ -271,24 +267,25 @@ func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*sub
 	return out
 }
 
-// prepare rebases subs onto the head, in order, each also over the ones
-// before it in the batch, and checks each against the text by applying it
-// and undoing it again (the text changes only once the commit is durable).
-// A submission that does not fit is refused at once. A second submission
-// with an id already in the batch is deferred to the next round, where it
-// is answered as a duplicate. The error is for a failure to read history.
+// prepare has the authority rebase subs onto the head, in order, and check
+// them against the text (which changes only once the commit is durable),
+// reading from the OpLog the history older than the in-memory window that
+// late submissions need. A submission that does not fit is refused at once.
+// A second submission with an id already in the batch is deferred to the
+// next round, where it is answered as a duplicate. The error is for a
+// failure to read history.
 func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) (batch []prepared, deferred []*submission, err error) {
 	d.mu.Lock()
-	head, from := d.head, d.recentFrom()
-	d.mu.Unlock()
+	head, from := d.auth.head, d.auth.recentFrom()
+	s.unlock(d)
 	oldest := head
 	for _, sub := range subs {
 		if sub.baseRev >= 0 && sub.baseRev < oldest {
 			oldest = sub.baseRev
 		}
 	}
-	// history[i] is the op of revision oldest+1+i.
-	var history []ot.Op
+	// older[i] is the op of revision oldest+1+i, up to from.
+	var older []ot.Op
 	if oldest < from {
 		ops, err := s.cfg.Store.Ops(ctx, d.id, oldest, from)
 		if err != nil {
@@ -297,54 +294,32 @@ func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) 
 		if int64(len(ops)) != from-oldest {
 			return nil, nil, gdoc.Errorf(gdoc.EINTERNAL, "document %s: op log misses ops between %d and %d", d.id, oldest, from)
 		}
-		for _, op := range ops {
-			parsed, err := ot.Parse(op.Op)
-			if err != nil {
-				return nil, nil, gdoc.Errorf(gdoc.EINTERNAL, "document %s: stored op %d is malformed: %v", d.id, op.Rev, err)
-			}
-			history = append(history, parsed)
+		parsed, err := parseOps(ops)
+		if err != nil {
+			return nil, nil, err
 		}
+		for _, c := range parsed {
+			older = append(older, c.parsed)
+		}
+	}
+	props := make([]proposal, len(subs))
+	for i, sub := range subs {
+		props[i] = proposal{baseRev: sub.baseRev, opID: sub.opID, op: sub.op}
 	}
 
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, c := range d.recent[max(oldest, from)-from:] {
-		history = append(history, c.parsed)
-	}
-	inBatch := make(map[string]bool, len(subs))
-	var undo []ot.Op
-	for _, sub := range subs {
-		if sub.baseRev < 0 || sub.baseRev > head {
-			d.finishLocked(sub, 0, gdoc.Errorf(CodeBadRevision, "Bad revision: %d is not between 0 and the document's revision %d.", sub.baseRev, head))
-			continue
-		}
-		if inBatch[sub.opID] {
+	defer s.unlock(d)
+	for i, v := range d.auth.receive(props, older) {
+		sub := subs[i]
+		switch {
+		case v.err != nil:
+			d.finishLocked(sub, 0, v.err)
+		case v.deferred:
 			deferred = append(deferred, sub)
-			continue
-		}
-		concurrent := history[sub.baseRev-oldest:]
-		for _, p := range batch {
-			concurrent = append(concurrent[:len(concurrent):len(concurrent)], p.op)
-		}
-		op, err := rebase(sub.op, concurrent)
-		if err == nil {
-			var inverse ot.Op
-			if inverse, err = invertOn(d.text, op); err == nil {
-				if err = d.text.Apply(op); err == nil {
-					undo = append(undo, inverse)
-				}
-			}
-		}
-		if err != nil {
-			d.finishLocked(sub, 0, gdoc.Errorf(gdoc.EINVALID, "The op does not fit the document: %v", err))
-			continue
-		}
-		inBatch[sub.opID] = true
-		batch = append(batch, prepared{sub: sub, op: op})
-	}
-	for i := len(undo) - 1; i >= 0; i-- {
-		if err := d.text.Apply(undo[i]); err != nil {
-			panic(fmt.Sprintf("collab: undoing a checked op failed: %v", err)) // a bug in invertOn or ot
+		case v.op == nil:
+			d.finishLocked(sub, v.dupRev, nil)
+		default:
+			batch = append(batch, prepared{sub: sub, op: v.op})
 		}
 	}
 	return batch, deferred, nil
@@ -354,8 +329,8 @@ func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) 
 // submitters, delivers it to the other local clients and publishes it.
 func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepared) error {
 	d.mu.Lock()
-	head := d.head
-	d.mu.Unlock()
+	head := d.auth.head
+	s.unlock(d)
 	now := time.Now().UTC()
 	ops := make([]committed, len(batch))
 	opBatch := gdoc.OpBatch{DocID: d.id, BaseRev: head, Ops: make([]gdoc.CommittedOp, len(batch))}
@@ -373,14 +348,14 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 	}
 	d.mu.Lock()
 	for i, c := range ops {
-		if err := d.applyCommittedLocked(c); err != nil {
-			// prepare applied exactly this op to exactly this text.
+		if err := d.auth.apply(c); err != nil {
+			// receive checked exactly this op against exactly this text.
 			panic(fmt.Sprintf("collab: a checked op no longer applies: %v", err))
 		}
 		d.finishLocked(batch[i].sub, c.op.Rev, nil)
 		d.broadcastLocked(c.message(), batch[i].sub.connID)
 	}
-	d.mu.Unlock()
+	s.unlock(d)
 	for _, c := range ops {
 		if ev, err := c.event(s.cfg.ServerID); err == nil {
 			s.publish(ctx, ev)
@@ -392,7 +367,7 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 // failAll refuses every submission in subs with err.
 func (s *Service) failAll(d *document, subs []*submission, err error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer s.unlock(d)
 	for _, sub := range subs {
 		d.finishLocked(sub, 0, err)
 	}
@@ -440,8 +415,8 @@ func (s *Service) ReplaceContent(ctx context.Context, docID string, user *gdoc.U
 	}
 	defer s.release(d)
 	d.mu.Lock()
-	current, head := d.text.String(), d.head
-	d.mu.Unlock()
+	current, head := d.auth.text.String(), d.auth.head
+	s.unlock(d)
 	op := ot.Diff(current, content)
 	if len(op) == 0 {
 		return s.Current(ctx, docID)
@@ -468,74 +443,11 @@ func (s *Service) enqueueHeld(d *document, sub *submission) error {
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The server is shutting down.")
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.unloaded {
+	defer s.unlock(d)
+	if !d.open() {
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document was closed.")
 	}
 	d.pending = append(d.pending, sub)
 	s.startWorkerLocked(d)
 	return nil
 }
-
-// groupCommitter writes the batches of many documents in one AppendOps
-// transaction. The first caller to arrive while no transaction runs leads:
-// it commits everything queued, then everything that queued meanwhile,
-// until the queue is empty. Under load each transaction carries the work
-// that arrived during the previous one; when idle a commit starts at once.
-type groupCommitter struct {
-	store   gdoc.OpLog
-	mu      sync.Mutex
-	queue   []*commitRequest
-	leading bool
-}
-
-type commitRequest struct {
-	batch gdoc.OpBatch
-	done  chan error
-}
-
-func (g *groupCommitter) commit(ctx context.Context, batch gdoc.OpBatch) error {
-	req := &commitRequest{batch: batch, done: make(chan error, 1)}
-	g.mu.Lock()
-	g.queue = append(g.queue, req)
-	if g.leading {
-		g.mu.Unlock()
-		return <-req.done
-	}
-	g.leading = true
-	for len(g.queue) > 0 {
-		reqs := g.queue
-		g.queue = nil
-		g.mu.Unlock()
-		g.write(ctx, reqs)
-		g.mu.Lock()
-	}
-	g.leading = false
-	g.mu.Unlock()
-	return <-req.done
-}
-
-func (g *groupCommitter) write(ctx context.Context, reqs []*commitRequest) {
-	batches := make([]gdoc.OpBatch, len(reqs))
-	for i, r := range reqs {
-		batches[i] = r.batch
-	}
-	// Not the leader's own context: the transaction carries others' ops.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	errs, err := g.store.AppendOps(ctx, batches)
-	for i, r := range reqs {
-		switch {
-		case err != nil:
-			r.done <- err
-		case i < len(errs):
-			r.done <- errs[i]
-		default:
-			r.done <- gdoc.Errorf(gdoc.EINTERNAL, "AppendOps returned %d results for %d batches", len(errs), len(batches))
-		}
-	}
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func jsonMarshal(v any) (json.RawMessage, error) { return json.Marshal(v) }

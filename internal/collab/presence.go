@@ -1,0 +1,150 @@
+package collab
+
+import (
+	"context"
+	"hash/fnv"
+	"sort"
+
+	"github.com/gdoc/gdoc/internal/gdoc"
+)
+
+// Presence: who is connected to a document on any instance. Each
+// connection is a gdoc.Participant in the shared Presence store; a loaded
+// document announces to its local clients the users that joined or left
+// since it last looked (recomputePresence), after every join and leave here,
+// on every presence event from elsewhere and on the periodic sweep.
+
+// ActiveUsers lists the users connected to docID on every instance, in
+// order of their first connection.
+func (s *Service) ActiveUsers(ctx context.Context, docID string) ([]gdoc.ActiveUser, error) {
+	parts, err := s.cfg.Presence.Participants(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	users := groupUsers(parts)
+	if users == nil {
+		users = []gdoc.ActiveUser{}
+	}
+	return users, nil
+}
+
+// sortUsers lists users in the order of order, then the rest by id.
+func sortUsers(users map[string]gdoc.ActiveUser, order []gdoc.ActiveUser) []gdoc.ActiveUser {
+	out := make([]gdoc.ActiveUser, 0, len(users))
+	seen := make(map[string]bool)
+	for _, u := range order {
+		if cur, ok := users[u.UserID]; ok && !seen[u.UserID] {
+			out = append(out, cur)
+			seen[u.UserID] = true
+		}
+	}
+	var rest []gdoc.ActiveUser
+	for id, u := range users {
+		if !seen[id] {
+			rest = append(rest, u)
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].UserID < rest[j].UserID })
+	return append(out, rest...)
+}
+
+// queuePresence schedules a recomputation of d's user set unless one is
+// already queued.
+func (s *Service) queuePresence(d *document) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s.queuePresenceLocked(d)
+}
+
+func (s *Service) queuePresenceLocked(d *document) {
+	if d.presenceQ || d.state == stateClosed {
+		return
+	}
+	if s.closing.Load() {
+		return
+	}
+	d.presenceQ = true
+	s.workers.Go(func() {
+		d.mu.Lock()
+		d.presenceQ = false
+		d.mu.Unlock()
+		s.recomputePresence(d)
+	})
+}
+
+// recomputePresence reads d's participants on every instance and tells the
+// local clients which users joined or left since the set last announced.
+// Cursors of connections that are gone (an instance died) are removed too.
+func (s *Service) recomputePresence(d *document) {
+	d.presenceMu.Lock()
+	defer d.presenceMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	parts, err := s.cfg.Presence.Participants(ctx, d.id)
+	if err != nil {
+		s.log.Warn("reading presence failed", "doc", d.id, "err", err)
+		return
+	}
+	sort.SliceStable(parts, func(i, j int) bool { return parts[i].JoinedAt.Before(parts[j].JoinedAt) })
+	users := groupUsers(parts)
+	live := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		live[p.ConnID] = true
+	}
+	d.mu.Lock()
+	defer s.unlock(d)
+	next := make(map[string]gdoc.ActiveUser, len(users))
+	for _, u := range users {
+		next[u.UserID] = u
+		if _, ok := d.announced[u.UserID]; !ok {
+			d.broadcastLocked(UserJoinedMessage{User: u}, "")
+		}
+	}
+	for id, u := range d.announced {
+		if _, ok := next[id]; !ok {
+			d.broadcastLocked(UserLeftMessage{UserID: u.UserID, Username: u.Username}, "")
+		}
+	}
+	d.announced = next
+	for connID, cur := range d.cursors {
+		if _, local := d.clients[connID]; !live[connID] && !local {
+			delete(d.cursors, connID)
+			gone := Cursor{ConnID: cur.ConnID, UserID: cur.UserID, Username: cur.Username, Color: cur.Color, Removed: true}
+			d.broadcastLocked(CursorMessage{Cursor: gone}, "")
+		}
+	}
+}
+
+// groupUsers turns live connections into one ActiveUser per user, in order
+// of each user's first connection.
+func groupUsers(parts []gdoc.Participant) []gdoc.ActiveUser {
+	var users []gdoc.ActiveUser
+	index := make(map[string]int)
+	for _, p := range parts {
+		if i, ok := index[p.UserID]; ok {
+			users[i].Connections++
+			continue
+		}
+		index[p.UserID] = len(users)
+		color := p.Color
+		if color == "" {
+			color = colorFor(p.UserID)
+		}
+		users = append(users, gdoc.ActiveUser{UserID: p.UserID, Username: p.Username, Color: color, Connections: 1})
+	}
+	return users
+}
+
+// palette holds colors readable on both light and dark editor themes.
+var palette = []string{
+	"#e06c75", "#61afef", "#98c379", "#c678dd", "#d19a66", "#56b6c2",
+	"#e5c07b", "#be5046", "#528bff", "#3fb950", "#d16d9e", "#f0883e",
+}
+
+// colorFor returns the user's color: stable across connections, instances
+// and restarts because it depends on the user id alone.
+func colorFor(userID string) string {
+	h := fnv.New32a()
+	h.Write([]byte(userID))
+	return palette[h.Sum32()%uint32(len(palette))]
+}
