@@ -21,6 +21,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/auth"
 	"github.com/gdoc/gdoc/internal/collab"
+	"github.com/gdoc/gdoc/internal/comments"
 	"github.com/gdoc/gdoc/internal/config"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/httpapi"
@@ -116,6 +117,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		<-collabDone
 	}()
 
+	// Comments are stored, then announced to every connection (collab).
+	commentService := comments.New(store, collabService, collabService.CommentChanged)
 	wsHandler := ws.NewHandler(ws.Config{
 		Collab:          collabService,
 		Auth:            authService,
@@ -135,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AuthRatePerMinute: cfg.AuthRateLimit,
 		TrustedProxies:    cfg.TrustedProxies,
 		WebSocket:         wsHandler,
+		Comments:          commentService,
 		Assets:            web.Assets(),
 	})
 

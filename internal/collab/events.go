@@ -111,6 +111,8 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (deleted bool) {
 			return true
 		}
 		d.applyMetadataLocked(doc)
+	default:
+		s.handleReviewEventLocked(d, ev)
 	}
 	return false
 }

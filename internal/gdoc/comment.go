@@ -76,9 +76,12 @@ type CommentStore interface {
 	DeleteComment(ctx context.Context, docID string, id int64) error
 }
 
-// EventComment is the Bus event kind of a comment change. Payload:
-// CommentEvent.
-const EventComment = "comment"
+// Bus event kinds of reviewing: a comment change (Payload: CommentEvent)
+// and a connection's viewport (Payload: collab.Viewport).
+const (
+	EventComment  = "comment"
+	EventViewport = "viewport"
+)
 
 // Comment event actions.
 const (
