@@ -65,7 +65,9 @@ func TestCommentsAndViewportsAcrossInstances(t *testing.T) {
 	if _, err := svc.Update(ctx, "review", gdoc.RoleEditor, alice, th.ID, nil, &yes); err != nil {
 		t.Fatal(err)
 	}
-	await(t, b, "resolved", func(m collab.CommentMessage) bool { return m.Event.Action == gdoc.CommentResolved && m.Event.Comment.Resolved })
+	await(t, b, "resolved", func(m collab.CommentMessage) bool {
+		return m.Event.Action == gdoc.CommentResolved && m.Event.Comment.Resolved
+	})
 
 	// Viewports: relayed to the other instance with the sender's identity.
 	if err := svcA.UpdateViewport(ctx, "review", a, collab.Viewport{FirstLine: 3, LastLine: 40, Presenting: true, UserID: "spoofed"}); err != nil {
