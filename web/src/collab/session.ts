@@ -5,6 +5,7 @@
 
 import type {
   ChatMessage,
+  ClientMessage,
   CommittedOpMessage,
   CursorMessage,
   InitMessage,
@@ -20,7 +21,6 @@ import { OTClient, RevisionGapError } from './otClient'
 import type { TextOp } from './textOp'
 import { diffOp, textType } from './textOp'
 import { UndoHistory } from './undo'
-import { type TextRange, transformRange } from './range'
 
 /** ChatEntry is a chat line as shown: confirmed (id set) or still on its way (pending). */
 export interface ChatEntry {
@@ -174,7 +174,10 @@ export class DocumentSession {
       token: opts.token,
       socketFactory: opts.socketFactory,
       pingIntervalMs: opts.pingIntervalMs,
-      onMessage: (m) => this.onMessage(m),
+      onMessage: (m) => {
+        this.handleMessage(m)
+        for (const fn of this.messageListeners) fn(m)
+      },
       onOpen: () => {},
       onDown: (why) => {
         this.client?.disconnected()
@@ -270,21 +273,29 @@ export class DocumentSession {
     return this.client?.rev ?? 0
   }
 
-  /**
-   * mapFromRevision moves a range of the server's text at rev to the local
-   * text: through the committed ops since rev and the local pending ones
-   * (transformRange, as the server moves comment anchors). null when rev is
-   * ahead of this session, or older than the recent ops it keeps (then ask
-   * the server for the ops: see mapThrough).
-   */
-  mapFromRevision(rev: number, range: TextRange): TextRange | null {
-    const client = this.client
-    if (!client || rev > client.rev) return null
-    if (rev < client.rev && (this.recentOps.length === 0 || this.recentOps[0].rev > rev + 1)) return null
-    let r = range
-    for (const o of this.recentOps) if (o.rev > rev && o.rev <= client.rev) r = transformRange(r, o.op)
-    for (const op of client.pendingOps) r = transformRange(r, op)
-    return r
+  /** The local edits the server has not acknowledged yet, in order. */
+  get pendingOps(): TextOp[] {
+    return this.client?.pendingOps ?? []
+  }
+
+  private readonly serverOpListeners = new Set<(rev: number, op: TextOp) => void>()
+  private readonly messageListeners = new Set<(m: ServerMessage) => void>()
+
+  /** onServerOp calls fn with every op the server commits, in revision order, as the session applies it. */
+  onServerOp(fn: (rev: number, op: TextOp) => void): () => void {
+    this.serverOpListeners.add(fn)
+    return () => this.serverOpListeners.delete(fn)
+  }
+
+  /** onMessage calls fn with every server message after the session handled it (features built on the session). */
+  onMessage(fn: (m: ServerMessage) => void): () => void {
+    this.messageListeners.add(fn)
+    return () => this.messageListeners.delete(fn)
+  }
+
+  /** send sends a message of a feature built on the session; false while offline. */
+  send(m: ClientMessage): boolean {
+    return this.conn.send(m)
   }
 
   // ---- lifecycle and subscriptions ----
@@ -457,7 +468,7 @@ export class DocumentSession {
 
   // ---- incoming ----
 
-  private onMessage(m: ServerMessage): void {
+  private handleMessage(m: ServerMessage): void {
     switch (m.type) {
       case 'init':
         return this.onInit(m)
@@ -632,6 +643,7 @@ export class DocumentSession {
     this.serverText = textType.apply(this.serverText, op)
     this.recentOps.push({ rev, op })
     if (this.recentOps.length > RECENT_OPS) this.recentOps.shift()
+    for (const fn of this.serverOpListeners) fn(rev, op)
   }
 
   private afterServerProgress(): void {

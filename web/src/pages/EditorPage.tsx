@@ -13,6 +13,7 @@ import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
 import { navigate } from '../router'
 import { CommentsPanel, CommentsToggle } from '../review/CommentsPanel'
+import { FollowBanner, PeopleList, PresentButton } from '../review/FollowControls'
 import { useReview } from '../review/useReview'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
@@ -105,18 +106,10 @@ export default function EditorPage({ docId }: { docId: string }) {
           </select>
         </label>
         <CommentsToggle review={review.review} />
+        <PresentButton follow={review.follow} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
-          <ul className="avatars">
-            {snap.users.map((u) => (
-              <li key={u.user_id} className="avatar" title={u.username}>
-                <span className="avatar-dot" style={{ backgroundColor: /^#[0-9a-fA-F]{3,8}$/.test(u.color) ? u.color : '#61afef' }} aria-hidden="true">
-                  {u.username.slice(0, 1).toUpperCase()}
-                </span>
-                <span className="avatar-name">{u.username}{snap.me?.user_id === u.user_id ? ' (you)' : ''}</span>
-              </li>
-            ))}
-          </ul>
+          <PeopleList follow={review.follow} users={snap.users} myId={snap.me?.user_id} />
         </div>
       </header>
       <div className={`status-bar status-${snap.status}`} role="status" aria-live="polite" data-testid="sync-status">
@@ -131,6 +124,7 @@ export default function EditorPage({ docId }: { docId: string }) {
         )}
         {(snap.problem || langError) && <span className="problem" role="alert">{snap.problem ?? langError}</span>}
       </div>
+      <FollowBanner follow={review.follow} />
       <div className="editor-wrap">
         {!snap.loaded && <div className="editor-loading" role="status">Loading document…</div>}
         <Editor

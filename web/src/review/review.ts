@@ -6,39 +6,17 @@
 
 import { ApiError, apiRequest } from '../api'
 import type { DocumentSession } from '../collab/session'
+import type { Comment, CommentEvent } from '../protocol'
 import type { TextRange } from '../collab/range'
 import { transformRange } from '../collab/range'
 import type { TextOp } from '../collab/textOp'
 import type { LineLink } from './links'
 import { lineRange } from './links'
 import { reviewBus } from './bus'
+import { RevisionMap } from './revisions'
 
-export interface Anchor {
-  rev: number
-  from: number
-  to: number
-}
-
-export interface Comment {
-  id: number
-  parent_id: number | null
-  user_id: string
-  username: string
-  body: string
-  created_at: string
-  updated_at: string
-  resolved: boolean
-  detached: boolean
-  anchor: Anchor
-  quote?: string
-}
-
-/** CommentEvent is the WebSocket's `comment` message. */
-export interface CommentEvent {
-  type: 'comment'
-  action: 'created' | 'updated' | 'resolved' | 'deleted'
-  comment: Comment
-}
+export type { Comment }
+export type { CommentEvent }
 
 export interface Thread {
   root: Comment
@@ -79,28 +57,38 @@ export class Review {
   private editor: EditorHooks | null = null
   private reloadTimer: ReturnType<typeof setTimeout> | null = null
   private pollTimer: ReturnType<typeof setInterval> | null = null
-  private readonly offText: () => void
-  private readonly offSession: () => void
-  private readonly offNotice: () => void
+  private offs: (() => void)[] = []
   private lastRev = -1
   readonly session: DocumentSession
   readonly docId: string
+  private revisions: RevisionMap | null = null
 
   constructor(docId: string, session: DocumentSession) {
     this.docId = docId
     this.session = session
-    this.offNotice = reviewBus.notices.on((problem) => this.update({ problem, panelOpen: true }))
-    this.offText = session.onText(() => this.relocate())
-    this.offSession = session.subscribe(() => {
-      const rev = session.getSnapshot().rev
-      if (rev !== this.lastRev) {
-        this.lastRev = rev
-        this.relocate()
-      }
-    })
   }
 
+  /** start listens to the session; call it before the session starts, so no op is missed. */
   start(): void {
+    const session = this.session
+    const revisions = new RevisionMap(session)
+    this.revisions = revisions
+    this.offs = [
+      () => revisions.dispose(),
+      reviewBus.notices.on((problem) => this.update({ problem, panelOpen: true })),
+      session.onText(() => this.relocate()),
+      session.subscribe(() => {
+        const rev = session.getSnapshot().rev
+        if (rev !== this.lastRev) {
+          this.lastRev = rev
+          this.relocate()
+        }
+      }),
+      session.onMessage((m) => {
+        if (m.type === 'comment') this.onEvent(m)
+        else if (m.type === 'init' && Array.isArray(m.comments)) this.onInit(m.comments)
+      }),
+    ]
     void this.reload()
     void apiRequest<{ owner_id: string }>(`/api/documents/${enc(this.docId)}`)
       .then((d) => this.update({ ownerId: d.owner_id }))
@@ -113,9 +101,9 @@ export class Review {
   }
 
   stop(): void {
-    this.offText()
-    this.offSession()
-    this.offNotice()
+    for (const off of this.offs) off()
+    this.offs = []
+    this.revisions = null
     if (this.pollTimer) clearInterval(this.pollTimer)
     if (this.reloadTimer) clearTimeout(this.reloadTimer)
   }
@@ -151,6 +139,16 @@ export class Review {
   setAll(list: Comment[]): void {
     this.comments = new Map(list.map((c) => [c.id, c]))
     this.rebuild(true)
+  }
+
+  /**
+   * onInit takes the open threads a (re)joined connection receives; the
+   * resolved ones known stay, and the whole list is refreshed behind.
+   */
+  private onInit(open: Comment[]): void {
+    const resolved = [...this.comments.values()].filter((c) => c.resolved)
+    this.setAll([...resolved, ...open])
+    void this.reload()
   }
 
   /** onEvent applies a live `comment` event. */
@@ -192,9 +190,9 @@ export class Review {
     let stale = false
     for (const t of threads) {
       const a = t.root.anchor
-      const r = this.session.mapFromRevision(a.rev, { from: a.from, to: a.to, detached: t.root.detached })
-      if (r === null && a.rev < this.session.serverRev) stale = true
-      t.range = r
+      const r = this.revisions?.map(a.rev, { from: a.from, to: a.to, detached: t.root.detached })
+      if (!r && a.rev < this.session.serverRev) stale = true
+      t.range = r ?? null
     }
     // Anchors older than the ops this client keeps: the server moves them.
     if (stale) this.scheduleReload()
@@ -308,7 +306,7 @@ export class Review {
   /** fromRevision moves a range at rev to the local text, asking the server for old ops. */
   private async fromRevision(rev: number, range: TextRange): Promise<TextRange | null> {
     for (let i = 0; i < 20; i++) {
-      const local = this.session.mapFromRevision(rev, range)
+      const local = this.revisions?.map(rev, range)
       if (local) return local
       if (rev > this.session.serverRev) {
         await new Promise((r) => setTimeout(r, 150)) // the writer is ahead: wait for their edits

@@ -1,11 +1,13 @@
-// useReview gives the editor page its Review (comments, chat links) for a
-// session, started and stopped with the page, and bind() for the editor.
+// useReview gives the editor page its Review (comments, chat links) and
+// Follow (follow mode, presenting) for a session, started and stopped with
+// the page, and bind() for the editor.
 
 import { useEffect, useMemo } from 'react'
 import type { DocumentSession } from '../collab/session'
 import type { Monaco } from '../editor/monacoSetup'
 import { bindReview } from './editorReview'
 import { Review } from './review'
+import { Follow } from './follow'
 import { stampLinks } from './links'
 import './review.css'
 
@@ -13,19 +15,30 @@ type CodeEditor = Parameters<typeof bindReview>[0]
 
 export function useReview(docId: string, session: DocumentSession) {
   const review = useMemo(() => new Review(docId, session), [docId, session])
+  const follow = useMemo(() => new Follow(session), [session])
   useEffect(() => {
     review.start()
+    follow.start()
     ;(window as unknown as { gdocReview?: Review }).gdocReview = review
-    return () => review.stop()
-  }, [review])
+    return () => {
+      review.stop()
+      follow.stop()
+    }
+  }, [review, follow])
   return useMemo(() => {
     let unbind: (() => void) | null = null
     return {
       review,
-      /** bind attaches the review to a mounted editor (again on remount). */
+      follow,
+      /** bind attaches the review and follow mode to a mounted editor (again on remount). */
       bind(ed: CodeEditor, monaco: Monaco) {
         unbind?.()
-        unbind = bindReview(ed, monaco, review)
+        const a = bindReview(ed, monaco, review)
+        const b = follow.attach(ed)
+        unbind = () => {
+          a()
+          b()
+        }
       },
       /**
        * stamp gives the chat links of a draft the revision and place of
@@ -35,5 +48,5 @@ export function useReview(docId: string, session: DocumentSession) {
         return session.getSnapshot().unsaved === 0 ? stampLinks(draft, session.text, session.serverRev) : draft
       },
     }
-  }, [review, session])
+  }, [review, follow, session])
 }
