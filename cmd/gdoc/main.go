@@ -121,6 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	commentService := comments.New(store, collabService, collabService.CommentChanged)
 	wsHandler := ws.NewHandler(ws.Config{
 		Collab:          collabService,
+		Comments:        commentService,
 		Auth:            authService,
 		Logger:          logger,
 		OriginPatterns:  cfg.CORSOrigins,

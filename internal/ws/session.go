@@ -179,7 +179,8 @@ func (s *session) run(since int64) {
 	// init goes out before anything Deliver queued meanwhile: the writer
 	// starts only after it.
 	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
-	err = s.conn.Write(ctx, websocket.MessageText, s.initFrame(st, since))
+	init := s.initFrame(st, since, s.openComments())
+	err = s.conn.Write(ctx, websocket.MessageText, init)
 	cancel()
 	if err != nil {
 		s.h.cfg.Collab.Leave(s.docID, s)
@@ -244,7 +245,7 @@ func closeReason(s string) string {
 	return ""
 }
 
-func (s *session) initFrame(st collab.JoinState, since int64) []byte {
+func (s *session) initFrame(st collab.JoinState, since int64, comments []*gdoc.Comment) []byte {
 	out := initOut{
 		Type:        "init",
 		UserID:      s.user.ID,
@@ -257,6 +258,7 @@ func (s *session) initFrame(st collab.JoinState, since int64) []byte {
 		Document:    newDocumentOut(st.Document),
 		Chat:        make([]chatOut, 0, len(st.Chat)),
 		Cursors:     make([]cursorOut, 0, len(st.Cursors)),
+		Comments:    comments,
 		Reset:       st.Reset,
 	}
 	if out.Users == nil {
@@ -336,6 +338,8 @@ func (s *session) handle(data []byte) {
 		werr = s.handleCursor(in)
 	case "chat":
 		werr = s.handleChat(in)
+	case "viewport":
+		werr = s.handleViewport(in)
 	case "ping":
 		if !s.otherLimit.Allow() {
 			werr = refuse(codeRateLimited, "", "Too many messages; slow down.")
@@ -618,6 +622,9 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 	case collab.ClosingMessage:
 		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
 	default:
+		if frames, ok := s.reviewFrame(m); ok {
+			return frames, false, ""
+		}
 		s.log.Error("unknown collab message", "type", fmt.Sprintf("%T", m))
 		return nil, false, ""
 	}
