@@ -213,15 +213,9 @@ describe('reviewing code together', () => {
     await eventually(async () => assert.deepEqual(await decoratedLines(bob, 'comment-range'), [5, 6]))
     await thread.getByLabel('Reply').fill('because the test needs it')
     await thread.getByRole('button', { name: 'Reply' }).click()
-    await thread.getByText('because the test needs it').waitFor()
-    // Alice sees the reply (live, or on reopening the panel).
-    await eventually(async () => {
-      if (!(await alice.getByText('because the test needs it').isVisible())) {
-        await alice.getByRole('button', { name: /^Comments/ }).click()
-        await alice.getByRole('button', { name: /^Comments/ }).click()
-      }
-      assert.ok(await alice.getByText('because the test needs it').isVisible())
-    }, 15_000)
+    await thread.locator('.comment-body', { hasText: 'because the test needs it' }).waitFor()
+    // Alice sees the reply live (a comment event over the WebSocket).
+    await alice.locator('.comment-body', { hasText: 'because the test needs it' }).waitFor()
     await thread.getByRole('button', { name: 'Resolve' }).click()
     await eventually(async () => assert.equal(await bob.getByTestId('comment-thread').count(), 0))
     assert.deepEqual(await decoratedLines(bob, 'comment-range'), [], 'a resolved thread is not marked in the code')
@@ -257,5 +251,67 @@ describe('reviewing code together', () => {
     const text = await bob.evaluate(() => window.gdocEditor.getModel().getLineContent(151))
     assert.equal(text, pointedAt)
     await bob.screenshot({ path: join(artifacts, 'review-chat-link.png') })
+  })
+
+  it('follows a user who scrolls and types elsewhere, and stops on a scroll of your own', async () => {
+    await carol.getByRole('button', { name: `Follow ${aliceName}` }).click()
+    await carol.getByTestId('follow-notice').filter({ hasText: `Following ${aliceName}` }).waitFor()
+    // Alice sees that carol follows her.
+    await alice.locator(`li[data-user="${aliceName}"] .badge.followers`).filter({ hasText: '1' }).waitFor()
+
+    await alice.evaluate(() => window.gdocEditor.revealLineNearTop(120))
+    await eventually(async () => {
+      const [first, last] = await visibleLines(carol)
+      assert.ok(first <= 121 && last >= 125, `carol sees ${first}-${last}, alice's view starts at 120`)
+    })
+    // Alice types far below what she shows: her cursor is kept in view.
+    await alice.evaluate(() => {
+      const ed = window.gdocEditor
+      ed.setPosition({ lineNumber: 190, column: 1 })
+      ed.focus()
+    })
+    await alice.keyboard.type('# reviewed\n')
+    await eventually(async () => {
+      const [first, last] = await visibleLines(carol)
+      assert.ok(first <= 190 && last >= 190, `carol sees ${first}-${last}, alice types at 190`)
+    })
+
+    // Carol scrolls herself: following stops, and says so.
+    await carol.locator('.monaco-editor .view-lines').hover()
+    await carol.mouse.wheel(0, -1500)
+    await carol.getByTestId('follow-notice').filter({ hasText: `You stopped following ${aliceName} (you scrolled)` }).waitFor()
+    const [mine] = await visibleLines(carol)
+    await alice.evaluate(() => window.gdocEditor.revealLineNearTop(30))
+    await new Promise((r) => setTimeout(r, 600)) // alice's viewport has reached carol (throttle 150 ms)
+    const [after] = await visibleLines(carol)
+    assert.equal(after, mine, 'carol no longer follows alice')
+    await alice.locator(`li[data-user="${aliceName}"] .badge.followers`).waitFor({ state: 'detached' })
+  })
+
+  it("a presenter's request: one user accepts, another declines", async () => {
+    await bob.getByRole('button', { name: 'Present' }).click()
+    const bobName = aliceName.replace('alice', 'bob')
+    for (const page of [alice, carol]) {
+      await page.getByTestId('present-prompt').filter({ hasText: `${bobName} is presenting` }).waitFor()
+    }
+    await alice.getByTestId('present-prompt').getByRole('button', { name: 'Follow' }).click()
+    await carol.getByTestId('present-prompt').getByRole('button', { name: 'No thanks' }).click()
+    await carol.getByTestId('present-prompt').waitFor({ state: 'detached' })
+    const [carolTop] = await visibleLines(carol)
+
+    await bob.evaluate(() => window.gdocEditor.revealLineNearTop(80))
+    await eventually(async () => {
+      const [first, last] = await visibleLines(alice)
+      assert.ok(first <= 81 && last >= 85, `alice follows bob: ${first}-${last}`)
+    })
+    assert.equal((await visibleLines(carol))[0], carolTop, 'carol declined: her editor stays where it was')
+    // Everyone's list shows the presenter and who follows him.
+    for (const page of [alice, bob, carol]) {
+      await page.locator(`li[data-user="${bobName}"] .badge.presenting`).waitFor()
+      await page.locator(`li[data-user="${bobName}"] .badge.followers`).filter({ hasText: '1' }).waitFor()
+    }
+    await bob.screenshot({ path: join(artifacts, 'review-present.png') })
+    await bob.getByRole('button', { name: 'Stop presenting' }).click()
+    await alice.locator(`li[data-user="${bobName}"] .badge.presenting`).waitFor({ state: 'detached' })
   })
 })

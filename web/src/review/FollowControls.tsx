@@ -37,7 +37,7 @@ export function PeopleList({ follow, users, myId }: { follow: Follow; users: Pre
             {following && <span className="badge">following {following === myId ? 'you' : follow.nameOf(following)}</span>}
             {followers.length > 0 && (
               <span className="badge followers" title={`Followed by ${followers.join(', ')}`}>
-                👁 {followers.length}
+                followed by {followers.length}
               </span>
             )}
           </li>

@@ -79,7 +79,7 @@ export class Follow {
             return this.sendSoon(true)
           case 'cursor':
             if (m.removed && m.conn_id) this.dropPeer(m.conn_id)
-            if (this.snap.following === m.user_id) queueMicrotask(() => this.keepInView())
+            if (this.snap.following === m.user_id && !m.removed) queueMicrotask(() => this.keepInView('cursor'))
             return
           case 'user_left':
             for (const p of [...this.peers.values()]) if (p.userId === m.user_id) this.dropPeer(p.connId)
@@ -154,7 +154,7 @@ export class Follow {
       }
     }
     this.update({ peers: [...this.peers.values()], prompts })
-    if (this.snap.following === view.userId) this.keepInView()
+    if (this.snap.following === view.userId) this.keepInView('viewport')
   }
 
   private dropPeer(connId: string): void {
@@ -186,7 +186,7 @@ export class Follow {
     if (userId === me) return
     this.answered.add(userId)
     this.update({ following: userId, prompts: this.snap.prompts.filter((id) => id !== userId), notice: `Following ${this.nameOf(userId)}. Scroll or click in the editor to stop.` })
-    this.keepInView()
+    this.keepInView('viewport')
     this.sendSoon(true)
   }
 
@@ -223,25 +223,29 @@ export class Follow {
     this.noticeTimer = setTimeout(() => this.update({ notice: null }), 8000)
   }
 
-  /** keepInView scrolls to the followed user's viewport and cursor. */
-  private keepInView(): void {
+  /**
+   * keepInView shows what the followed user shows: their viewport when it
+   * changed, their cursor when it moved out of what this page shows.
+   */
+  private keepInView(what: 'viewport' | 'cursor'): void {
     const ed = this.editor
     const target = this.snap.following
-    if (!ed || !target) return
-    const views = [...this.peers.values()].filter((p) => p.userId === target)
-    const view = views[views.length - 1]
-    const model = ed.getModel()
-    if (!model) return
+    const model = ed?.getModel()
+    if (!ed || !model || !target) return
     const lines = model.getLineCount()
     let top: number | null = null
-    if (view) top = Math.min(Math.max(1, view.firstLine), lines)
-    // Their cursor, when it is outside what they show us, wins.
-    const cursor = this.session.getSnapshot().cursors.find((c) => c.user_id === target)
-    if (cursor) {
-      const at = safePosition(model, this.session.text, cursor.head)
-      if (at !== null && (top === null || !view || at < view.firstLine || at > view.lastLine)) {
-        const span = view ? view.lastLine - view.firstLine : 20
-        top = Math.max(1, at - Math.floor(span / 2))
+    if (what === 'viewport') {
+      const views = [...this.peers.values()].filter((p) => p.userId === target)
+      const view = views[views.length - 1]
+      if (view) top = Math.min(Math.max(1, view.firstLine), lines)
+    } else {
+      const cursor = this.session.getSnapshot().cursors.find((c) => c.user_id === target)
+      const at = cursor ? safePosition(model, this.session.text, cursor.head) : null
+      const shown = ed.getVisibleRanges()
+      if (at !== null && shown.length > 0) {
+        const first = shown[0].startLineNumber
+        const last = shown[shown.length - 1].endLineNumber
+        if (at < first || at > last) top = Math.max(1, at - Math.floor((last - first) / 2))
       }
     }
     if (top === null) return

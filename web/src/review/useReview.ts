@@ -19,7 +19,8 @@ export function useReview(docId: string, session: DocumentSession) {
   useEffect(() => {
     review.start()
     follow.start()
-    ;(window as unknown as { gdocReview?: Review }).gdocReview = review
+    // Exposed for end-to-end tests and debugging, like window.gdocSession.
+    Object.assign(window as object, { gdocReview: review, gdocFollow: follow })
     return () => {
       review.stop()
       follow.stop()
