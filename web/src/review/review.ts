@@ -190,9 +190,21 @@ export class Review {
     let stale = false
     for (const t of threads) {
       const a = t.root.anchor
-      const r = this.revisions?.map(a.rev, { from: a.from, to: a.to, detached: t.root.detached })
-      if (!r && a.rev < this.session.serverRev) stale = true
-      t.range = r ?? null
+      const at = this.revisions?.toServerHead(a.rev, { from: a.from, to: a.to, detached: t.root.detached })
+      if (!at) {
+        if (a.rev < this.session.serverRev) stale = true
+        t.range = null
+        continue
+      }
+      if (at.rev !== a.rev) {
+        // Keep the anchor at the head, so the next move replays only newer ops.
+        const moved = { anchor: { rev: at.rev, from: at.range.from, to: at.range.to }, detached: t.root.detached || at.range.detached === true }
+        t.root = { ...t.root, ...moved }
+        this.comments.set(t.root.id, t.root)
+        t.replies = t.replies.map((r) => ({ ...r, ...moved }))
+        for (const r of t.replies) this.comments.set(r.id, r)
+      }
+      t.range = this.revisions!.withPending(at.range)
     }
     // Anchors older than the ops this client keeps: the server moves them.
     if (stale) this.scheduleReload()

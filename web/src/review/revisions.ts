@@ -37,10 +37,11 @@ export class RevisionMap {
   }
 
   /**
-   * map moves range, of the server's text at rev, to the local text; null
-   * when rev is ahead of this session, or older than the ops kept.
+   * toServerHead moves range, of the server's text at rev, to the server
+   * revision this session is at (without its pending edits); null when rev
+   * is ahead of this session, or older than the ops kept.
    */
-  map(rev: number, range: TextRange): TextRange | null {
+  toServerHead(rev: number, range: TextRange): { rev: number; range: TextRange } | null {
     const head = this.session.serverRev
     if (rev > head) return null
     let r = range
@@ -49,7 +50,19 @@ export class RevisionMap {
       if (first < 0 || this.ops[this.ops.length - 1].rev !== head) return null
       for (let i = first; i < this.ops.length; i++) r = transformRange(r, this.ops[i].op)
     }
+    return { rev: head, range: r }
+  }
+
+  /** withPending moves a range of the server head's text over the local edits not yet acknowledged. */
+  withPending(range: TextRange): TextRange {
+    let r = range
     for (const op of this.session.pendingOps) r = transformRange(r, op)
     return r
+  }
+
+  /** map moves range, of the server's text at rev, to the local text (see toServerHead). */
+  map(rev: number, range: TextRange): TextRange | null {
+    const at = this.toServerHead(rev, range)
+    return at && this.withPending(at.range)
   }
 }
