@@ -54,7 +54,7 @@ export function bindReview(ed: CodeEditor, monaco: Monaco, review: Review): () =
         range,
         options: {
           className: mine ? 'comment-range focused' : 'comment-range',
-          hoverMessage: { value: `💬 ${t.root.username}: ${t.root.body.slice(0, 200)}`, isTrusted: false, supportHtml: false },
+          hoverMessage: { value: plainMarkdown(`${t.root.username}: ${t.root.body.slice(0, 200)}`), isTrusted: false, supportHtml: false },
           stickiness: monaco.editor.TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges,
         },
       })
@@ -162,4 +162,9 @@ export function bindReview(ed: CodeEditor, monaco: Monaco, review: Review): () =
     flashLayer.clear()
     if (flashTimer) clearTimeout(flashTimer)
   }
+}
+
+/** plainMarkdown escapes text so Monaco's markdown hover shows it as written (no links, no markup). */
+function plainMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&')
 }
