@@ -24,6 +24,7 @@ import (
 	"github.com/gdoc/gdoc/internal/comments"
 	"github.com/gdoc/gdoc/internal/config"
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/history"
 	"github.com/gdoc/gdoc/internal/httpapi"
 	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/postgres"
@@ -83,11 +84,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	store, err := openStore(ctx, cfg)
+	opened, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer opened.Close()
+	// Every commit goes through the checkpointer, which keeps history reads
+	// bounded (internal/history).
+	checkpointer := history.NewCheckpointer(opened, cfg.HistoryCheckpointEvery, cfg.HistoryKeepRevisions, logger)
+	var store gdoc.Store = checkpointer
+	checkpointCtx, stopCheckpoints := context.WithCancel(context.WithoutCancel(ctx))
+	checkpointsDone := make(chan struct{})
+	go func() { defer close(checkpointsDone); checkpointer.Run(checkpointCtx) }()
+	defer func() {
+		stopCheckpoints()
+		<-checkpointsDone
+	}()
 
 	serverID := uuid.NewString()
 	bus, presence, closeFanout, err := openFanout(ctx, cfg, serverID, logger)
@@ -138,6 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		AuthRatePerMinute: cfg.AuthRateLimit,
 		TrustedProxies:    cfg.TrustedProxies,
+		CheckpointEvery:   cfg.HistoryCheckpointEvery,
 		WebSocket:         wsHandler,
 		Comments:          commentService,
 		Assets:            web.Assets(),

@@ -66,6 +66,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	LogFormat       string // "text" or "json"
+
+	// HistoryCheckpointEvery is the most ops a history read replays after a
+	// checkpoint of the text (internal/history).
+	HistoryCheckpointEvery int64
+	// HistoryKeepRevisions trims each document's op log to about this many
+	// revisions (0 keeps everything).
+	HistoryKeepRevisions int64
 }
 
 // Addr is the address to listen on.
@@ -184,6 +191,22 @@ var settings = []setting{
 		d, err := parseSeconds("AUTO_SAVE_INTERVAL", v)
 		c.AutoSaveInterval = d
 		return err
+	}},
+	{"HISTORY_CHECKPOINT_EVERY", "history-checkpoint-every", "1000", "revisions between checkpoints of a document's text: the most ops a history read replays", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 100000 {
+			return errorf("HISTORY_CHECKPOINT_EVERY must be a whole number of revisions from 1 to 100000, not %q.", v)
+		}
+		c.HistoryCheckpointEvery = n
+		return nil
+	}},
+	{"HISTORY_KEEP_REVISIONS", "history-keep-revisions", "0", "0 keeps every op; otherwise ops older than about this many revisions are dropped once a checkpoint covers them (history then starts later, and a reconnect from before gets the whole text)", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errorf("HISTORY_KEEP_REVISIONS must be a whole number of revisions (0 keeps everything), not %q.", v)
+		}
+		c.HistoryKeepRevisions = n
+		return nil
 	}},
 	{"MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest accepted REST request body in bytes (larger: 413)", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)

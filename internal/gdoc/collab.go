@@ -19,7 +19,8 @@ type Collab interface {
 	Current(ctx context.Context, docID string) (*Document, error)
 	// ReplaceContent commits the minimal op that turns the current text
 	// into content, on behalf of user, through the same path as a live
-	// edit, and returns the document after it. ENOTFOUND, EINVALID.
+	// edit, and returns the document after it. The op's id starts with
+	// "rest:" (history finds a restore's op by it). ENOTFOUND, EINVALID.
 	ReplaceContent(ctx context.Context, docID string, user *User, content string) (*Document, error)
 	// ActiveUsers lists the users connected to docID on every instance.
 	ActiveUsers(ctx context.Context, docID string) ([]ActiveUser, error)

@@ -85,3 +85,14 @@ type Participant struct {
 	Color    string    `json:"color"`
 	JoinedAt time.Time `json:"joined_at"`
 }
+
+// Checkpoint is a document's text at revision Rev, kept so that reading
+// its history replays a bounded number of ops (internal/history). Blame is
+// history's per-line attribution at Rev as JSON, opaque to the stores; ""
+// attributes every line to Rev itself, with no author (the text as created).
+type Checkpoint struct {
+	DocID   string
+	Rev     int64
+	Content string
+	Blame   string
+}

@@ -55,6 +55,34 @@ type OpLog interface {
 	OpRev(ctx context.Context, docID, opID string) (int64, error)
 }
 
+// HistoryStore keeps what history reads besides the op log: checkpoints of
+// the text, and which ops were restores.
+type HistoryStore interface {
+	// SaveCheckpoint stores cp unless a checkpoint of cp.DocID at cp.Rev is
+	// stored (then it is a no-op). ENOTFOUND; EINVALID when cp.Rev is
+	// negative or ahead of the document's head revision.
+	SaveCheckpoint(ctx context.Context, cp *Checkpoint) error
+	// Checkpoint returns docID's newest checkpoint with Rev <= rev.
+	// ENOTFOUND when there is none (the history starts later, or no such
+	// document).
+	Checkpoint(ctx context.Context, docID string, rev int64) (*Checkpoint, error)
+	// FirstCheckpointRev returns the revision of docID's oldest checkpoint,
+	// where its history starts. ENOTFOUND when it has none.
+	FirstCheckpointRev(ctx context.Context, docID string) (int64, error)
+	// MarkRestore records that revision rev of docID restored the text of
+	// revision restored. ENOTFOUND for an unknown document; a second mark of
+	// the same rev is a no-op.
+	MarkRestore(ctx context.Context, docID string, rev, restored int64) error
+	// Restores returns docID's restore marks with from < rev <= to, as
+	// rev -> restored revision.
+	Restores(ctx context.Context, docID string, from, to int64) (map[int64]int64, error)
+	// TrimHistory drops docID's ops with Rev <= start, and its checkpoints
+	// and restore marks before start, so that its history starts at start.
+	// EINVALID unless a checkpoint at start is stored and start is at or
+	// before the snapshot (whose loading needs the ops after it). ENOTFOUND.
+	TrimHistory(ctx context.Context, docID string, start int64) error
+}
+
 // ChatStore keeps chat messages.
 type ChatStore interface {
 	// AddChatMessage stores m, setting m.ID and m.CreatedAt (unless set).
@@ -86,6 +114,7 @@ type Store interface {
 	UserStore
 	DocumentStore
 	OpLog
+	HistoryStore
 	ChatStore
 	SessionStore
 	TokenStore

@@ -18,6 +18,7 @@ import (
 	"github.com/gdoc/gdoc/internal/auth"
 	"github.com/gdoc/gdoc/internal/comments"
 	"github.com/gdoc/gdoc/internal/gdoc"
+	"github.com/gdoc/gdoc/internal/history"
 )
 
 // Config is what the handler needs.
@@ -41,6 +42,9 @@ type Config struct {
 	// Requests from anywhere else are limited by their TCP peer address, and
 	// their headers are ignored (they could be spoofed).
 	TrustedProxies []netip.Prefix
+	// CheckpointEvery bounds the ops a history read replays (0: the
+	// default, history.CheckpointEvery).
+	CheckpointEvery int64
 	// WebSocket serves GET /ws/{document_id}; nil answers 404.
 	WebSocket http.Handler
 	// Assets is the built web client (web.Assets()), nil when not built.
@@ -57,6 +61,7 @@ type Server struct {
 	auth     *auth.Service
 	logger   *slog.Logger
 	maxBody  int64
+	history  *history.Service
 	comments *comments.Service
 }
 
@@ -78,7 +83,8 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Comments == nil {
 		cfg.Comments = comments.New(cfg.Store, cfg.Collab, nil)
 	}
-	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes, comments: cfg.Comments}
+	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		history: history.New(cfg.Store, cfg.CheckpointEvery), comments: cfg.Comments}
 
 	mux := http.NewServeMux()
 	api := humago.NewWithPrefix(mux, "/api", apiConfig(cfg.AppName, cfg.Version))
@@ -115,6 +121,16 @@ func NewHandler(cfg Config) http.Handler {
 		Summary: "A page of the document's chat history, chronological", Tags: []string{"documents"}, Errors: []int{403, 404, 422}}), s.documentChat)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "document-ops", Method: http.MethodGet, Path: "/documents/{id}/ops",
 		Summary: "Committed operations with from < rev <= to", Tags: []string{"documents"}, Errors: []int{403, 404, 422}}), s.documentOps)
+	register(s, api, optionalAuth(huma.Operation{OperationID: "document-history", Method: http.MethodGet, Path: "/documents/{id}/history",
+		Summary: "The document's editing sessions, newest first, paged", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.documentHistory)
+	register(s, api, optionalAuth(huma.Operation{OperationID: "document-revision", Method: http.MethodGet, Path: "/documents/{id}/revisions/{rev}",
+		Summary: "The text as it was at a revision", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.documentRevision)
+	register(s, api, authed(huma.Operation{OperationID: "restore-document", Method: http.MethodPost, Path: "/documents/{id}/restore",
+		Summary: "Bring back the text of a revision as one ordinary edit (editors only)", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.restoreDocument)
+	register(s, api, optionalAuth(huma.Operation{OperationID: "document-blame", Method: http.MethodGet, Path: "/documents/{id}/blame",
+		Summary: "Who last changed each line of the text at a revision", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.documentBlame)
+	register(s, api, optionalAuth(huma.Operation{OperationID: "download-document", Method: http.MethodGet, Path: "/documents/{id}/download",
+		Summary: "The text (at a revision) as a file", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.downloadDocument)
 
 	register(s, api, optionalAuth(huma.Operation{OperationID: "list-comments", Method: http.MethodGet, Path: "/documents/{id}/comments",
 		Summary: "Every comment thread and reply, anchors at the current revision", Tags: []string{"comments"}, Errors: []int{404}}), s.listComments)

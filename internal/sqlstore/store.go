@@ -180,6 +180,10 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO snapshots (doc_id, content) VALUES ($1, $2)`, d.ID, d.Content); err != nil {
 		return s.dialect.Fault("create document", err)
 	}
+	// History starts here: the text as created is its first checkpoint.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (doc_id, rev, content) VALUES ($1, $2, $3)`, d.ID, d.Rev, d.Content); err != nil {
+		return s.dialect.Fault("create document", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return s.dialect.Fault("create document", err)
 	}

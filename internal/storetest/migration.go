@@ -46,6 +46,11 @@ func MigrationKeepsDocuments(t *testing.T, db *sql.DB, dialect goose.Dialect, mi
 		t.Fatalf("head after migration: %d, want 3", head)
 	}
 	requireRevs(t, s, "old", 3)
+	// Its history starts at its snapshot (migration 00004): earlier texts
+	// were never kept.
+	if cp, err := s.Checkpoint(ctx, "old", 3); err != nil || cp.Rev != 2 || cp.Content != text {
+		t.Fatalf("checkpoint after migration: %+v, %v", cp, err)
+	}
 	// The migrated document takes commits and snapshots as a new one would.
 	requireCode(t, appendAll(t, s, opsFrom("old", 3, 1, "c"))[0], "")
 	must(t, s.SaveSnapshot(ctx, "old", "text at 4", 4))

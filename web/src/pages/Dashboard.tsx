@@ -6,6 +6,7 @@ import { clearAuth, useAuth } from '../auth'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { DocumentSummary } from '../protocol'
 import { DOCUMENT_ID_PATTERN } from '../protocol'
+import { FileDropZone, OpenFileButton } from '../history/OpenFile'
 import { navigate } from '../router'
 
 export function Dashboard() {
@@ -84,6 +85,7 @@ export function Dashboard() {
   const others = docs?.filter((d) => d.owner_id !== auth?.user.id) ?? []
 
   return (
+    <FileDropZone>
     <div className="dashboard">
       <header className="app-header">
         <h1 className="brand">G-Doc</h1>
@@ -120,6 +122,7 @@ export function Dashboard() {
             </label>
             {createError && <p className="form-error" role="alert">{createError}</p>}
             <button type="submit">Create document</button>
+            <OpenFileButton />
           </form>
         </section>
         {listError && <p className="form-error" role="alert">{listError}</p>}
@@ -128,6 +131,7 @@ export function Dashboard() {
         <DocList title="Public documents" docs={others} copied={copied} onCopy={copyLink} empty="No public documents from others." />
       </main>
     </div>
+    </FileDropZone>
   )
 }
 

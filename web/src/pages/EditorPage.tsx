@@ -11,6 +11,7 @@ import { ChatPanel } from '../components/ChatPanel'
 import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
+import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
 import { CommentsPanel, CommentsToggle } from '../review/CommentsPanel'
 import { FollowBanner, PeopleList, PresentButton } from '../review/FollowControls'
@@ -42,6 +43,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const [languageOverride, setLanguageOverride] = useState<string | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
+  const [mounted, setMounted] = useState<{ ed: CodeEditor; monaco: Monaco } | null>(null)
 
   useEffect(() => {
     session.start()
@@ -73,6 +75,7 @@ export default function EditorPage({ docId }: { docId: string }) {
     unbind.current = bindEditor(ed, monaco, session)
     review.bind(ed, monaco)
     ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
+    setMounted({ ed, monaco })
     ed.focus()
   }
 
@@ -105,6 +108,7 @@ export default function EditorPage({ docId }: { docId: string }) {
             ))}
           </select>
         </label>
+        <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null} />
         <CommentsToggle review={review.review} />
         <PresentButton follow={review.follow} />
         <div className="people" role="group" aria-label="Active users">
