@@ -4,7 +4,7 @@ GO     ?= go
 BIN    := bin/gdoc
 NPM    ?= npm
 
-.PHONY: all build web run dev test test-go test-ot-reference test-web test-e2e lint bench load clean
+.PHONY: all build web run dev test test-go test-fuzz test-ot-reference test-web test-e2e lint bench load clean
 
 all: build
 
@@ -25,10 +25,27 @@ run: build
 dev: web/node_modules/.package-lock.json
 	$(GO) run ./cmd/gdoc & cd web && $(NPM) run dev
 
-test: test-go test-ot-reference test-web test-e2e
+test: test-go test-fuzz test-ot-reference test-web test-e2e
 
 test-go:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# Every decoder of outside input, fuzzed for FUZZTIME each (a few seconds in
+# CI; by hand e.g. `make test-fuzz FUZZTIME=10m`). `go test` alone already
+# replays each target's seeds and testdata/fuzz regression cases; a crash
+# found here is written to <package>/testdata/fuzz/<target>/: commit it.
+FUZZTIME ?= 4s
+FUZZ_TARGETS := \
+	./internal/ot:FuzzParseApply ./internal/ot:FuzzTransform ./internal/ot:FuzzCompose ./internal/ot:FuzzText \
+	./internal/config:FuzzParseDotenv ./internal/httpapi:FuzzRESTBodies \
+	./internal/ws:FuzzOTDialect ./internal/ws:FuzzSeedDialect
+
+test-fuzz:
+	@set -e; for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # Re-proves internal/ot against the npm reference ot-text-unicode on cases
 # generated with a fresh random seed (printed; OT_SEED=<n> reproduces).

@@ -5,8 +5,10 @@
 #   cmd/gdoc-load/scenario.sh <label> [perf] -- <gdoc-load flags>
 #
 # The server (GDOC_BIN, default bin/gdoc) listens on 127.0.0.1 on a random
-# port with a fresh DATA_DIR (SQLite, synchronous=FULL), AUTH_RATE_LIMIT=0
-# and a random SECRET_KEY; SERVER_ENV adds variables (e.g. GOGC=10 or
+# port with a fresh DATA_DIR (SQLite, synchronous=FULL), AUTH_RATE_LIMIT=0,
+# the WebSocket admission caps and REST write limit off (the generator opens
+# thousands of connections from one address for a few accounts) and a random
+# SECRET_KEY; SERVER_ENV adds variables (e.g. GOGC=10 or
 # MAX_BODY_BYTES=4194304). The load generator is GDOC_LOAD_BIN (default: go
 # run ./cmd/gdoc-load). "perf" also records a CPU profile of the server
 # with perf(1) (PERF_DELAY seconds in, for PERF_SECS seconds) to
@@ -23,7 +25,9 @@ load=${GDOC_LOAD_BIN:-"go run ./cmd/gdoc-load"}
 port=$((20000 + RANDOM % 20000))
 dir=$(mktemp -d)
 key=$(head -c 36 /dev/urandom | base64 | tr -d '/+=' | head -c 48)
-HOST=127.0.0.1 PORT=$port DATA_DIR=$dir AUTH_RATE_LIMIT=0 SECRET_KEY=$key LOG_LEVEL=${LOG_LEVEL:-info} \
+HOST=127.0.0.1 PORT=$port DATA_DIR=$dir AUTH_RATE_LIMIT=0 REST_WRITE_RATE_LIMIT=0 \
+	WS_MAX_CONNECTIONS_PER_IP=0 WS_MAX_CONNECTIONS_PER_USER=0 WS_HANDSHAKES_PER_IP=0 WS_HANDSHAKES_PER_USER=0 \
+	SECRET_KEY=$key LOG_LEVEL=${LOG_LEVEL:-info} \
 	env ${SERVER_ENV:-} "$bin" >"$dir/server.log" 2>&1 &
 spid=$!
 trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$dir"' EXIT

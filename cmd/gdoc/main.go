@@ -152,8 +152,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TrustedProxies:    cfg.TrustedProxies,
 		CheckpointEvery:   cfg.HistoryCheckpointEvery,
 		WebSocket:         wsHandler,
-		Comments:          commentService,
-		Assets:            web.Assets(),
+		WebSocketLimits: httpapi.WebSocketLimits{
+			MaxConnsPerIP:           cfg.WSMaxConnsPerIP,
+			MaxConnsPerUser:         cfg.WSMaxConnsPerUser,
+			HandshakesPerIPPerMin:   cfg.WSHandshakesPerIPMin,
+			HandshakesPerUserPerMin: cfg.WSHandshakesPerUserMin,
+		},
+		MaxDocumentBytes:   cfg.MaxDocumentBytes,
+		WriteRatePerMinute: cfg.RESTWriteRateLimit,
+		ReadTimeout:        cfg.ReadTimeout,
+		Comments:           commentService,
+		Assets:             web.Assets(),
 	})
 
 	listener, err := net.Listen("tcp", cfg.Addr())
@@ -161,8 +170,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr(), err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: handler,
+		// A client trickling its headers or body is cut off. A WebSocket
+		// is not: net/http clears the deadlines when the ws handler
+		// hijacks the connection (and no WriteTimeout is set, which would
+		// cut long responses).
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

@@ -367,9 +367,14 @@ func TestAuthErrors(t *testing.T) {
 	if r := call(t, "POST", s.URL+"/api/auth/register", "", `{"username":"x","email":"bad","password":"1"}`); r.Status != 422 {
 		t.Fatalf("validation: %d %s", r.Status, r.Body)
 	}
-	big := `{"title":"big","content":"` + strings.Repeat("x", 1<<20) + `"}`
-	if r := call(t, "POST", s.URL+"/api/documents", alice.Token, big); r.Status != 413 || r.Detail(t) == "" {
+	big := `{"username":"big","email":"big@example.com","password":"` + strings.Repeat("x", 1<<20) + `"}`
+	if r := call(t, "POST", s.URL+"/api/auth/register", "", big); r.Status != 413 || r.Detail(t) == "" {
 		t.Fatalf("body over MAX_BODY_BYTES: %d %.200s", r.Status, r.Body)
+	}
+	// Document writes take bodies up to the document cap (4 MiB by default).
+	huge := `{"title":"big","content":"` + strings.Repeat("x", 4<<20+1) + `"}`
+	if r := call(t, "POST", s.URL+"/api/documents", alice.Token, huge); r.Status != 413 || !strings.Contains(r.Detail(t), "4 MiB") {
+		t.Fatalf("document over MAX_DOCUMENT_BYTES: %d %.200s", r.Status, r.Body)
 	}
 
 	key, err := os.ReadFile(filepath.Join(s.DataDir, "secret_key"))

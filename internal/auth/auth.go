@@ -77,6 +77,16 @@ type Claims struct {
 	UserID    string
 	TokenID   string // jti, the handle for revocation
 	ExpiresAt time.Time
+	// Epoch is the user's token epoch when the token was issued; raising the
+	// user's epoch (RevokeAll) revokes it. Tokens issued before epochs
+	// existed have none and read as 0.
+	Epoch int64
+}
+
+// tokenClaims is the JWT body: the registered claims plus the epoch.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Epoch int64 `json:"tep,omitempty"`
 }
 
 // Issue returns a signed token for user, valid for the Service's ttl.
@@ -87,14 +97,14 @@ func (s *Service) Issue(user *gdoc.User) (token string, expiresAt time.Time, err
 	}
 	now := s.now().Truncate(time.Second)
 	expiresAt = now.Add(s.ttl)
-	claims := jwt.RegisteredClaims{
+	claims := tokenClaims{RegisteredClaims: jwt.RegisteredClaims{
 		Subject:   user.ID,
 		ID:        hex.EncodeToString(jti),
 		Issuer:    tokenIssuer,
 		Audience:  jwt.ClaimStrings{tokenAudience},
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(expiresAt),
-	}
+	}, Epoch: user.TokenEpoch}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.key)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
@@ -108,17 +118,17 @@ func (s *Service) Parse(token string) (*Claims, error) {
 	if token == "" {
 		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Not authenticated.")
 	}
-	var claims jwt.RegisteredClaims
+	var claims tokenClaims
 	_, err := s.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil })
 	if errors.Is(err, jwt.ErrTokenExpired) {
 		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has expired; log in again.")
 	} else if err != nil {
 		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Invalid token.")
 	}
-	if claims.Subject == "" || claims.ID == "" || claims.ExpiresAt == nil {
+	if claims.Subject == "" || claims.ID == "" || claims.ExpiresAt == nil || claims.Epoch < 0 {
 		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Invalid token.")
 	}
-	return &Claims{UserID: claims.Subject, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
+	return &Claims{UserID: claims.Subject, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time, Epoch: claims.Epoch}, nil
 }
 
 // Authenticate returns the user token was issued to. EUNAUTHORIZED for a
@@ -146,16 +156,58 @@ func (s *Service) authenticate(ctx context.Context, token string) (*gdoc.User, *
 	} else if err != nil {
 		return nil, nil, err
 	}
+	if claims.Epoch < user.TokenEpoch {
+		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked (logged out everywhere); log in again.")
+	}
 	return user, claims, nil
 }
 
 // Revoke makes token unusable from now on (logout). The token must be valid.
+// The revocation is kept until the token's expiry plus the verification
+// leeway: until then the parser would still accept the token.
 func (s *Service) Revoke(ctx context.Context, token string) error {
 	_, claims, err := s.authenticate(ctx, token)
 	if err != nil {
 		return err
 	}
-	return s.store.RevokeToken(ctx, claims.TokenID, claims.ExpiresAt)
+	return s.store.RevokeToken(ctx, claims.TokenID, claims.ExpiresAt.Add(revocationKeep))
+}
+
+// revocationKeep is how long after a token's expiry its revocation is
+// remembered: the leeway the parser grants, plus a second for the
+// truncation of exp to whole seconds.
+const revocationKeep = clockLeeway + time.Second
+
+// Rotate exchanges a valid token for a fresh one and revokes the old one
+// (refresh), so a token that leaked is not renewed by its thief as well.
+func (s *Service) Rotate(ctx context.Context, token string) (*gdoc.User, string, time.Time, error) {
+	user, claims, err := s.authenticate(ctx, token)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	if err := s.store.RevokeToken(ctx, claims.TokenID, claims.ExpiresAt.Add(revocationKeep)); err != nil {
+		return nil, "", time.Time{}, err
+	}
+	fresh, exp, err := s.Issue(user)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	return user, fresh, exp, nil
+}
+
+// RevokeAll revokes every token of token's user issued until now (log out
+// everywhere) by raising the user's token epoch. The token must be valid.
+func (s *Service) RevokeAll(ctx context.Context, token string) error {
+	user, claims, err := s.authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.RaiseTokenEpoch(ctx, user.ID); err != nil {
+		return err
+	}
+	// The epoch already refuses it; the row makes the refusal independent
+	// of the epoch (an account restored from a backup, say).
+	return s.store.RevokeToken(ctx, claims.TokenID, claims.ExpiresAt.Add(revocationKeep))
 }
 
 // Login returns the user with username and password. A wrong username and a

@@ -114,6 +114,7 @@ func TestParseRefuses(t *testing.T) {
 		"NoSubject":   sign(t, jwt.SigningMethodHS256, testKey, with("sub", nil)),
 		"NoJTI":       sign(t, jwt.SigningMethodHS256, testKey, with("jti", nil)),
 		"FutureIAT":   sign(t, jwt.SigningMethodHS256, testKey, with("iat", now.Add(time.Hour).Unix())),
+		"NegativeTEP": sign(t, jwt.SigningMethodHS256, testKey, with("tep", -1)),
 		"Tampered":    good[:len(good)-2] + "xx",
 		"SwappedBody": strings.Split(good, ".")[0] + "." + strings.Split(sign(t, jwt.SigningMethodHS256, testKey, with("sub", "2")), ".")[1] + "." + strings.Split(good, ".")[2],
 	}

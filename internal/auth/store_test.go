@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/sqlite"
@@ -74,5 +75,83 @@ func TestAuthenticateAndRevoke(t *testing.T) {
 	ghost, _, _ := s.Issue(&gdoc.User{ID: "999"})
 	if _, err := s.Authenticate(ctx, ghost); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
 		t.Fatalf("token of a user that does not exist: %v", err)
+	}
+}
+
+func TestRotateRevokesTheOldToken(t *testing.T) {
+	s, alice := newStoreService(t)
+	ctx := context.Background()
+	old, _, err := s.Issue(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, fresh, exp, err := s.Rotate(ctx, old)
+	if err != nil || user.ID != alice.ID || fresh == old || !exp.After(time.Now()) {
+		t.Fatalf("Rotate = %v, %q, %v, %v", user, fresh, exp, err)
+	}
+	if _, err := s.Authenticate(ctx, old); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+		t.Fatalf("the rotated token still authenticates: %v", err)
+	}
+	if _, _, _, err := s.Rotate(ctx, old); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+		t.Fatalf("a rotated token was rotated again: %v", err)
+	}
+	if u, err := s.Authenticate(ctx, fresh); err != nil || u.ID != alice.ID {
+		t.Fatalf("the fresh token: %v, %v", u, err)
+	}
+}
+
+func TestRevokeAllRevokesEveryEarlierToken(t *testing.T) {
+	s, alice := newStoreService(t)
+	ctx := context.Background()
+	first, _, _ := s.Issue(alice)
+	second, _, _ := s.Issue(alice)
+	if err := s.RevokeAll(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	for name, token := range map[string]string{"the token used": first, "another token": second} {
+		if _, err := s.Authenticate(ctx, token); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+			t.Fatalf("%s still authenticates after RevokeAll: %v", name, err)
+		}
+	}
+	// A login afterwards gets a token of the new epoch, which works.
+	user, err := s.Login(ctx, "alice", "securepass123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _, _ := s.Issue(user)
+	if _, err := s.Authenticate(ctx, after); err != nil {
+		t.Fatalf("a token issued after RevokeAll: %v", err)
+	}
+	claims, _ := s.Parse(after)
+	if claims.Epoch != 1 {
+		t.Fatalf("new token's epoch = %d, want 1", claims.Epoch)
+	}
+}
+
+// A token past its expiry is still accepted for the parser's leeway; its
+// revocation must be remembered at least that long, even when another
+// revocation purges expired rows in between.
+func TestRevocationOutlivesTheLeeway(t *testing.T) {
+	s, alice := newStoreService(t)
+	ctx := context.Background()
+	// Expired 10 s ago: within the 30 s leeway, so still accepted.
+	s.now = func() time.Time { return time.Now().Add(-time.Hour - 10*time.Second) }
+	token, _, err := s.Issue(alice)
+	s.now = time.Now
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, token); err != nil {
+		t.Fatalf("a token within the leeway is refused (test premise): %v", err)
+	}
+	if err := s.Revoke(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := s.Issue(alice)
+	if err := s.Revoke(ctx, other); err != nil { // purges revocations it thinks expired
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, token); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+		t.Fatalf("a revoked token within the leeway authenticates again: %v", err)
 	}
 }

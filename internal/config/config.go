@@ -64,8 +64,25 @@ type Config struct {
 	// X-Forwarded-For header names the client, for the auth rate limit.
 	TrustedProxies  []netip.Prefix
 	ShutdownTimeout time.Duration
-	LogLevel        slog.Level
-	LogFormat       string // "text" or "json"
+	// ReadHeaderTimeout and ReadTimeout bound how long a client may take to
+	// send a request's headers, and its whole request (headers and body),
+	// so that a client trickling bytes cannot hold a handler. WebSockets are
+	// not cut by them (hijacked connections drop the deadline).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	// MaxDocumentBytes bounds a document's text (UTF-8 bytes): a REST create
+	// or PUT past it is answered 413 and changes nothing.
+	MaxDocumentBytes int64
+	// RESTWriteRateLimit bounds document creates, updates, deletes and restores per
+	// minute per user; 0 disables.
+	RESTWriteRateLimit int
+	// WebSocket admission, per instance (0 disables each):
+	WSMaxConnsPerIP        int // open connections per client address
+	WSMaxConnsPerUser      int // open connections per user
+	WSHandshakesPerIPMin   int // handshakes per minute per client address
+	WSHandshakesPerUserMin int // handshakes per minute per user
+	LogLevel               slog.Level
+	LogFormat              string // "text" or "json"
 
 	// HistoryCheckpointEvery is the most ops a history read replays after a
 	// checkpoint of the text (internal/history).
@@ -224,7 +241,7 @@ var settings = []setting{
 		c.AuthRateLimit = n
 		return nil
 	}},
-	{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies (nginx) whose X-Real-IP / X-Forwarded-For names the client for the auth rate limit; empty trusts no header", func(c *Config, v string) error {
+	{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies (nginx) whose X-Real-IP / X-Forwarded-For names the client for rate limits and connection caps; empty trusts no header", func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		for _, part := range strings.Split(v, ",") {
 			if part = strings.TrimSpace(part); part == "" {
@@ -245,6 +262,44 @@ var settings = []setting{
 	{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10", "seconds to wait for requests to finish on shutdown", func(c *Config, v string) error {
 		d, err := parseSeconds("SHUTDOWN_TIMEOUT", v)
 		c.ShutdownTimeout = d
+		return err
+	}},
+	{"READ_HEADER_TIMEOUT", "read-header-timeout", "10", "seconds a client may take to send a request's headers", func(c *Config, v string) error {
+		d, err := parseSeconds("READ_HEADER_TIMEOUT", v)
+		c.ReadHeaderTimeout = d
+		return err
+	}},
+	{"READ_TIMEOUT", "read-timeout", "60", "seconds a client may take to send a whole request, body included (WebSockets are not cut by it)", func(c *Config, v string) error {
+		d, err := parseSeconds("READ_TIMEOUT", v)
+		c.ReadTimeout = d
+		return err
+	}},
+	{"MAX_DOCUMENT_BYTES", "max-document-bytes", "4194304", "largest document text in bytes (UTF-8); a REST create or update past it is refused with 413", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 1<<30 {
+			return errorf("MAX_DOCUMENT_BYTES must be a whole number of bytes from 1024 to 1073741824, not %q.", v)
+		}
+		c.MaxDocumentBytes = n
+		return nil
+	}},
+	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes and restores per minute per user (0 disables)", func(c *Config, v string) (err error) {
+		c.RESTWriteRateLimit, err = parseCount("REST_WRITE_RATE_LIMIT", v)
+		return err
+	}},
+	{"WS_MAX_CONNECTIONS_PER_IP", "ws-max-connections-per-ip", "1000", "open WebSocket connections per client address on one instance (0 disables)", func(c *Config, v string) (err error) {
+		c.WSMaxConnsPerIP, err = parseCount("WS_MAX_CONNECTIONS_PER_IP", v)
+		return err
+	}},
+	{"WS_MAX_CONNECTIONS_PER_USER", "ws-max-connections-per-user", "50", "open WebSocket connections per user on one instance (0 disables)", func(c *Config, v string) (err error) {
+		c.WSMaxConnsPerUser, err = parseCount("WS_MAX_CONNECTIONS_PER_USER", v)
+		return err
+	}},
+	{"WS_HANDSHAKES_PER_IP", "ws-handshakes-per-ip", "600", "WebSocket handshakes per minute per client address (0 disables)", func(c *Config, v string) (err error) {
+		c.WSHandshakesPerIPMin, err = parseCount("WS_HANDSHAKES_PER_IP", v)
+		return err
+	}},
+	{"WS_HANDSHAKES_PER_USER", "ws-handshakes-per-user", "300", "WebSocket handshakes per minute per user (0 disables)", func(c *Config, v string) (err error) {
+		c.WSHandshakesPerUserMin, err = parseCount("WS_HANDSHAKES_PER_USER", v)
 		return err
 	}},
 	{"LOG_LEVEL", "log-level", "", "debug, info, warn or error (default info, or debug when DEBUG is true)", func(c *Config, v string) error {
@@ -398,6 +453,14 @@ func parseBool(name, v string) (bool, error) {
 		return false, nil
 	}
 	return false, errorf("%s must be true or false, not %q.", name, v)
+}
+
+func parseCount(name, v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 || n > 1_000_000_000 {
+		return 0, errorf("%s must be a whole number, 0 or more (0 disables the limit), not %q.", name, v)
+	}
+	return n, nil
 }
 
 func parseSeconds(name, v string) (time.Duration, error) {

@@ -13,6 +13,9 @@ type User struct {
 	Email        string    `json:"email"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// TokenEpoch is raised by "log out everywhere": tokens issued with a
+	// lower epoch are refused.
+	TokenEpoch int64 `json:"-"`
 }
 
 // DocumentIDPattern is the shape of every document id (PROTOCOL.md).

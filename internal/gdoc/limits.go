@@ -19,3 +19,8 @@ const (
 	// ChatHistoryLimit is how many chat messages a joiner receives.
 	ChatHistoryLimit = 50
 )
+
+// DefaultMaxDocumentBytes is the default bound on a document's text, in
+// UTF-8 bytes (MAX_DOCUMENT_BYTES): a REST create or PUT past it is refused
+// with too_large (413) and changes nothing.
+const DefaultMaxDocumentBytes = 4 << 20

@@ -102,10 +102,16 @@ type SessionStore interface {
 	Sessions(ctx context.Context, docID string, limit int) ([]*DocSession, error)
 }
 
-// TokenStore remembers revoked access tokens until they expire (logout).
+// TokenStore remembers revoked access tokens until they expire (logout),
+// and each user's token epoch (log out everywhere).
 type TokenStore interface {
+	// RevokeToken remembers jti as revoked until expiresAt (the caller adds
+	// its verification leeway). Revoking a token twice is fine.
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// RaiseTokenEpoch increments the user's TokenEpoch and returns the new
+	// value: every token issued before refers to a lower epoch. ENOTFOUND.
+	RaiseTokenEpoch(ctx context.Context, userID string) (int64, error)
 }
 
 // Store is everything G-Doc persists. Implementations: internal/sqlite

@@ -133,6 +133,9 @@ func (s *Server) issue(user *gdoc.User) (*tokenOutput, error) {
 	return &tokenOutput{Body: TokenBody{AccessToken: token, TokenType: "bearer", ExpiresAt: exp, User: userBody(user)}}, nil
 }
 
+// messageTaken answers a registration whose username or email is in use.
+const messageTaken = "That username or email is already registered."
+
 func (s *Server) register(ctx context.Context, in *registerInput) (*tokenOutput, error) {
 	email, err := validEmail(in.Body.Email)
 	if err != nil {
@@ -146,7 +149,11 @@ func (s *Server) register(ctx context.Context, in *registerInput) (*tokenOutput,
 		return nil, err
 	}
 	user := &gdoc.User{Username: in.Body.Username, Email: email, PasswordHash: hash}
-	if err := s.store.CreateUser(ctx, user); err != nil {
+	if err := s.store.CreateUser(ctx, user); gdoc.ErrorCode(err) == gdoc.ECONFLICT {
+		// One answer for a taken username and a taken email, so that
+		// registration does not tell who has an account.
+		return nil, gdoc.Errorf(gdoc.ECONFLICT, messageTaken)
+	} else if err != nil {
 		return nil, err
 	}
 	return s.issue(user)
@@ -174,20 +181,34 @@ func (s *Server) login(ctx context.Context, in *loginInput) (*tokenOutput, error
 	return s.issue(user)
 }
 
+// refresh rotates: the answer carries a fresh token and the one used for
+// the request is revoked.
 func (s *Server) refresh(ctx context.Context, _ *struct{}) (*tokenOutput, error) {
-	user, err := requireUser(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.issue(user)
-}
-
-func (s *Server) logout(ctx context.Context, _ *struct{}) (*struct{}, error) {
 	if _, err := requireUser(ctx); err != nil {
 		return nil, err
 	}
 	token, _ := ctx.Value(tokenKey).(string)
-	if err := s.auth.Revoke(ctx, token); err != nil {
+	user, fresh, exp, err := s.auth.Rotate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenOutput{Body: TokenBody{AccessToken: fresh, TokenType: "bearer", ExpiresAt: exp, User: userBody(user)}}, nil
+}
+
+type logoutInput struct {
+	All bool `query:"all" doc:"Revoke every token of the user issued until now (log out everywhere), not only this one."`
+}
+
+func (s *Server) logout(ctx context.Context, in *logoutInput) (*struct{}, error) {
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	token, _ := ctx.Value(tokenKey).(string)
+	revoke := s.auth.Revoke
+	if in.All {
+		revoke = s.auth.RevokeAll
+	}
+	if err := revoke(ctx, token); err != nil {
 		return nil, err
 	}
 	return nil, nil

@@ -103,11 +103,33 @@ func validLanguage(lang string) (string, error) {
 	return lang, nil
 }
 
-func validContent(content string) error {
+// validContent checks a document text from a REST body: UTF-8, no NUL (it
+// would break every snapshot of the document), at most maxBytes bytes.
+func validContent(content string, maxBytes int64) error {
+	if int64(len(content)) > maxBytes {
+		return gdoc.Errorf(gdoc.ETOOLARGE, "content: the document would be %s; the limit is %s.", formatBytes(int64(len(content))), formatBytes(maxBytes))
+	}
 	if !utf8.ValidString(content) {
 		return gdoc.Errorf(gdoc.EINVALID, "content: must be valid UTF-8 text.")
 	}
+	if i := strings.IndexByte(content, 0); i >= 0 {
+		return gdoc.Errorf(gdoc.EINVALID, "content: contains a NUL character (at byte %d); documents are text and cannot hold NUL.", i)
+	}
 	return nil
+}
+
+// formatBytes writes n as "4 MiB", "1.5 KiB" or "12 bytes".
+func formatBytes(n int64) string {
+	unit := func(v float64, name string) string {
+		return strings.TrimSuffix(strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0"), ".") + " " + name
+	}
+	switch {
+	case n >= 1<<20:
+		return unit(float64(n)/(1<<20), "MiB")
+	case n >= 1<<10:
+		return unit(float64(n)/(1<<10), "KiB")
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // canSee reports whether user (nil when anonymous) may read d, by the one
@@ -167,7 +189,7 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 			return nil, err
 		}
 	}
-	if err := validContent(in.Body.Content); err != nil {
+	if err := validContent(in.Body.Content, s.maxDoc); err != nil {
 		return nil, err
 	}
 	public := in.Body.IsPublic == nil || *in.Body.IsPublic
@@ -269,7 +291,7 @@ func (s *Server) updateDocument(ctx context.Context, in *updateDocumentInput) (*
 		body.Language = &lang
 	}
 	if body.Content != nil {
-		if err := validContent(*body.Content); err != nil {
+		if err := validContent(*body.Content, s.maxDoc); err != nil {
 			return nil, err
 		}
 	}

@@ -45,8 +45,19 @@ type Config struct {
 	// CheckpointEvery bounds the ops a history read replays (0: the
 	// default, history.CheckpointEvery).
 	CheckpointEvery int64
-	// WebSocket serves GET /ws/{document_id}; nil answers 404.
-	WebSocket http.Handler
+	// WebSocket serves GET /ws/{document_id}; nil answers 404. It is served
+	// behind WebSocketLimits.
+	WebSocket       http.Handler
+	WebSocketLimits WebSocketLimits
+	// MaxDocumentBytes bounds a document's text in UTF-8 bytes: a create or
+	// PUT past it is answered 413 and changes nothing. 0: DefaultMaxDocumentBytes.
+	MaxDocumentBytes int64
+	// ReadTimeout bounds reading a document write's body (the server's
+	// READ_TIMEOUT); other bodies are small and get huma's 5 s. 0: a minute.
+	ReadTimeout time.Duration
+	// WriteRatePerMinute bounds document creates, updates, deletes and restores per
+	// user (bursts of the same size); 0 disables.
+	WriteRatePerMinute int
 	// Assets is the built web client (web.Assets()), nil when not built.
 	Assets fs.FS
 	// Comments serves the comment routes; nil: one on Store and Collab
@@ -61,6 +72,7 @@ type Server struct {
 	auth     *auth.Service
 	logger   *slog.Logger
 	maxBody  int64
+	maxDoc   int64
 	history  *history.Service
 	comments *comments.Service
 }
@@ -83,13 +95,26 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Comments == nil {
 		cfg.Comments = comments.New(cfg.Store, cfg.Collab, nil)
 	}
-	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+	if cfg.MaxDocumentBytes <= 0 {
+		cfg.MaxDocumentBytes = gdoc.DefaultMaxDocumentBytes
+	}
+	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes, maxDoc: cfg.MaxDocumentBytes,
 		history: history.New(cfg.Store, cfg.CheckpointEvery), comments: cfg.Comments}
+	// A document write's body holds the text JSON-escaped: room for a
+	// document at the cap even when escaping doubles it. Reading it may
+	// take ReadTimeout rather than huma's 5 s, which a large document on a
+	// slow link would exceed.
+	docBody := max(cfg.MaxBodyBytes, 2*cfg.MaxDocumentBytes+64<<10) + 1
+	docBodyReadTimeout := cfg.ReadTimeout
+	if docBodyReadTimeout <= 0 {
+		docBodyReadTimeout = time.Minute
+	}
 
 	mux := http.NewServeMux()
 	api := humago.NewWithPrefix(mux, "/api", apiConfig(cfg.AppName, cfg.Version))
 	api.UseMiddleware(s.authenticateMiddleware(api))
 	limitAuth := newIPRateLimiter(cfg.AuthRatePerMinute, cfg.TrustedProxies).middleware(api)
+	limitWrites := newUserRateLimiter(cfg.WriteRatePerMinute).middleware(api)
 
 	register(s, api, huma.Operation{OperationID: "register", Method: http.MethodPost, Path: "/auth/register", DefaultStatus: http.StatusCreated,
 		Summary: "Create an account and log in", Tags: []string{"auth"}, Middlewares: huma.Middlewares{limitAuth},
@@ -98,23 +123,26 @@ func NewHandler(cfg Config) http.Handler {
 		Summary: "Log in with username and password", Tags: []string{"auth"}, Middlewares: huma.Middlewares{limitAuth},
 		Errors: []int{401, 422, 429}}, s.login)
 	register(s, api, authed(huma.Operation{OperationID: "refresh", Method: http.MethodPost, Path: "/auth/refresh",
-		Summary: "Exchange a valid token for a fresh one", Tags: []string{"auth"}}), s.refresh)
+		Summary: "Exchange a valid token for a fresh one; the old one is revoked", Tags: []string{"auth"}}), s.refresh)
 	register(s, api, authed(huma.Operation{OperationID: "logout", Method: http.MethodPost, Path: "/auth/logout", DefaultStatus: http.StatusNoContent,
-		Summary: "Revoke the token used for this request", Tags: []string{"auth"}}), s.logout)
+		Summary: "Revoke the token used for this request (?all=true: every token of the user issued until now)", Tags: []string{"auth"}}), s.logout)
 	register(s, api, authed(huma.Operation{OperationID: "me", Method: http.MethodGet, Path: "/auth/me",
 		Summary: "The authenticated user", Tags: []string{"auth"}}), s.me)
 
 	register(s, api, authed(huma.Operation{OperationID: "create-document", Method: http.MethodPost, Path: "/documents", DefaultStatus: http.StatusCreated,
-		Summary: "Create a document", Tags: []string{"documents"}, Errors: []int{413, 422}}), s.createDocument)
+		Summary: "Create a document", Tags: []string{"documents"}, Errors: []int{413, 422, 429},
+		Middlewares: huma.Middlewares{limitWrites}, MaxBodyBytes: docBody, BodyReadTimeout: docBodyReadTimeout}), s.createDocument)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "list-documents", Method: http.MethodGet, Path: "/documents",
 		Summary: "Public documents, plus the caller's own when authenticated", Tags: []string{"documents"}}), s.listDocuments)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "get-document", Method: http.MethodGet, Path: "/documents/{id}",
 		Summary: "A document with its current content and revision", Tags: []string{"documents"}, Errors: []int{403, 404}}), s.getDocument)
 	register(s, api, authed(huma.Operation{OperationID: "update-document", Method: http.MethodPut, Path: "/documents/{id}",
 		Summary: "Change a document; a content change reaches live editors as an ordinary edit", Tags: []string{"documents"},
-		Errors: []int{403, 404, 413, 422}}), s.updateDocument)
+		Errors: []int{403, 404, 413, 422, 429}, Middlewares: huma.Middlewares{limitWrites}, MaxBodyBytes: docBody,
+		BodyReadTimeout: docBodyReadTimeout}), s.updateDocument)
 	register(s, api, authed(huma.Operation{OperationID: "delete-document", Method: http.MethodDelete, Path: "/documents/{id}", DefaultStatus: http.StatusNoContent,
-		Summary: "Delete a document (owner only)", Tags: []string{"documents"}, Errors: []int{403, 404}}), s.deleteDocument)
+		Summary: "Delete a document (owner only)", Tags: []string{"documents"}, Errors: []int{403, 404, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.deleteDocument)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "document-users", Method: http.MethodGet, Path: "/documents/{id}/users",
 		Summary: "Users connected to the document now, on every instance", Tags: []string{"documents"}, Errors: []int{403, 404}}), s.documentUsers)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "document-chat", Method: http.MethodGet, Path: "/documents/{id}/chat",
@@ -126,7 +154,8 @@ func NewHandler(cfg Config) http.Handler {
 	register(s, api, optionalAuth(huma.Operation{OperationID: "document-revision", Method: http.MethodGet, Path: "/documents/{id}/revisions/{rev}",
 		Summary: "The text as it was at a revision", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.documentRevision)
 	register(s, api, authed(huma.Operation{OperationID: "restore-document", Method: http.MethodPost, Path: "/documents/{id}/restore",
-		Summary: "Bring back the text of a revision as one ordinary edit (editors only)", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.restoreDocument)
+		Summary: "Bring back the text of a revision as one ordinary edit (editors only)", Tags: []string{"history"}, Errors: []int{403, 404, 422, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.restoreDocument)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "document-blame", Method: http.MethodGet, Path: "/documents/{id}/blame",
 		Summary: "Who last changed each line of the text at a revision", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.documentBlame)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "download-document", Method: http.MethodGet, Path: "/documents/{id}/download",
@@ -145,13 +174,24 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /docs", docsHandler(cfg.Assets, api.OpenAPI()))
 	if cfg.WebSocket != nil {
-		mux.Handle("GET /ws/{document_id}", cfg.WebSocket)
+		userOf := func(token string) (string, bool) {
+			if s.auth == nil {
+				return "", false
+			}
+			claims, err := s.auth.Parse(token)
+			if err != nil {
+				return "", false
+			}
+			return claims.UserID, true
+		}
+		mux.Handle("GET /ws/{document_id}", newWSAdmission(cfg.WebSocketLimits, cfg.TrustedProxies, userOf, cfg.WebSocket))
 	}
 	mux.Handle("/", fallbackHandler(mux, cfg.Assets))
 
 	var h http.Handler = mux
 	h = corsMiddleware(cfg.CORSOrigins, h)
 	h = recoverMiddleware(cfg.Logger, h)
+	h = securityHeadersMiddleware(ContentSecurityPolicy, h)
 	h = logMiddleware(cfg.Logger, h)
 	return h
 }
@@ -184,7 +224,9 @@ func optionalAuth(op huma.Operation) huma.Operation {
 // turned into {"detail"} responses by statusError.
 func register[I, O any](s *Server, api huma.API, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
 	// huma refuses a body of exactly MaxBodyBytes; +1 makes the limit inclusive.
-	op.MaxBodyBytes = s.maxBody + 1
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = s.maxBody + 1
+	}
 	huma.Register(api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := handler(ctx, in)
 		if err != nil {

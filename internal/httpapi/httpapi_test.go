@@ -40,6 +40,7 @@ func newTestServer(t *testing.T, mutate func(*Config)) (*httptest.Server, *bytes
 	cfg := Config{
 		Store: store, Auth: authService, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		AppName: "G-Doc test", CORSOrigins: []string{"http://localhost:3000"}, MaxBodyBytes: 4096,
+		MaxDocumentBytes: 2048,
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -83,10 +84,11 @@ func TestAuthEndpoints(t *testing.T) {
 			`{"username":"ALICE","email":"other@example.com","password":"securepass123"}`,
 			`{"username":"other","email":"Alice@example.com","password":"securepass123"}`,
 		} {
-			if r := do(t, "POST", base+"/api/auth/register", "", body); r.Status != http.StatusConflict {
+			// A taken email gets the same answer as a taken username, so
+			// registration does not reveal who has an account.
+			if r := do(t, "POST", base+"/api/auth/register", "", body); r.Status != http.StatusConflict ||
+				r.Detail(t) != "That username or email is already registered." {
 				t.Errorf("%s: %d %s", body, r.Status, r.Body)
-			} else {
-				r.Detail(t)
 			}
 		}
 	})
@@ -149,21 +151,61 @@ func TestAuthEndpoints(t *testing.T) {
 			t.Errorf("no token: %d", r.Status)
 		}
 	})
-	t.Run("RefreshAndLogout", func(t *testing.T) {
-		r := do(t, "POST", base+"/api/auth/refresh", tok.AccessToken, "")
+	login := func(t *testing.T) string {
+		t.Helper()
+		r := do(t, "POST", base+"/api/auth/login", "", `{"username":"alice","password":"securepass123"}`)
+		var got TokenBody
+		if r.Decode(t, &got); r.Status != 200 || got.AccessToken == "" {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+		return got.AccessToken
+	}
+	t.Run("RefreshRotates", func(t *testing.T) {
+		old := login(t)
+		r := do(t, "POST", base+"/api/auth/refresh", old, "")
 		var fresh TokenBody
 		json.Unmarshal(r.Body, &fresh)
-		if r.Status != 200 || fresh.AccessToken == "" || fresh.AccessToken == tok.AccessToken {
+		if r.Status != 200 || fresh.AccessToken == "" || fresh.AccessToken == old || fresh.User != tok.User {
 			t.Fatalf("refresh: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "POST", base+"/api/auth/logout", fresh.AccessToken, ""); r.Status != http.StatusNoContent {
+		if r := do(t, "GET", base+"/api/auth/me", old, ""); r.Status != 401 || !strings.Contains(r.Detail(t), "revoked") {
+			t.Fatalf("the refreshed token still works: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "POST", base+"/api/auth/refresh", old, ""); r.Status != 401 {
+			t.Fatalf("the refreshed token was refreshed again: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "GET", base+"/api/auth/me", fresh.AccessToken, ""); r.Status != 200 {
+			t.Fatalf("the fresh token: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("Logout", func(t *testing.T) {
+		used, other := login(t), login(t)
+		if r := do(t, "POST", base+"/api/auth/logout", used, ""); r.Status != http.StatusNoContent {
 			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/auth/me", fresh.AccessToken, ""); r.Status != 401 || !strings.Contains(r.Detail(t), "revoked") {
+		if r := do(t, "GET", base+"/api/auth/me", used, ""); r.Status != 401 || !strings.Contains(r.Detail(t), "revoked") {
 			t.Fatalf("revoked token still works: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "GET", base+"/api/auth/me", tok.AccessToken, ""); r.Status != 200 {
+		if r := do(t, "GET", base+"/api/auth/me", other, ""); r.Status != 200 {
 			t.Fatalf("logout revoked another token too: %d", r.Status)
+		}
+	})
+	t.Run("LogoutEverywhere", func(t *testing.T) {
+		used, other := login(t), login(t)
+		if r := do(t, "POST", base+"/api/auth/logout?all=true", used, ""); r.Status != http.StatusNoContent {
+			t.Fatalf("logout?all=true: %d %s", r.Status, r.Body)
+		}
+		for _, token := range []string{used, other, tok.AccessToken} {
+			if r := do(t, "GET", base+"/api/auth/me", token, ""); r.Status != 401 || !strings.Contains(r.Detail(t), "revoked") {
+				t.Fatalf("a token issued before logout?all=true still works: %d %s", r.Status, r.Body)
+			}
+		}
+		after := login(t)
+		if r := do(t, "GET", base+"/api/auth/me", after, ""); r.Status != 200 {
+			t.Fatalf("a token issued after logging out everywhere: %d %s", r.Status, r.Body)
+		}
+		if r := do(t, "POST", base+"/api/auth/logout?all=maybe", after, ""); r.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("logout?all=maybe: %d %s", r.Status, r.Body)
 		}
 	})
 	if strings.Contains(logs.String(), "securepass123") || strings.Contains(logs.String(), tok.AccessToken) {
@@ -213,10 +255,19 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 			}
 		}
 		big := `{"title":"big","content":"` + strings.Repeat("x", 5000) + `"}`
-		if r := do(t, "POST", base+"/api/documents", alice, big); r.Status != http.StatusRequestEntityTooLarge {
-			t.Errorf("over MaxBodyBytes: %d %s", r.Status, r.Body)
+		if r := do(t, "POST", base+"/api/documents", alice, big); r.Status != http.StatusRequestEntityTooLarge ||
+			!strings.Contains(r.Detail(t), "the limit is 2 KiB") {
+			t.Errorf("over MaxDocumentBytes: %d %s", r.Status, r.Body)
+		}
+		huge := `{"title":"huge","content":"` + strings.Repeat("x", 80<<10) + `"}`
+		if r := do(t, "POST", base+"/api/documents", alice, huge); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("over the document body limit: %d %s", r.Status, r.Body)
 		} else {
 			r.Detail(t)
+		}
+		if r := do(t, "POST", base+"/api/documents", alice, `{"title":"nul","content":"a\u0000b"}`); r.Status != 422 ||
+			!strings.Contains(r.Detail(t), "NUL") {
+			t.Errorf("NUL in content: %d %s", r.Status, r.Body)
 		}
 	})
 	t.Run("List", func(t *testing.T) {
@@ -543,5 +594,50 @@ func TestClientIP(t *testing.T) {
 		if got := l.clientIP(c.remote, headers(c.h)); got != c.want {
 			t.Errorf("clientIP(%s, %v) = %s, want %s", c.remote, c.h, got, c.want)
 		}
+	}
+}
+
+func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	assets := fstest.MapFS{
+		"index.html":       {Data: []byte("<!doctype html><title>x</title>")},
+		"docs.html":        {Data: []byte("<!doctype html><title>docs</title>")},
+		"assets/app-1.js":  {Data: []byte("console.log(1)")},
+		"assets/app-1.css": {Data: []byte("body{}")},
+	}
+	ws := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusBadRequest) })
+	srv, _ := newTestServer(t, func(c *Config) { c.Assets = assets; c.WebSocket = ws })
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/"}, {"GET", "/d/some-doc"}, {"GET", "/docs"}, {"GET", "/assets/app-1.js"}, {"GET", "/assets/missing.js"},
+		{"GET", "/api/documents"}, {"GET", "/api/openapi.json"}, {"GET", "/api/nope"}, {"POST", "/api/auth/login"},
+		{"DELETE", "/api/auth/me"}, {"GET", "/healthz"}, {"GET", "/ws/doc"},
+	} {
+		r := do(t, tc.method, srv.URL+tc.path, "", "")
+		csp := r.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self';", "worker-src 'self' blob:", "frame-ancestors 'none'", "object-src 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s %s (%d): CSP %q lacks %q", tc.method, tc.path, r.Status, csp, want)
+			}
+		}
+		if strings.Contains(strings.Split(strings.SplitAfter(csp, "script-src")[1], ";")[0], "unsafe") {
+			t.Errorf("%s %s: script-src allows unsafe sources: %q", tc.method, tc.path, csp)
+		}
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("%s %s: X-Content-Type-Options %q, Referrer-Policy %q", tc.method, tc.path,
+				r.Header.Get("X-Content-Type-Options"), r.Header.Get("Referrer-Policy"))
+		}
+	}
+}
+
+func TestDocumentAtTheSizeCap(t *testing.T) {
+	srv, _ := newTestServer(t, nil)
+	alice := testenv.Register(t, srv.URL, "alice")
+	// Exactly MaxDocumentBytes (2 KiB here) is fine; multi-byte text counts in bytes.
+	atCap := `{"title":"at-cap","content":"` + strings.Repeat("é", 1024) + `"}`
+	if r := do(t, "POST", srv.URL+"/api/documents", alice.Token, atCap); r.Status != http.StatusCreated {
+		t.Fatalf("a document of exactly MaxDocumentBytes: %d %s", r.Status, r.Body)
+	}
+	over := `{"title":"over","content":"` + strings.Repeat("é", 1024) + `x"}`
+	if r := do(t, "POST", srv.URL+"/api/documents", alice.Token, over); r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("one byte over MaxDocumentBytes: %d %s", r.Status, r.Body)
 	}
 }

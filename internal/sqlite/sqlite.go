@@ -30,8 +30,9 @@ var _ gdoc.Store = (*Store)(nil)
 var dialect = sqlstore.Dialect{
 	Name:               "sqlite",
 	Constraint:         violation,
-	Unavailable:        busy,
+	Unavailable:        unavailable,
 	UnavailableMessage: "The database is busy; try again.",
+	Explain:            explain,
 	Migrations:         migrations,
 	Goose:              goose.DialectSQLite3,
 }
@@ -137,11 +138,28 @@ func violation(err error) (kind sqlstore.Violation, detail string) {
 	return sqlstore.NoViolation, ""
 }
 
-// busy reports a database locked by another process for longer than
-// busy_timeout: retry later.
-func busy(err error) bool {
+// unavailable reports a passing condition: a database locked by another
+// process for longer than busy_timeout, or a full disk (the write was
+// rolled back; it succeeds once space is freed). Retry later.
+func unavailable(err error) bool {
 	var e *sqlite.Error
-	return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL:
+		return true
+	}
+	return false
+}
+
+// explain names a full disk, which an operator must fix.
+func explain(err error) string {
+	var e *sqlite.Error
+	if errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL {
+		return "The server's disk is full: changes are not saved until space is freed; try again later."
+	}
+	return ""
 }
 
 // txExec runs query in tx through a statement prepared at Open when there is

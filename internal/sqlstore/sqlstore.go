@@ -43,6 +43,9 @@ type Dialect struct {
 	// UnavailableMessage, so that clients retry later.
 	Unavailable        func(err error) bool
 	UnavailableMessage string
+	// Explain, when set, may give a more precise sentence than
+	// UnavailableMessage for an unavailable err ("" keeps the default).
+	Explain func(err error) string
 	// Migrations holds the engine's schema migrations in a "migrations"
 	// directory, in Goose's dialect.
 	Migrations fs.FS
@@ -57,7 +60,13 @@ func (d Dialect) Fault(what string, err error) error {
 		return err
 	}
 	if d.Unavailable(err) {
-		return fmt.Errorf("%s: %s: %w: %w", d.Name, what, gdoc.Errorf(gdoc.EUNAVAILABLE, "%s", d.UnavailableMessage), err)
+		msg := d.UnavailableMessage
+		if d.Explain != nil {
+			if m := d.Explain(err); m != "" {
+				msg = m
+			}
+		}
+		return fmt.Errorf("%s: %s: %w: %w", d.Name, what, gdoc.Errorf(gdoc.EUNAVAILABLE, "%s", msg), err)
 	}
 	return fmt.Errorf("%s: %s: %w", d.Name, what, err)
 }

@@ -99,12 +99,12 @@ func (s *Store) CreateUser(ctx context.Context, u *gdoc.User) error {
 	return nil
 }
 
-const userColumns = `id, username, email, password_hash, created_at`
+const userColumns = `id, username, email, password_hash, created_at, token_epoch`
 
 func (s *Store) scanUser(row *sql.Row, what string) (*gdoc.User, error) {
 	var u gdoc.User
 	var id, created int64
-	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &created)
+	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &created, &u.TokenEpoch)
 	if err = s.rowErr("read user", err, gdoc.Errorf(gdoc.ENOTFOUND, "No user %s.", what)); err != nil {
 		return nil, err
 	}
@@ -582,6 +582,22 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 		return s.dialect.Fault("revoke token", err)
 	}
 	return nil
+}
+
+// RaiseTokenEpoch increments the user's token epoch (log out everywhere).
+func (s *Store) RaiseTokenEpoch(ctx context.Context, userID string) (int64, error) {
+	n, ok := parseID(userID)
+	notFound := gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", userID)
+	if !ok {
+		return 0, notFound
+	}
+	var epoch int64
+	err := s.write.QueryRowContext(ctx,
+		`UPDATE users SET token_epoch = token_epoch + 1 WHERE id = $1 RETURNING token_epoch`, n).Scan(&epoch)
+	if err = s.rowErr("raise token epoch", err, notFound); err != nil {
+		return 0, err
+	}
+	return epoch, nil
 }
 
 // TokenRevoked reports whether jti was revoked (and not yet forgotten).

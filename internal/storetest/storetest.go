@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Sessions/StartEndList", testSessions},
 		{"Sessions/ErrNotFound", testSessionsNotFound},
 		{"RevokedTokens", testRevokedTokens},
+		{"RaiseTokenEpoch", testRaiseTokenEpoch},
 		{"DeleteDocument/Cascades", testDeleteCascades},
 		{"DeleteDocument/ErrNotFound", testDeleteNotFound},
 		{"Checkpoint/FirstIsTheTextAsCreated", testCheckpointFirstIsCreation},
@@ -900,6 +901,40 @@ func testRevokedTokens(t *testing.T, s gdoc.Store) {
 		t.Fatal("an expired revoked token was kept")
 	}
 	requireCode(t, s.RevokeToken(ctx, "", time.Now()), gdoc.EINVALID)
+}
+
+func testRaiseTokenEpoch(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice := &gdoc.User{Username: "alice", Email: "alice@example.com", PasswordHash: "h"}
+	bob := &gdoc.User{Username: "bob", Email: "bob@example.com", PasswordHash: "h"}
+	must(t, s.CreateUser(ctx, alice))
+	must(t, s.CreateUser(ctx, bob))
+	if alice.TokenEpoch != 0 {
+		t.Fatalf("a new user's token epoch is %d, want 0", alice.TokenEpoch)
+	}
+	for want := int64(1); want <= 2; want++ {
+		epoch, err := s.RaiseTokenEpoch(ctx, alice.ID)
+		must(t, err)
+		if epoch != want {
+			t.Fatalf("RaiseTokenEpoch = %d, want %d", epoch, want)
+		}
+	}
+	byID, err := s.UserByID(ctx, alice.ID)
+	must(t, err)
+	byName, err := s.UserByUsername(ctx, "ALICE")
+	must(t, err)
+	if byID.TokenEpoch != 2 || byName.TokenEpoch != 2 {
+		t.Fatalf("read back epochs %d and %d, want 2", byID.TokenEpoch, byName.TokenEpoch)
+	}
+	other, err := s.UserByID(ctx, bob.ID)
+	must(t, err)
+	if other.TokenEpoch != 0 {
+		t.Fatalf("raising alice's epoch changed bob's to %d", other.TokenEpoch)
+	}
+	_, err = s.RaiseTokenEpoch(ctx, "424242")
+	requireCode(t, err, gdoc.ENOTFOUND)
+	_, err = s.RaiseTokenEpoch(ctx, "not-an-id")
+	requireCode(t, err, gdoc.ENOTFOUND)
 }
 
 func testDeleteCascades(t *testing.T, s gdoc.Store) {

@@ -165,7 +165,9 @@ func nginxConfig(shipped, listen string, upstreams []string, dir string) (string
 	if !httpBlock.MatchString(conf) {
 		return "", fmt.Errorf("nginx.conf: no top-level `http {`")
 	}
-	paths := fmt.Sprintf("http {\n    access_log %[1]s/access.log;\n    client_body_temp_path %[1]s/client_body;\n"+
+	// The shipped access log (and its format) is kept, moved under dir.
+	conf = strings.ReplaceAll(conf, "/var/log/nginx/", dir+"/")
+	paths := fmt.Sprintf("http {\n    client_body_temp_path %[1]s/client_body;\n"+
 		"    proxy_temp_path %[1]s/proxy;\n    fastcgi_temp_path %[1]s/fastcgi;\n    uwsgi_temp_path %[1]s/uwsgi;\n    scgi_temp_path %[1]s/scgi;\n", dir)
 	conf = httpBlock.ReplaceAllLiteralString(conf, paths)
 	return conf, nil

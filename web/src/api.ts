@@ -33,7 +33,7 @@ interface RequestOptions {
   redirectOn401?: boolean
 }
 
-async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+async function request<T>(path: string, opts: RequestOptions = {}, retried = false): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   const token = getToken()
   if (token) headers.Authorization = `Bearer ${token}`
@@ -47,6 +47,11 @@ async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
     })
   } catch {
     throw new ApiError(0, 'Cannot reach the server. Check your connection.')
+  }
+  // A refresh (here or in another tab) revoked the token this request
+  // carried while it was under way: send it again with the new one.
+  if (res.status === 401 && !retried && token && getToken() && getToken() !== token && opts.redirectOn401 !== false) {
+    return request<T>(path, opts, true)
   }
   if (res.status === 401 && opts.redirectOn401 !== false) {
     clearAuth()
@@ -78,7 +83,9 @@ export const api = {
   register: (body: RegisterRequest) =>
     request<AuthResponse>('/api/auth/register', { method: 'POST', body, redirectOn401: false }),
   login: (body: LoginRequest) => request<AuthResponse>('/api/auth/login', { method: 'POST', body, redirectOn401: false }),
-  refresh: () => request<AuthResponse>('/api/auth/refresh', { method: 'POST' }),
+  // A refresh that fails (another tab rotated the token first) signs no one
+  // out: auth.ts then takes the token that tab stored.
+  refresh: () => request<AuthResponse>('/api/auth/refresh', { method: 'POST', redirectOn401: false }),
   logout: () => request<void>('/api/auth/logout', { method: 'POST', redirectOn401: false }),
   me: () => request<User>('/api/auth/me'),
   listDocuments: () => request<DocumentSummary[] | { documents: DocumentSummary[] }>('/api/documents').then(unwrapList),

@@ -1,5 +1,6 @@
 // The signed-in user and their token, kept in localStorage, refreshed before
-// the token expires (POST /api/auth/refresh).
+// the token expires (POST /api/auth/refresh). A refresh revokes the old
+// token, so every tab follows the token another tab stored ('storage' events).
 
 import { useSyncExternalStore } from 'react'
 import type { AuthResponse, User } from './protocol'
@@ -52,6 +53,19 @@ export function clearAuth(): void {
   for (const fn of listeners) fn()
 }
 
+// Another tab refreshed, signed in or signed out: take its state, so this tab
+// never keeps using a token the refresh revoked.
+if (typeof window !== 'undefined') {
+  window.addEventListener('storage', (ev) => {
+    if (ev.key !== KEY && ev.key !== null) return
+    const next = load()
+    if (next?.token === state?.token) return
+    state = next
+    scheduleRefresh()
+    for (const fn of listeners) fn()
+  })
+}
+
 export function useAuth(): AuthState | null {
   return useSyncExternalStore(
     (fn) => {
@@ -87,7 +101,9 @@ export function startSessionRefresh(refresh: () => Promise<AuthResponse>): void 
   scheduleRefresh()
 }
 
-// Refresh when a quarter of the token's life is left (at most a day early).
+// Refresh when a quarter of the token's life is left (at most a day early),
+// minus up to a minute at random so that tabs sharing a token rarely refresh
+// at once (the second would present a token the first just revoked).
 function scheduleRefresh(): void {
   if (refreshTimer !== null) clearTimeout(refreshTimer)
   refreshTimer = null
@@ -97,11 +113,20 @@ function scheduleRefresh(): void {
   const exp = claims.exp * 1000
   const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : exp - 7 * 86_400_000
   const margin = Math.min(86_400_000, (exp - iat) / 4)
-  const wait = Math.min(Math.max(0, exp - margin - Date.now()), 2_000_000_000)
+  const jitter = Math.random() * Math.min(60_000, margin / 2)
+  const wait = Math.min(Math.max(0, exp - margin - jitter - Date.now()), 2_000_000_000)
   const run = refresher
+  const token = state.token
   refreshTimer = setTimeout(() => {
     run().then(setAuth, () => {
-      /* a failed refresh leaves the token until it expires; a 401 then signs out */
+      // Another tab may have refreshed first: its token is in localStorage.
+      const stored = load()
+      if (stored && stored.token !== token) {
+        state = stored
+        scheduleRefresh()
+        for (const fn of listeners) fn()
+      }
+      /* otherwise the token stays until it expires; a 401 then signs out */
     })
   }, wait)
 }

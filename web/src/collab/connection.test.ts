@@ -100,6 +100,39 @@ describe('Connection', () => {
     expect(statuses.at(-1)).toBe('offline')
   })
 
+  it('reconnects with the new token when a refresh revoked the one the socket used', () => {
+    let token = 'old.token.sig'
+    const rotating = new Connection({
+      url: () => 'ws://x/ws/doc',
+      token: () => token,
+      onMessage: () => {},
+      onOpen: () => {},
+      onDown: () => {},
+      onStatus: () => {},
+      onRefused: (r) => refused.push(r),
+      socketFactory: (url, protocols) => {
+        const s = new StubSocket(url, protocols)
+        sockets.push(s)
+        return s
+      },
+      random: () => 1,
+    })
+    rotating.start()
+    sockets[0].open()
+    token = 'new.token.sig'
+    sockets[0].serverClose(1008, 'Token expired or revoked')
+    vi.advanceTimersByTime(1_000)
+    expect(refused).toEqual([])
+    expect(sockets).toHaveLength(2)
+    expect(sockets[1].protocols).toEqual(['gdoc.v1', 'bearer.new.token.sig'])
+    // Refused again with the token it now holds: that is a real refusal.
+    sockets[1].serverClose(1008, 'Token expired or revoked')
+    vi.advanceTimersByTime(60_000)
+    expect(sockets).toHaveLength(2)
+    expect(refused).toEqual(['Token expired or revoked'])
+    rotating.stop()
+  })
+
   it('pings every 25 s while open and drops messages while closed', () => {
     conn.start()
     expect(conn.send({ type: 'ping' })).toBe(false)

@@ -49,6 +49,8 @@ export class Connection {
   private retryTimer: ReturnType<typeof setTimeout> | null = null
   private pingTimer: ReturnType<typeof setInterval> | null = null
   private stopped = false
+  /** The token the current socket was opened with. */
+  private openedWith: string | null = null
   private readonly opts: ConnectionOptions
   private readonly factory: SocketFactory
   private readonly onOnline = () => this.reconnectNow()
@@ -116,6 +118,7 @@ export class Connection {
       this.opts.onRefused('Missing token')
       return
     }
+    this.openedWith = token
     let socket: SocketLike
     try {
       socket = this.factory(this.opts.url(), [OT_SUBPROTOCOL, `bearer.${token}`])
@@ -161,6 +164,14 @@ export class Connection {
     }
     this.opts.onDown(why)
     if (!retry) return
+    // A refresh revokes the old token, and the server then closes sockets
+    // opened with it: with a newer token at hand that is no refusal.
+    const token = this.opts.token()
+    if (/token/i.test(why.reason) && token !== null && token !== this.openedWith) {
+      this.attempt = 0
+      this.scheduleRetry()
+      return
+    }
     if (REFUSAL.test(why.reason) || why.code === 4401 || why.code === 4403 || why.code === 4404) {
       this.setStatus('offline')
       this.opts.onRefused(why.reason || `closed with code ${why.code}`)

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { ChatMessage, ClientMessage, ServerMessage } from '../protocol'
 import type { SocketLike } from './connection'
 import { backoffDelay } from './connection'
@@ -16,6 +16,8 @@ class Hub {
   sentIds: string[] = []
   chats = 0
   history: ChatMessage[] = []
+  /** While set, ops are answered `unavailable` (the server's database is down). */
+  storageDown = false
 
   factory = (url: string, protocols: string[]): SocketLike => {
     expect(protocols[0]).toBe('gdoc.v1')
@@ -42,7 +44,9 @@ class Hub {
   }
 
   private handle(from: HubSocket, m: ClientMessage): void {
-    if (m.type === 'op') {
+    if (m.type === 'op' && this.storageDown) {
+      from.down.push({ type: 'error', code: 'unavailable', message: 'Storage is unavailable; resend the op later with the same id.', id: m.id })
+    } else if (m.type === 'op') {
       this.sentIds.push(m.id)
       const { rev, committed } = this.doc.receive(m.rev, m.op, m.id)
       from.down.push({ type: 'ack', id: m.id, rev })
@@ -364,5 +368,33 @@ describe('a server whose data went back in time', () => {
     expect(a.text).toBe('hello world!')
     expect(hub.doc.text).toBe('hello world!')
     expect(a.getSnapshot().unsaved).toBe(0)
+  })
+})
+
+describe('a server that cannot store edits for a while', () => {
+  it('says saving is paused, keeps resending, and commits the edit once when storage returns', () => {
+    vi.useFakeTimers()
+    try {
+      const hub = new Hub()
+      const a = open(hub, 'a')
+      hub.pump()
+      hub.storageDown = true
+      a.applyLocal([5, ' world'])
+      hub.pump()
+      expect(a.getSnapshot().savingPaused).toBe(true)
+      expect(a.getSnapshot().unsaved).toBe(1)
+      vi.advanceTimersByTime(1_000)
+      hub.pump()
+      expect(a.getSnapshot().savingPaused).toBe(true)
+      expect(hub.doc.text).toBe('hello')
+      hub.storageDown = false
+      vi.advanceTimersByTime(1_000)
+      hub.pump()
+      expect(a.getSnapshot().savingPaused).toBe(false)
+      expect(a.getSnapshot().unsaved).toBe(0)
+      expect(hub.doc.text).toBe('hello world')
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

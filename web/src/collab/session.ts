@@ -58,6 +58,11 @@ export interface SessionSnapshot {
   cursors: RemoteCursor[]
   /** A problem the user should know about (refused connection, rejected edit). */
   problem: string | null
+  /**
+   * The server answered the in-flight edit `unavailable` (its database is
+   * down or full): edits are kept and resent until one is acknowledged.
+   */
+  savingPaused: boolean
   /** Whether older chat history may exist on the server. */
   olderChat: boolean
 }
@@ -167,6 +172,7 @@ export class DocumentSession {
       unreadChat: 0,
       cursors: [],
       problem: null,
+      savingPaused: false,
       olderChat: false,
     }
     this.conn = new Connection({
@@ -636,6 +642,7 @@ export class DocumentSession {
       throw e
     }
     this.remember(rev, inflight.op)
+    if (this.snap.savingPaused) this.update({ savingPaused: false })
     this.afterServerProgress()
   }
 
@@ -730,6 +737,7 @@ export class DocumentSession {
     const inflightId = client && client.state.name !== 'Synchronized' ? client.state.inflight.id : null
     if (id !== undefined && id === inflightId) {
       if (RETRYABLE.has(code)) {
+        if (code === 'unavailable' && !this.snap.savingPaused) this.update({ savingPaused: true })
         if (this.retryOpTimer === null) {
           this.retryOpTimer = setTimeout(() => {
             this.retryOpTimer = null

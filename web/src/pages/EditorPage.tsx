@@ -120,7 +120,11 @@ export default function EditorPage({ docId }: { docId: string }) {
         <span className="status-dot" aria-hidden="true" />
         <span>{status}</span>
         <span className="unsaved" data-testid="unsaved">
-          {snap.unsaved === 0 ? 'All changes saved' : `${snap.unsaved} unsaved edit${snap.unsaved === 1 ? '' : 's'}`}
+          {snap.unsaved === 0
+            ? 'All changes saved'
+            : snap.savingPaused
+              ? `Saving paused: the server cannot store edits right now. ${snap.unsaved} unsaved edit${snap.unsaved === 1 ? ' is' : 's are'} kept and will be sent when it recovers.`
+              : `${snap.unsaved} unsaved edit${snap.unsaved === 1 ? '' : 's'}`}
         </span>
         <span className="rev">rev {snap.rev}</span>
         {snap.status !== 'connected' && (
