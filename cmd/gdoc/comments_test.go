@@ -196,3 +196,25 @@ func TestCommentsOverREST(t *testing.T) {
 		}
 	}
 }
+
+// TestCommentWritesRateLimited: comment writes count as REST writes of the
+// user (REST_WRITE_RATE_LIMIT); a refused one stores nothing.
+func TestCommentWritesRateLimited(t *testing.T) {
+	s := start(t, map[string]string{"REST_WRITE_RATE_LIMIT": "3"})
+	alice := testenv.Register(t, s.URL, "alice")
+	r := call(t, "POST", s.URL+"/api/documents", alice.Token, `{"title":"t.go","content":"package t\n"}`)
+	var doc document
+	r.Decode(t, &doc)
+	docURL := s.URL + "/api/documents/" + doc.ID
+	for i := 0; i < 2; i++ {
+		if r := call(t, "POST", docURL+"/comments", alice.Token, `{"anchor":{"rev":0,"from":0,"to":7},"body":"hm"}`); r.Status != 201 {
+			t.Fatalf("comment %d: %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	if r := call(t, "POST", docURL+"/comments", alice.Token, `{"anchor":{"rev":0,"from":0,"to":7},"body":"one too many"}`); r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth write: %d %s", r.Status, r.Body)
+	}
+	if got := listComments(t, docURL, alice.Token); len(got) != 2 {
+		t.Fatalf("the refused comment was stored: %+v", got)
+	}
+}

@@ -73,7 +73,7 @@ type Config struct {
 	// MaxDocumentBytes bounds a document's text (UTF-8 bytes): a REST create
 	// or PUT past it is answered 413 and changes nothing.
 	MaxDocumentBytes int64
-	// RESTWriteRateLimit bounds document creates, updates, deletes and restores per
+	// RESTWriteRateLimit bounds document creates, updates, deletes, restores and comment writes per
 	// minute per user; 0 disables.
 	RESTWriteRateLimit int
 	// WebSocket admission, per instance (0 disables each):
@@ -282,7 +282,7 @@ var settings = []setting{
 		c.MaxDocumentBytes = n
 		return nil
 	}},
-	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes and restores per minute per user (0 disables)", func(c *Config, v string) (err error) {
+	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes, restores and comment writes per minute per user (0 disables)", func(c *Config, v string) (err error) {
 		c.RESTWriteRateLimit, err = parseCount("REST_WRITE_RATE_LIMIT", v)
 		return err
 	}},

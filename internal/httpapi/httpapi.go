@@ -55,7 +55,7 @@ type Config struct {
 	// ReadTimeout bounds reading a document write's body (the server's
 	// READ_TIMEOUT); other bodies are small and get huma's 5 s. 0: a minute.
 	ReadTimeout time.Duration
-	// WriteRatePerMinute bounds document creates, updates, deletes and restores per
+	// WriteRatePerMinute bounds document creates, updates, deletes, restores and comment writes per
 	// user (bursts of the same size); 0 disables.
 	WriteRatePerMinute int
 	// Assets is the built web client (web.Assets()), nil when not built.
@@ -164,11 +164,14 @@ func NewHandler(cfg Config) http.Handler {
 	register(s, api, optionalAuth(huma.Operation{OperationID: "list-comments", Method: http.MethodGet, Path: "/documents/{id}/comments",
 		Summary: "Every comment thread and reply, anchors at the current revision", Tags: []string{"comments"}, Errors: []int{404}}), s.listComments)
 	register(s, api, authed(huma.Operation{OperationID: "create-comment", Method: http.MethodPost, Path: "/documents/{id}/comments", DefaultStatus: http.StatusCreated,
-		Summary: "Start a thread on a range of the text, or reply in one (viewers too)", Tags: []string{"comments"}, Errors: []int{404, 413, 422}}), s.createComment)
+		Summary: "Start a thread on a range of the text, or reply in one (viewers too)", Tags: []string{"comments"}, Errors: []int{404, 413, 422, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.createComment)
 	register(s, api, authed(huma.Operation{OperationID: "update-comment", Method: http.MethodPatch, Path: "/documents/{id}/comments/{cid}",
-		Summary: "Edit your comment, or resolve or reopen a thread", Tags: []string{"comments"}, Errors: []int{403, 404, 413, 422}}), s.updateComment)
+		Summary: "Edit your comment, or resolve or reopen a thread", Tags: []string{"comments"}, Errors: []int{403, 404, 413, 422, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.updateComment)
 	register(s, api, authed(huma.Operation{OperationID: "delete-comment", Method: http.MethodDelete, Path: "/documents/{id}/comments/{cid}", DefaultStatus: http.StatusNoContent,
-		Summary: "Delete a comment (its author or the document's owner), a thread with its replies", Tags: []string{"comments"}, Errors: []int{403, 404}}), s.deleteComment)
+		Summary: "Delete a comment (its author or the document's owner), a thread with its replies", Tags: []string{"comments"}, Errors: []int{403, 404, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.deleteComment)
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
