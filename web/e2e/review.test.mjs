@@ -135,6 +135,7 @@ describe('reviewing code together', () => {
   let carol
   let docId
   let aliceName
+  const pageErrors = []
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true })
@@ -144,10 +145,12 @@ describe('reviewing code together', () => {
     alice = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
     bob = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
     carol = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
+    for (const page of [alice, bob, carol]) page.on('pageerror', (err) => pageErrors.push(String(err)))
   })
 
   after(async () => {
     await browser?.close()
+    assert.deepEqual(pageErrors, [], 'no uncaught error in any page')
     if (server && server.exitCode === null) {
       const exited = new Promise((r) => server.once('exit', r))
       process.kill(server.pid, 'SIGTERM')
