@@ -27,6 +27,7 @@ import (
 	"github.com/gdoc/gdoc/internal/history"
 	"github.com/gdoc/gdoc/internal/httpapi"
 	"github.com/gdoc/gdoc/internal/inmem"
+	"github.com/gdoc/gdoc/internal/metrics"
 	"github.com/gdoc/gdoc/internal/postgres"
 	"github.com/gdoc/gdoc/internal/redis"
 	"github.com/gdoc/gdoc/internal/sqlite"
@@ -68,6 +69,9 @@ const maxWebSocketMessageBytes = 1 << 20
 // order: stop accepting, flush documents, close sockets (1001), close the
 // fan-out and the store. It returns a *config.Error for bad settings.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "backup" {
+		return runBackup(ctx, args, getenv, stdout)
+	}
 	cfg, err := config.Load(args, getenv, stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return nil
@@ -108,6 +112,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeFanout()
 
+	// Metrics decorate the store and the fan-out only when they are served.
+	var mtr *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		mtr = metrics.New(version)
+		store = mtr.Store(store)
+		if cfg.RedisURL != "" {
+			bus, presence = mtr.Bus(bus), mtr.Presence(presence)
+		}
+	}
+
 	authService, err := auth.New([]byte(cfg.SecretKey), cfg.AccessTokenTTL, store)
 	if err != nil {
 		return err
@@ -139,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		OriginPatterns:  cfg.CORSOrigins,
 		MaxMessageBytes: maxWebSocketMessageBytes,
 	})
-	handler := httpapi.NewHandler(httpapi.Config{
+	var handler http.Handler = httpapi.NewHandler(httpapi.Config{
 		Store:             store,
 		Collab:            collabService,
 		Auth:              authService,
@@ -164,6 +178,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Comments:           commentService,
 		Assets:             web.Assets(),
 	})
+	if mtr != nil {
+		mtr.Observe(metrics.Live{
+			Connections:    wsHandler.Connections,
+			Documents:      collabService.LoadedDocuments,
+			QueuedMessages: wsHandler.QueuedMessages,
+			SlowConsumers:  wsHandler.SlowConsumersDropped,
+			WSRateLimited:  wsHandler.RateLimited,
+		})
+		handler = mtr.HTTP(handler)
+		stopMetrics, err := serveMetrics(ctx, cfg, mtr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 
 	listener, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
@@ -224,6 +253,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Info("stopped")
 	}
 	return nil
+}
+
+// serveMetrics serves GET /metrics (and pprof when PPROF) on METRICS_ADDR,
+// a listener of its own, until the returned function is called.
+func serveMetrics(ctx context.Context, cfg *config.Config, mtr *metrics.Metrics, logger *slog.Logger) (func(), error) {
+	listener, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           mtr.Handler(cfg.Pprof),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", "err", err)
+		}
+	}()
+	logger.Info("metrics on "+displayURL(listener.Addr())+"/metrics", "addr", listener.Addr().String(), "pprof", cfg.Pprof)
+	return func() {
+		srv.Close() // scrapes and profiles are not worth waiting for
+		<-done
+	}, nil
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

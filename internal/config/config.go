@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -83,6 +84,10 @@ type Config struct {
 	WSHandshakesPerUserMin int // handshakes per minute per user
 	LogLevel               slog.Level
 	LogFormat              string // "text" or "json"
+	// MetricsAddr is the host:port of the operators' listener serving
+	// GET /metrics (and pprof when Pprof); "" serves neither.
+	MetricsAddr string
+	Pprof       bool
 
 	// HistoryCheckpointEvery is the most ops a history read replays after a
 	// checkpoint of the text (internal/history).
@@ -318,6 +323,22 @@ var settings = []setting{
 		c.LogFormat = v
 		return nil
 	}},
+	{"METRICS_ADDR", "metrics-addr", "", "host:port of a separate listener serving GET /metrics (Prometheus); empty serves no metrics", func(c *Config, v string) error {
+		if v == "" {
+			c.MetricsAddr = ""
+			return nil
+		}
+		_, port, err := net.SplitHostPort(v)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return errorf("METRICS_ADDR must be host:port (like 127.0.0.1:9090), not %q.", v)
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
+	{"PPROF", "pprof", "false", "serve net/http/pprof under /debug/pprof/ on the METRICS_ADDR listener (true/false)", func(c *Config, v string) (err error) {
+		c.Pprof, err = parseBool("PPROF", v)
+		return err
+	}},
 }
 
 // Load reads the configuration: a flag wins over the environment (getenv),
@@ -396,6 +417,9 @@ func Load(args []string, getenv func(string) string, stdout io.Writer) (*Config,
 		return nil, err
 	}
 	c.RedisURL = redisURL
+	if c.Pprof && c.MetricsAddr == "" {
+		return nil, errorf("PPROF needs METRICS_ADDR: pprof is served only on the metrics listener, never the public one.")
+	}
 	if c.Postgres() && c.SecretKey == "" {
 		return nil, errorf("SECRET_KEY is required with a PostgreSQL DATABASE_URL (every instance must sign tokens with the same key); generate one with `openssl rand -hex 32`.")
 	}
@@ -443,6 +467,7 @@ func writeUsage(w io.Writer) {
 		fmt.Fprintf(w, "  --%s  (env %s, default %s)\n      %s\n", s.flag, s.env, def, s.usage)
 	}
 	fmt.Fprintf(w, "  --env-file  (default .env)\n      file of KEY=VALUE lines read when it exists\n")
+	fmt.Fprintf(w, "\nCommands:\n  gdoc backup [flags] FILE\n      write a consistent copy of the embedded SQLite database to FILE while the server runs\n")
 }
 
 func parseBool(name, v string) (bool, error) {

@@ -61,6 +61,22 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
+func TestMetricsSettings(t *testing.T) {
+	chdir(t)
+	c, err := Load([]string{"gdoc"}, env(nil), &bytes.Buffer{})
+	if err != nil || c.MetricsAddr != "" || c.Pprof {
+		t.Fatalf("metrics must be off by default: %v %+v", err, c)
+	}
+	c, err = Load([]string{"gdoc", "--metrics-addr", "127.0.0.1:9100", "--pprof", "true"}, env(map[string]string{"METRICS_ADDR": "127.0.0.1:9090"}), &bytes.Buffer{})
+	if err != nil || c.MetricsAddr != "127.0.0.1:9100" || !c.Pprof {
+		t.Fatalf("flag must win: %v %+v", err, c)
+	}
+	c, err = Load([]string{"gdoc"}, env(map[string]string{"METRICS_ADDR": ":9090"}), &bytes.Buffer{})
+	if err != nil || c.MetricsAddr != ":9090" {
+		t.Fatalf("env: %v %+v", err, c)
+	}
+}
+
 func TestLoadValues(t *testing.T) {
 	chdir(t)
 	c, err := Load([]string{"gdoc"}, env(map[string]string{
@@ -112,6 +128,8 @@ func TestLoadErrors(t *testing.T) {
 		"BadFlag":        {args: []string{"--no-such-flag"}, want: "flag provided but not defined"},
 		"StrayArgument":  {args: []string{"serve"}, want: "unexpected argument"},
 		"MissingEnvFile": {args: []string{"--env-file", "nope.env"}, want: "cannot read the env file"},
+		"BadMetricsAddr": {env: map[string]string{"METRICS_ADDR": "9090"}, want: "METRICS_ADDR must be host:port"},
+		"PprofNoMetrics": {env: map[string]string{"PPROF": "true"}, want: "PPROF needs METRICS_ADDR"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/andybalholm/brotli"
 
 	"github.com/gdoc/gdoc/internal/auth"
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -451,6 +454,98 @@ func TestWebClientAndFallbacks(t *testing.T) {
 	}
 	if r := do(t, "GET", srv.URL+"/api/auth/login", "", ""); !strings.Contains(r.Header.Get("Allow"), "POST") {
 		t.Errorf("405 Allow = %q", r.Header.Get("Allow"))
+	}
+}
+
+// TestPrecompressedAssets: a file with build-time .br and .gz copies is sent
+// in the best encoding the client accepts, and decodes to the very bytes of
+// the file; a client accepting neither gets the file itself.
+func TestPrecompressedAssets(t *testing.T) {
+	js := bytes.Repeat([]byte("export const editor = 'monaco';\n"), 200)
+	var gz, br bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write(js)
+	gw.Close()
+	bw := brotli.NewWriter(&br)
+	bw.Write(js)
+	bw.Close()
+	assets := fstest.MapFS{
+		"index.html":              {Data: []byte("<html>app</html>")},
+		"assets/editor-abc.js":    {Data: js},
+		"assets/editor-abc.js.br": {Data: br.Bytes()},
+		"assets/editor-abc.js.gz": {Data: gz.Bytes()},
+		"assets/plain-abc.js":     {Data: []byte("plain")},
+	}
+	srv, _ := newTestServer(t, func(c *Config) { c.Assets = assets })
+	get := func(acceptEncoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/assets/editor-abc.js", nil)
+		if acceptEncoding != "" {
+			req.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		// DisableCompression: the transport must neither ask for gzip itself
+		// nor decode the answer, so the test sees the bytes on the wire.
+		resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	cases := []struct{ accept, encoding string }{
+		{"gzip, deflate, br, zstd", "br"}, // Chromium's header
+		{"br;q=0, gzip", "gzip"},
+		{"gzip;q=0.5", "gzip"},
+		{"identity", ""},
+		{"", ""},
+		{"br;q=0, gzip;q=0", ""},
+		{"*", "br"},
+	}
+	for _, tc := range cases {
+		resp, body := get(tc.accept)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != tc.encoding {
+			t.Errorf("Accept-Encoding %q: %d Content-Encoding %q, want %q", tc.accept, resp.StatusCode, resp.Header.Get("Content-Encoding"), tc.encoding)
+			continue
+		}
+		if !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+			t.Errorf("Accept-Encoding %q: headers %v", tc.accept, resp.Header)
+		}
+		var decoded []byte
+		switch tc.encoding {
+		case "br":
+			decoded, _ = io.ReadAll(brotli.NewReader(bytes.NewReader(body)))
+			if len(body) >= len(js) {
+				t.Errorf("br body is %d bytes, the file %d", len(body), len(js))
+			}
+		case "gzip":
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("gzip body: %v", err)
+			}
+			decoded, _ = io.ReadAll(zr)
+		default:
+			decoded = body
+		}
+		if !bytes.Equal(decoded, js) {
+			t.Errorf("Accept-Encoding %q: decoded %d bytes differ from the %d of the file", tc.accept, len(decoded), len(js))
+		}
+	}
+	// A file without compressed copies is served as before, with no Vary.
+	req, _ := http.NewRequest("GET", srv.URL+"/assets/plain-abc.js", nil)
+	req.Header.Set("Accept-Encoding", "br, gzip")
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "plain" || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("plain asset: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 }
 

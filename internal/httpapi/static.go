@@ -4,10 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -116,6 +121,9 @@ func fallbackHandler(mux *http.ServeMux, assets fs.FS) http.Handler {
 					// Vite puts a content hash in every file name under assets/.
 					w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 				}
+				if servePrecompressed(w, r, assets, name) {
+					return
+				}
 				files.ServeHTTP(w, r)
 				return
 			}
@@ -133,6 +141,77 @@ func fallbackHandler(mux *http.ServeMux, assets fs.FS) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(index)
 	})
+}
+
+// precompressed are the encodings the web build writes beside a file
+// (name.br, name.gz), in the order the server prefers them.
+var precompressed = []struct{ encoding, suffix string }{{"br", ".br"}, {"gzip", ".gz"}}
+
+// servePrecompressed answers with name's brotli or gzip copy made at build
+// time when the client accepts that encoding, and reports whether it did.
+// Any file that has such a copy varies by Accept-Encoding, whichever form
+// is sent; a client that accepts neither gets the file as it is.
+func servePrecompressed(w http.ResponseWriter, r *http.Request, assets fs.FS, name string) bool {
+	var variants []string
+	for _, pc := range precompressed {
+		if st, err := fs.Stat(assets, name+pc.suffix); err == nil && !st.IsDir() {
+			variants = append(variants, pc.encoding)
+		}
+	}
+	if len(variants) == 0 {
+		return false
+	}
+	w.Header().Add("Vary", "Accept-Encoding")
+	for _, pc := range precompressed {
+		if !slices.Contains(variants, pc.encoding) || !acceptsEncoding(r.Header.Values("Accept-Encoding"), pc.encoding) {
+			continue
+		}
+		f, err := assets.Open(name + pc.suffix)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		rs, ok := f.(io.ReadSeeker)
+		if !ok {
+			return false
+		}
+		ctype := mime.TypeByExtension(path.Ext(name))
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Encoding", pc.encoding)
+		http.ServeContent(w, r, name, time.Time{}, rs)
+		return true
+	}
+	return false
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header (RFC 9110
+// §12.5.3) allows coding: named, or covered by "*", with a non-zero q.
+func acceptsEncoding(header []string, coding string) bool {
+	star := false
+	for _, line := range header {
+		for item := range strings.SplitSeq(line, ",") {
+			token, params, _ := strings.Cut(strings.TrimSpace(item), ";")
+			token = strings.ToLower(strings.TrimSpace(token))
+			q := 1.0
+			for p := range strings.SplitSeq(params, ";") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			switch token {
+			case coding:
+				return q > 0
+			case "*":
+				star = q > 0
+			}
+		}
+	}
+	return star
 }
 
 // hasFileExtension reports whether the last segment looks like a file name

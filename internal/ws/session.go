@@ -74,6 +74,8 @@ type session struct {
 
 	opLimit, chatLimit, otherLimit *rate.Limiter
 
+	slowCounted atomic.Bool // counted once as a slow consumer
+
 	seed *seedShadow // seed dialect only
 
 	// cork lets the writer send a burst of queued messages in one system
@@ -138,6 +140,9 @@ func (s *session) enqueue(it outItem) bool {
 	case s.queue <- it:
 		return true
 	default:
+		if s.slowCounted.CompareAndSwap(false, true) {
+			s.h.slowConsumers.Add(1)
+		}
 		s.stop(websocket.StatusPolicyViolation, "Slow consumer", false)
 		return false
 	}
@@ -149,6 +154,9 @@ func (s *session) sendFrame(frame []byte) { s.enqueue(sessionFrame(frame)) }
 func (s *session) wake() { s.enqueue(wakeSeed{}) }
 
 func (s *session) sendError(e *wireError) {
+	if e.Code == codeRateLimited {
+		s.h.rateLimited.Add(1)
+	}
 	s.sendFrame(errorFrame(e.Code, e.Message, e.ID))
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -120,6 +121,9 @@ type Handler struct {
 
 	opFrames opFrameCache
 
+	// Counters read by internal/metrics.
+	slowConsumers, rateLimited atomic.Int64
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
@@ -173,6 +177,25 @@ func (h *Handler) Connections() int {
 	defer h.mu.Unlock()
 	return len(h.sessions)
 }
+
+// QueuedMessages returns the messages waiting in every connection's send
+// queue.
+func (h *Handler) QueuedMessages() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for s := range h.sessions {
+		n += len(s.queue)
+	}
+	return n
+}
+
+// SlowConsumersDropped returns how many connections were closed because
+// their send queue was full.
+func (h *Handler) SlowConsumersDropped() int64 { return h.slowConsumers.Load() }
+
+// RateLimited returns how many messages were refused with rate_limited.
+func (h *Handler) RateLimited() int64 { return h.rateLimited.Load() }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	docID := r.PathValue("document_id")

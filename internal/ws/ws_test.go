@@ -434,6 +434,9 @@ func TestSlowConsumer(t *testing.T) {
 	if code != websocket.StatusPolicyViolation || reason != "Slow consumer" {
 		t.Fatalf("slow consumer closed with %d %q, want 1008 \"Slow consumer\"", code, reason)
 	}
+	if n := s.Handler.SlowConsumersDropped(); n != 1 {
+		t.Fatalf("SlowConsumersDropped = %d, want 1", n)
+	}
 }
 
 // TestHalfOpen: a peer that never answers pings is dropped and leaves.
