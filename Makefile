@@ -4,7 +4,7 @@ GO     ?= go
 BIN    := bin/gdoc
 NPM    ?= npm
 
-.PHONY: all build web run dev test test-go test-fuzz test-ot-reference test-web test-e2e lint bench load clean
+.PHONY: all build web run dev test test-go test-fuzz test-ot-reference test-web test-e2e lint lint-go lint-web bench load clean
 
 all: build
 
@@ -60,10 +60,16 @@ test-web: web/node_modules/.package-lock.json
 test-e2e: build
 	cd web && GDOC_BIN=$(CURDIR)/$(BIN) $(NPM) run e2e
 
-lint:
+# Go (gofmt, vet, staticcheck) and web (ESLint, see web/eslint.config.js).
+lint: lint-go lint-web
+
+lint-go:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+lint-web: web/node_modules/.package-lock.json
+	cd web && $(NPM) run lint
 
 # Go benchmarks of the hot paths (OT, storage, the authority).
 bench:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
+	"github.com/gdoc/gdoc/internal/ws"
 )
 
 // readUntil reads conn until a message of type typ, failing on anything
@@ -80,7 +81,7 @@ func TestDocumentChangesReachLiveClients(t *testing.T) {
 		if r := call(t, "PUT", restURL+"/api/documents/"+docID, alice.Token, `{"is_public":false}`); r.Status != 200 {
 			t.Fatalf("make private: %d %s", r.Status, r.Body)
 		}
-		if ce := readClosed(ctx, t, bobConn); ce.Code != websocket.StatusPolicyViolation || ce.Reason != "Forbidden" {
+		if ce := readClosed(ctx, t, bobConn); ce.Code != ws.CloseForbidden || ce.Reason != "Forbidden" {
 			t.Errorf("bob's connection to a document made private: %v", ce)
 		}
 		if m := readUntil(ctx, t, aliceConn, "document"); !strings.Contains(string(m.Raw), `"is_public":false`) {
@@ -90,7 +91,7 @@ func TestDocumentChangesReachLiveClients(t *testing.T) {
 		if r := call(t, "DELETE", restURL+"/api/documents/"+docID, alice.Token, ""); r.Status != 204 {
 			t.Fatalf("delete: %d %s", r.Status, r.Body)
 		}
-		if ce := readClosed(ctx, t, aliceConn); ce.Code != websocket.StatusPolicyViolation || ce.Reason != "Document deleted" {
+		if ce := readClosed(ctx, t, aliceConn); ce.Code != ws.CloseNotFound || ce.Reason != "Document deleted" {
 			t.Errorf("alice's connection to a deleted document: %v", ce)
 		}
 	}

@@ -61,10 +61,6 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 }
 
-// maxWebSocketMessageBytes is the largest WebSocket message a client may send
-// (docs/protocol.md).
-const maxWebSocketMessageBytes = 1 << 20
-
 // run starts the server and serves until ctx is canceled, then shuts down in
 // order: stop accepting, flush documents, close sockets (1001), close the
 // fan-out and the store. It returns a *config.Error for bad settings.
@@ -146,12 +142,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Comments are stored, then announced to every connection (collab).
 	commentService := comments.New(store, collabService, collabService.CommentChanged)
 	wsHandler := ws.NewHandler(ws.Config{
-		Collab:          collabService,
-		Comments:        commentService,
-		Auth:            authService,
-		Logger:          logger,
-		OriginPatterns:  cfg.CORSOrigins,
-		MaxMessageBytes: maxWebSocketMessageBytes,
+		Collab:         collabService,
+		Comments:       commentService,
+		Auth:           authService,
+		Logger:         logger,
+		OriginPatterns: cfg.CORSOrigins,
 	})
 	var handler http.Handler = httpapi.NewHandler(httpapi.Config{
 		Store:             store,

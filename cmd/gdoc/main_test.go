@@ -23,6 +23,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/otclient"
 	"github.com/gdoc/gdoc/internal/testenv"
+	"github.com/gdoc/gdoc/internal/ws"
 )
 
 // TestMain lets tests run main() in a child process (re-executing the test
@@ -435,7 +436,7 @@ func TestAuthErrors(t *testing.T) {
 		var m map[string]any
 		err = wsjson.Read(ctx, conn, &m)
 		conn.CloseNow()
-		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		if websocket.CloseStatus(err) != ws.CloseUnauthenticated {
 			t.Fatalf("revoked token on the WebSocket: %v %v", m, err)
 		}
 	}

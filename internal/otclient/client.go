@@ -85,41 +85,51 @@ func (s *State) Edit(op ot.Op) (*Outgoing, error) {
 // whose id is the in-flight op's id is that op's acknowledgement (seen
 // during catch-up after a reconnect); the result is then as for Ack.
 func (s *State) ServerOp(rev int64, id string, op ot.Op) (*Outgoing, error) {
+	_, next, err := s.ApplyServerOp(rev, id, op)
+	return next, err
+}
+
+// ApplyServerOp is ServerOp that also returns the op it applied to Doc:
+// op transformed over the pending edits, or nil when op was the in-flight
+// op's acknowledgement. A client that keeps something positioned in the
+// text (the seed dialect's candidate bases, cursors) carries it over that.
+func (s *State) ApplyServerOp(rev int64, id string, op ot.Op) (applied ot.Op, next *Outgoing, err error) {
 	if rev != s.Rev+1 {
-		return nil, fmt.Errorf("otclient: server op rev %d after %d", rev, s.Rev)
+		return nil, nil, fmt.Errorf("otclient: server op rev %d after %d", rev, s.Rev)
 	}
 	if s.inflight != nil && id == s.inflight.ID {
-		return s.Ack(id, rev)
+		next, err := s.Ack(id, rev)
+		return nil, next, err
 	}
 	if s.inflight != nil {
 		// The server transformed our in-flight op on side left against op;
 		// we do the mirror image.
 		op1, err := ot.Transform(op, s.inflight.Op, ot.Right)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		inflight, err := ot.Transform(s.inflight.Op, op, ot.Left)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s.inflight.Op, op = inflight, op1
 		if s.buffer != nil {
 			op2, err := ot.Transform(op, s.buffer, ot.Right)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			buf, err := ot.Transform(s.buffer, op, ot.Left)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			s.buffer, op = buf, op2
 		}
 	}
 	if err := s.Doc.Apply(op); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.Rev = rev
-	return nil, nil
+	return op, nil, nil
 }
 
 // Ack records that the in-flight op became revision rev and returns the
@@ -151,4 +161,19 @@ func (s *State) Resend() *Outgoing {
 	}
 	s.inflight.Rev = s.Rev
 	return s.inflight
+}
+
+// Revert drops the pending edits (the op in flight and the buffer), as a
+// client does when the server refused its op in flight, and sets the text
+// to server, the document at Rev, which the caller keeps. It returns the op
+// that took the text there; on an error (not expected: the op is a diff of
+// the text itself) the text is server all the same and the op is nil.
+func (s *State) Revert(server string) (ot.Op, error) {
+	s.inflight, s.buffer, s.bufID = nil, nil, ""
+	op := ot.Diff(s.Text(), server)
+	if err := s.Doc.Apply(op); err != nil {
+		s.Doc = ot.NewText(server)
+		return nil, err
+	}
+	return op, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/ot/ottest"
 )
 
 // server is a minimal authority for testing State: it transforms an op
@@ -37,19 +38,6 @@ func (s *server) receive(t *testing.T, o Outgoing) (rev int64, op ot.Op) {
 	s.history = append(s.history, op)
 	s.ids[o.ID] = int64(len(s.history))
 	return int64(len(s.history)), op
-}
-
-func randomEdit(rng *rand.Rand, n int) ot.Op {
-	pos := rng.IntN(n + 1)
-	var op ot.Op
-	if pos > 0 {
-		op = append(op, ot.Component{Skip: pos})
-	}
-	if pos < n && rng.IntN(3) == 0 {
-		return append(op, ot.Component{Delete: 1 + rng.IntN(n-pos)})
-	}
-	inserts := []string{"a", "😀", "\r\n", "中文", "x"}
-	return append(op, ot.Component{Insert: inserts[rng.IntN(len(inserts))]})
 }
 
 // TestStateConverges runs three clients against the server with messages
@@ -105,7 +93,7 @@ func TestStateConverges(t *testing.T) {
 			i := rng.IntN(3)
 			switch rng.IntN(4) {
 			case 0:
-				out, err := clients[i].Edit(randomEdit(rng, clients[i].Doc.Len()))
+				out, err := clients[i].Edit(ottest.RandomOp(rng, clients[i].Text()))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -169,5 +157,54 @@ func TestMessageIDStringOrNumber(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"type":"x","id":{}}`), &m); err == nil {
 		t.Error("an object id was accepted")
+	}
+}
+
+// TestApplyServerOpReturnsTheAppliedOp: the op applied to the text is the
+// server's op transformed over the pending edits, and an op with the
+// in-flight id acknowledges it instead of being applied.
+func TestApplyServerOpReturnsTheAppliedOp(t *testing.T) {
+	st := NewState("c", "abc", 0)
+	out, err := st.Edit(ot.Op{{Insert: "X"}}) // Xabc, in flight
+	if err != nil || out == nil {
+		t.Fatalf("edit: %v %v", out, err)
+	}
+	if _, err := st.Edit(ot.Op{{Skip: 4}, {Insert: "Y"}}); err != nil { // XabcY, buffered
+		t.Fatal(err)
+	}
+	before := st.Text()
+	applied, next, err := st.ApplyServerOp(1, "other:1", ot.Op{{Skip: 1}, {Delete: 1}}) // abc -> ac
+	if err != nil || next != nil {
+		t.Fatalf("server op: %v %v", next, err)
+	}
+	if got, err := ot.Apply(before, applied); err != nil || got != st.Text() || st.Text() != "XacY" {
+		t.Fatalf("applied %v takes %q to %q (%v), the state has %q, want XacY", applied, before, got, err, st.Text())
+	}
+	applied, next, err = st.ApplyServerOp(2, out.ID, out.Op)
+	if err != nil || applied != nil || next == nil || next.ID != "c:2" || st.Rev != 2 {
+		t.Fatalf("own op: applied %v next %+v err %v rev %d", applied, next, err, st.Rev)
+	}
+}
+
+// TestRevert: the pending edits go, the text is the server's again, and the
+// returned op is what changed it.
+func TestRevert(t *testing.T) {
+	st := NewState("c", "héllo", 3)
+	if _, err := st.Edit(ot.Op{{Skip: 5}, {Insert: " 😀"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Edit(ot.Op{{Delete: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	before := st.Text()
+	op, err := st.Revert("héllo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ot.Apply(before, op); got != "héllo" || st.Text() != "héllo" || st.Pending() != 0 || st.Inflight() != nil || st.BufferID() != "" || st.Rev != 3 {
+		t.Fatalf("after revert: op %v gives %q, text %q, pending %d, rev %d", op, got, st.Text(), st.Pending(), st.Rev)
+	}
+	if out, err := st.Edit(ot.Op{{Insert: "!"}}); err != nil || out == nil || out.Rev != 3 {
+		t.Fatalf("edit after revert: %+v %v", out, err)
 	}
 }

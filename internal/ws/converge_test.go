@@ -1,7 +1,6 @@
 package ws_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -10,7 +9,9 @@ import (
 	"time"
 
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/ot/ottest"
 	"github.com/gdoc/gdoc/internal/otclient"
+	"github.com/gdoc/gdoc/internal/testenv"
 )
 
 // editor is a test OT client: otclient.State (the one-op-in-flight
@@ -164,33 +165,6 @@ func (e *editor) reconnect() {
 	e.send(e.state.Resend())
 }
 
-var alphabet = []string{"a", "b", "é", "中", "😀", "👍🏽", "\r\n", "\n", " ", "👨‍👩‍👧"}
-
-// randomOp makes a random insert or delete on text.
-func randomOp(rng *rand.Rand, text string) ot.Op {
-	n := len([]rune(text))
-	pos := rng.IntN(n + 1)
-	var parts []any
-	if pos > 0 {
-		parts = append(parts, pos)
-	}
-	if n > 0 && rng.IntN(3) == 0 && pos < n {
-		parts = append(parts, map[string]int{"d": 1 + rng.IntN(min(n-pos, 5))})
-	} else {
-		var b strings.Builder
-		for range 1 + rng.IntN(3) {
-			b.WriteString(alphabet[rng.IntN(len(alphabet))])
-		}
-		parts = append(parts, b.String())
-	}
-	raw, _ := json.Marshal(parts)
-	op, err := ot.Parse(raw)
-	if err != nil {
-		panic(err)
-	}
-	return op
-}
-
 // TestConvergenceOT: 8 OT clients (4 users, two tabs each) type random
 // edits concurrently, dropping and resuming connections with ops in flight.
 // Every replica, the live document and the stored log end up equal, and
@@ -324,7 +298,7 @@ func (e *editor) run(edits int, editing *sync.WaitGroup, finalRev <-chan int64, 
 			if made >= edits {
 				continue
 			}
-			e.edit(randomOp(e.rng, e.state.Text()))
+			e.edit(ottest.RandomOp(e.rng, e.state.Text()))
 			made++
 			if e.rng.IntN(25) == 0 {
 				e.reconnect()
@@ -434,27 +408,27 @@ func (sc *seedClient) get() string {
 // document's current text, which must also be what the store holds.
 func waitConverged(t *testing.T, s *server, doc string, seeds []*seedClient) string {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		text, _ := s.current(doc)
-		same := true
-		for _, sc := range seeds {
-			same = same && sc.get() == text
-		}
-		if same {
-			if stored, _ := s.stored(doc); stored != text {
-				t.Fatalf("stored %q != live %q", stored, text)
-			}
-			return text
-		}
-		if time.Now().After(deadline) {
+	var text string
+	defer func() {
+		if t.Failed() {
 			for i, sc := range seeds {
-				t.Logf("seed client %d: %q", i, sc.get())
+				t.Logf("seed client %d: %q (live text %q)", i, sc.get(), text)
 			}
-			t.Fatalf("seed clients did not converge on %q", text)
 		}
-		time.Sleep(20 * time.Millisecond)
+	}()
+	testenv.Eventually(t, waitFor, "every seed client showing the live text", func() bool {
+		text, _ = s.current(doc)
+		for _, sc := range seeds {
+			if sc.get() != text {
+				return false
+			}
+		}
+		return true
+	})
+	if stored, _ := s.stored(doc); stored != text {
+		t.Fatalf("stored %q != live %q", stored, text)
 	}
+	return text
 }
 
 // TestSeedLoadPattern is the seed README's load test: 10 seed clients

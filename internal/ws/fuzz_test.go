@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/gdoc/gdoc/internal/ws"
 )
 
 // Seeds for both dialects: every documented message, and near misses.
@@ -62,7 +64,7 @@ func fuzzDialect(f *testing.F, dialect string) {
 			var ce websocket.CloseError
 			if errors.As(err, &ce) {
 				switch ce.Code {
-				case websocket.StatusPolicyViolation, websocket.StatusMessageTooBig, websocket.StatusUnsupportedData, websocket.StatusInvalidFramePayloadData:
+				case ws.CloseTooLarge, websocket.StatusUnsupportedData, websocket.StatusInvalidFramePayloadData:
 				default:
 					t.Fatalf("%q closed the connection with %d %q", data, ce.Code, ce.Reason)
 				}

@@ -23,6 +23,7 @@ import (
 	"github.com/gdoc/gdoc/internal/inmem"
 	"github.com/gdoc/gdoc/internal/ot"
 	"github.com/gdoc/gdoc/internal/sqlite"
+	"github.com/gdoc/gdoc/internal/testenv"
 	"github.com/gdoc/gdoc/internal/ws"
 )
 
@@ -361,9 +362,12 @@ func receivedWithin[T any](done <-chan T, limit time.Duration) bool {
 // saying what it waited for and the scenario's state at that moment.
 func waitWithin(t testing.TB, done <-chan struct{}, limit time.Duration, what string, state func() string) {
 	t.Helper()
-	if !receivedWithin(done, limit) {
-		t.Fatalf("timed out after %v waiting for %s; state:\n%s", limit, what, state())
-	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("state while waiting for %s:\n%s", what, state())
+		}
+	}()
+	testenv.WaitClosed(t, done, limit, what)
 }
 
 // waitGroupDone is closed when wg's count reaches zero; the goroutine
@@ -441,19 +445,16 @@ func (c *client) until(what string, pred func(msg) bool) msg {
 	}
 }
 
-// quiet asserts that nothing but presence and cursor messages arrives
-// for d.
-func (c *client) quiet(d time.Duration) {
+// quiet asserts that nothing but presence and cursor messages reached c
+// before the pong of a ping sent now. That proves the absence of anything
+// the server queued for c before the pong: a synchronous refusal's
+// side effects, and a commit's fan-out once its ack reached the author
+// (collab queues both under the document's lock).
+func (c *client) quiet() {
 	c.t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case m, ok := <-c.in:
-			if ok && !noise[m.Type] {
-				c.t.Fatalf("unexpected message %s", m.raw)
-			}
-		case <-deadline:
-			return
+	for _, m := range c.roundTrip() {
+		if !noise[m.Type] {
+			c.t.Fatalf("unexpected message %s", m.raw)
 		}
 	}
 }

@@ -29,13 +29,6 @@ const (
 	codeReload         = "reload"
 )
 
-// Longest op id and client_msg_id a client may choose.
-const maxClientIDLen = 128
-
-// maxCursorFieldBytes bounds the relayed seed-form cursor fields, which
-// every other connection receives.
-const maxCursorFieldBytes = 1024
-
 // wireCode maps a domain error code to the code a client sees. This is the
 // one place where that mapping lives. aboutOp selects invalid_op over
 // invalid_message for EINVALID.

@@ -57,8 +57,8 @@ func (s *session) handleViewport(in *inbound) *wireError {
 	}
 	v := collab.Viewport{FirstLine: *in.FirstLine, LastLine: *in.LastLine}
 	if in.Following != nil {
-		if len(*in.Following) > maxClientIDLen {
-			return refuse(codeInvalidMessage, "", "following may hold at most %d bytes (a user id).", maxClientIDLen)
+		if len(*in.Following) > gdoc.MaxClientIDBytes {
+			return refuse(codeInvalidMessage, "", "following may hold at most %d bytes (a user id).", gdoc.MaxClientIDBytes)
 		}
 		v.Following = *in.Following
 	}

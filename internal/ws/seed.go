@@ -1,35 +1,39 @@
 package ws
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/collab"
 	"github.com/gdoc/gdoc/internal/ot"
+	"github.com/gdoc/gdoc/internal/otclient"
 )
 
 // seedShadow lets a seed-dialect client, which sends and receives whole
 // texts, take part in OT. It runs the one-op-in-flight client algorithm on
-// the client's behalf: server is the document at rev, view is what the
-// client has (server plus the op in flight plus the buffered one). An
-// incoming whole text becomes an op on view (ot.Diff from the closest
-// base, see bases); a committed op of someone else is transformed over the
-// pending ops and applied to view, which the client then receives whole.
+// the client's behalf with an otclient.State, whose text (the view) is what
+// the client has: the document at the State's revision plus the op in
+// flight plus the buffered one. An incoming whole text becomes an op on the
+// view (ot.Diff from the closest base, see bases); a committed op of someone
+// else is transformed over the pending ops and applied to the view, which
+// the client then receives whole.
 //
 // The reader goroutine calls clientUpdate; the writer goroutine calls
-// remoteOp, ack, opRefused and flush, in rev order.
+// remoteOp, ack, opRefused and flush, in rev order; submitLoop, a goroutine
+// of its own, hands the ops to collab, so the writer only writes.
 type seedShadow struct {
 	s *session
 
-	mu         sync.Mutex
-	rev        int64
-	server     string
-	view       string
-	inflight   ot.Op
-	inflightID string
-	buffer     ot.Op
-	seq        int
+	mu     sync.Mutex
+	st     *otclient.State // revision, view and the pending ops
+	server string          // the document at st.Rev, for reverting
+	// toSubmit is the op to hand to collab next: a copy of the State's
+	// op in flight as it was made (the State transforms its own copy as
+	// remote ops arrive; collab must get the op on its base revision).
+	toSubmit  *otclient.Outgoing
+	submitDue chan struct{} // capacity 1: toSubmit is set
 
 	// dirty: view changed in a way the client has not been sent yet.
 	dirty            bool
@@ -68,24 +72,26 @@ type seedBase struct {
 }
 
 func newSeedShadow(s *session, content string, rev int64) *seedShadow {
-	return &seedShadow{s: s, rev: rev, server: content, view: content, bases: []seedBase{{text: content}}, lastSent: content, lastClient: content}
+	return &seedShadow{
+		s: s, st: otclient.NewState(s.connID, content, rev), server: content,
+		submitDue: make(chan struct{}, 1),
+		bases:     []seedBase{{text: content}}, lastSent: content, lastClient: content,
+	}
 }
 
-// changeView applies op to view and carries every base along. Call with mu
-// held.
-func (sh *seedShadow) changeView(op ot.Op) error {
-	view, err := ot.Apply(sh.view, op)
-	if err != nil {
-		return err
-	}
+// carryBases carries every base over op, which the view just took. Call
+// with mu held.
+func (sh *seedShadow) carryBases(op ot.Op) error {
 	for i := range sh.bases {
 		if sh.bases[i].toView == nil {
 			sh.bases[i].toView = op
-		} else if sh.bases[i].toView, err = ot.Compose(sh.bases[i].toView, op); err != nil {
-			return err
+		} else {
+			var err error
+			if sh.bases[i].toView, err = ot.Compose(sh.bases[i].toView, op); err != nil {
+				return err
+			}
 		}
 	}
-	sh.view = view
 	return nil
 }
 
@@ -122,40 +128,53 @@ func middleCost(a, b string) int {
 	return len(a) + len(b) - 2*(p+q)
 }
 
-// clientUpdate turns the client's whole text into an op and submits it
-// (or buffers it while another op is in flight).
+// clientUpdate turns the client's whole text into an op on the view, which
+// goes to collab at once or, while another op is in flight, into the
+// buffer.
 func (sh *seedShadow) clientUpdate(content string) *wireError {
 	sh.mu.Lock()
+	werr := sh.takeUpdate(content)
+	owed := sh.dirty
+	sh.mu.Unlock()
+	if owed {
+		sh.s.wake()
+	}
+	return werr
+}
+
+// takeUpdate is clientUpdate with mu held.
+func (sh *seedShadow) takeUpdate(content string) *wireError {
 	base := sh.closestBase(content)
 	op := ot.Diff(base.text, content)
+	newBase := seedBase{text: content}
 	if base.toView != nil {
 		// The client missed changes: carry its edit over them (its edit on
 		// the left, as the server does with an incoming op), and send it
 		// the merged text.
 		var err error
-		newBase := seedBase{text: content}
 		if newBase.toView, err = ot.Transform(base.toView, op, ot.Right); err == nil {
 			op, err = ot.Transform(op, base.toView, ot.Left)
 		}
 		if err != nil {
-			sh.mu.Unlock()
 			sh.s.log.Error("seed: transform a crossed update", "err", err)
 			return refuse(codeInternal, "", "Internal error.")
 		}
-		if err := sh.changeView(op); err != nil {
-			sh.mu.Unlock()
-			sh.s.log.Error("seed: apply a crossed update", "err", err)
-			return refuse(codeInternal, "", "Internal error.")
-		}
-		sh.addBase(newBase)
-	} else {
-		if err := sh.changeView(op); err != nil {
-			sh.mu.Unlock()
+	}
+	if len(op) > 0 {
+		out, err := sh.st.Edit(op)
+		if err != nil {
 			sh.s.log.Error("seed: apply an update", "err", err)
 			return refuse(codeInternal, "", "Internal error.")
 		}
-		sh.addBase(seedBase{text: content})
+		if out != nil {
+			sh.submitLater(out)
+		}
 	}
+	if err := sh.carryBases(op); err != nil {
+		sh.s.log.Error("seed: carry the bases over an update", "err", err)
+		return refuse(codeInternal, "", "Internal error.")
+	}
+	sh.addBase(newBase)
 	sh.lastClient = content
 	sh.staleInFlight, sh.sentSinceUpdate = sh.sentSinceUpdate, false
 	if sh.echoTimer == nil {
@@ -163,57 +182,53 @@ func (sh *seedShadow) clientUpdate(content string) *wireError {
 	} else {
 		sh.echoTimer.Reset(echoDelay)
 	}
-	owed := sh.dirty
-	if len(op) == 0 {
-		sh.mu.Unlock()
-		if owed {
-			sh.s.wake()
-		}
-		return nil
-	}
-	if sh.inflight != nil {
-		if sh.buffer == nil {
-			sh.buffer = op
-		} else {
-			composed, err := ot.Compose(sh.buffer, op)
-			if err != nil {
-				sh.mu.Unlock()
-				sh.s.log.Error("seed: compose buffered edits", "err", err)
-				return refuse(codeInternal, "", "Internal error.")
-			}
-			sh.buffer = composed
-		}
-		sh.mu.Unlock()
-		if owed {
-			sh.s.wake()
-		}
-		return nil
-	}
-	rev, id := sh.rev, sh.startInflight(op)
-	sh.mu.Unlock()
-	if owed {
-		sh.s.wake()
-	}
-	return sh.submit(rev, id, op)
+	return nil
 }
 
-// startInflight records op as in flight and returns its id. Call with mu held.
-func (sh *seedShadow) startInflight(op ot.Op) string {
-	sh.seq++
-	sh.inflight = op
-	sh.inflightID = fmt.Sprintf("%s:%d", sh.s.connID, sh.seq)
-	return sh.inflightID
+// submitLater schedules out, the State's new op in flight, for submitLoop.
+// Call with mu held.
+func (sh *seedShadow) submitLater(out *otclient.Outgoing) {
+	o := *out
+	sh.toSubmit = &o
+	select {
+	case sh.submitDue <- struct{}{}:
+	default: // already due
+	}
+}
+
+// submitLoop hands each op in flight to collab until ctx is done. It is the
+// only caller of SubmitOp for the connection.
+func (sh *seedShadow) submitLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sh.submitDue:
+		}
+		sh.mu.Lock()
+		o := sh.toSubmit
+		sh.toSubmit = nil
+		if in := sh.st.Inflight(); o != nil && (in == nil || in.ID != o.ID) {
+			o = nil // reverted meanwhile
+		}
+		sh.mu.Unlock()
+		if o != nil {
+			if werr := sh.submit(*o); werr != nil {
+				sh.s.sendError(werr)
+			}
+		}
+	}
 }
 
 // submit hands the op to collab; a refusal at once reverts the client's
 // pending edits.
-func (sh *seedShadow) submit(rev int64, id string, op ot.Op) *wireError {
-	err := sh.s.h.cfg.Collab.SubmitOp(sh.s.ctx, sh.s.docID, sh.s, rev, id, op)
+func (sh *seedShadow) submit(o otclient.Outgoing) *wireError {
+	err := sh.s.h.cfg.Collab.SubmitOp(sh.s.ctx, sh.s.docID, sh.s, o.Rev, o.ID, o.Op)
 	if err == nil {
 		return nil
 	}
 	sh.mu.Lock()
-	if sh.inflightID == id {
+	if in := sh.st.Inflight(); in != nil && in.ID == o.ID {
 		sh.revert()
 	}
 	sh.mu.Unlock()
@@ -224,9 +239,13 @@ func (sh *seedShadow) submit(rev int64, id string, op ot.Op) *wireError {
 // revert drops the pending edits: the client gets the server's text back.
 // Call with mu held.
 func (sh *seedShadow) revert() {
-	sh.inflight, sh.inflightID, sh.buffer = nil, "", nil
-	if err := sh.changeView(ot.Diff(sh.view, sh.server)); err != nil {
-		sh.view, sh.bases = sh.server, []seedBase{{text: sh.server}}
+	sh.toSubmit = nil
+	op, err := sh.st.Revert(sh.server)
+	if err == nil {
+		err = sh.carryBases(op)
+	}
+	if err != nil {
+		sh.bases = []seedBase{{text: sh.server}}
 	}
 	sh.markDirty(sh.s.user.ID, sh.s.user.Username)
 }
@@ -241,9 +260,6 @@ func (sh *seedShadow) markDirty(userID, username string) {
 func (sh *seedShadow) remoteOp(m collab.OpMessage) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if m.Op.Rev != sh.rev+1 {
-		return fmt.Errorf("op rev %d after shadow rev %d", m.Op.Rev, sh.rev)
-	}
 	op := m.Parsed
 	if op == nil {
 		var err error
@@ -255,65 +271,43 @@ func (sh *seedShadow) remoteOp(m collab.OpMessage) error {
 	if err != nil {
 		return fmt.Errorf("apply committed op: %w", err)
 	}
-	// The classic transform: the client's pending ops go on the left, as
-	// the server transforms an incoming op.
-	if sh.inflight != nil {
-		inflight, err := ot.Transform(sh.inflight, op, ot.Left)
-		if err != nil {
-			return err
-		}
-		if op, err = ot.Transform(op, sh.inflight, ot.Right); err != nil {
-			return err
-		}
-		sh.inflight = inflight
-	}
-	if sh.buffer != nil {
-		buffer, err := ot.Transform(sh.buffer, op, ot.Left)
-		if err != nil {
-			return err
-		}
-		if op, err = ot.Transform(op, sh.buffer, ot.Right); err != nil {
-			return err
-		}
-		sh.buffer = buffer
-	}
-	if err := sh.changeView(op); err != nil {
+	// Collab acknowledges this connection's own ops with an ack, never as
+	// an op, so the op is someone else's: no id to match.
+	applied, _, err := sh.st.ApplyServerOp(m.Op.Rev, "", op)
+	if err != nil {
 		return fmt.Errorf("apply to the client's text: %w", err)
 	}
-	sh.server, sh.rev = server, m.Op.Rev
+	if err := sh.carryBases(applied); err != nil {
+		return fmt.Errorf("carry the bases: %w", err)
+	}
+	sh.server = server
 	sh.markDirty(m.Op.UserID, m.Username)
 	sh.changedAt = m.Op.CreatedAt
 	return nil
 }
 
-// ack records the commit of the op in flight and submits the buffer.
+// ack records the commit of the op in flight and schedules the buffer.
 func (sh *seedShadow) ack(m collab.AckMessage) error {
 	sh.mu.Lock()
-	if m.OpID != sh.inflightID || sh.inflight == nil {
-		sh.mu.Unlock()
-		return fmt.Errorf("ack of %q while %q is in flight", m.OpID, sh.inflightID)
+	defer sh.mu.Unlock()
+	in := sh.st.Inflight()
+	if in == nil || m.OpID != in.ID {
+		return fmt.Errorf("ack of %q while %v is in flight", m.OpID, in)
 	}
-	if m.Rev != sh.rev+1 {
-		sh.mu.Unlock()
-		return fmt.Errorf("ack rev %d after shadow rev %d", m.Rev, sh.rev)
+	if m.Rev != sh.st.Rev+1 {
+		return fmt.Errorf("ack rev %d after shadow rev %d", m.Rev, sh.st.Rev)
 	}
-	server, err := ot.Apply(sh.server, sh.inflight)
+	server, err := ot.Apply(sh.server, in.Op)
 	if err != nil {
-		sh.mu.Unlock()
 		return fmt.Errorf("apply acked op: %w", err)
 	}
-	sh.server, sh.rev = server, m.Rev
-	sh.inflight, sh.inflightID = nil, ""
-	next := sh.buffer
-	sh.buffer = nil
-	if next == nil {
-		sh.mu.Unlock()
-		return nil
+	next, err := sh.st.Ack(m.OpID, m.Rev)
+	if err != nil {
+		return err
 	}
-	rev, id := sh.rev, sh.startInflight(next)
-	sh.mu.Unlock()
-	if werr := sh.submit(rev, id, next); werr != nil {
-		sh.s.sendError(werr)
+	sh.server = server
+	if next != nil {
+		sh.submitLater(next)
 	}
 	return nil
 }
@@ -322,7 +316,7 @@ func (sh *seedShadow) ack(m collab.AckMessage) error {
 func (sh *seedShadow) opRefused(m collab.OpErrorMessage) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if m.OpID == sh.inflightID && sh.inflight != nil {
+	if in := sh.st.Inflight(); in != nil && in.ID == m.OpID {
 		sh.revert()
 	}
 }
@@ -335,20 +329,22 @@ func (sh *seedShadow) flush() []byte {
 		return nil
 	}
 	sh.dirty = false
-	if last := sh.bases[len(sh.bases)-1]; last.toView != nil || last.text != sh.view {
-		sh.addBase(seedBase{text: sh.view})
+	view := sh.st.Text()
+	if last := sh.bases[len(sh.bases)-1]; last.toView != nil || last.text != view {
+		sh.addBase(seedBase{text: view})
 	}
-	sh.lastSent, sh.sentSinceUpdate = sh.view, true
+	sh.lastSent, sh.sentSinceUpdate = view, true
 	return mustJSON(updateOut{
 		Type: "update", UserID: sh.authorID, Username: sh.author,
-		Data: updateData{Content: sh.view}, Timestamp: timestamp(sh.changedAt),
+		Data: updateData{Content: view}, Timestamp: timestamp(sh.changedAt),
 	})
 }
 
 // echoDue runs once the client has been idle for echoDelay after an update.
 func (sh *seedShadow) echoDue() {
 	sh.mu.Lock()
-	owed := sh.view != sh.lastSent && (sh.view != sh.lastClient || sh.staleInFlight)
+	view := sh.st.Text()
+	owed := view != sh.lastSent && (view != sh.lastClient || sh.staleInFlight)
 	if owed {
 		sh.markDirty(sh.s.user.ID, sh.s.user.Username)
 	}

@@ -46,7 +46,8 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. One goroutine reads, one writes, one pings.
+// blocks. One goroutine reads, one writes, one pings; a seed connection has
+// a fourth that submits its ops (seedShadow.submitLoop).
 type session struct {
 	h       *Handler
 	conn    *websocket.Conn
@@ -115,7 +116,7 @@ func (s *session) User() *gdoc.User { return s.user }
 
 // Deliver implements collab.Client: it queues m without blocking and
 // reports false when the queue is full, after which the connection closes
-// with 1008 "Slow consumer".
+// with 4429 "Slow consumer".
 func (s *session) Deliver(m collab.Message) bool {
 	switch m := m.(type) {
 	case collab.OpMessage:
@@ -143,7 +144,7 @@ func (s *session) enqueue(it outItem) bool {
 		if s.slowCounted.CompareAndSwap(false, true) {
 			s.h.slowConsumers.Add(1)
 		}
-		s.stop(websocket.StatusPolicyViolation, "Slow consumer", false)
+		s.stop(refusedSlowConsumer, "Slow consumer", false)
 		return false
 	}
 }
@@ -160,9 +161,10 @@ func (s *session) sendError(e *wireError) {
 	s.sendFrame(errorFrame(e.Code, e.Message, e.ID))
 }
 
-// stop asks the session to close with code and reason; the first call wins.
-func (s *session) stop(code websocket.StatusCode, reason string, now bool) {
+// stop asks the session to close for r with reason; the first call wins.
+func (s *session) stop(r refusal, reason string, now bool) {
 	s.stopOnce.Do(func() {
+		code := closeCode(r)
 		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
 		close(s.stopped)
@@ -201,11 +203,15 @@ func (s *session) run(since int64) {
 	go func() { defer wg.Done(); s.readLoop() }()
 	go func() { defer wg.Done(); s.writeLoop() }()
 	go func() { defer wg.Done(); s.pingLoop() }()
+	if s.seed != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.seed.submitLoop(s.ctx) }()
+	}
 
 	select {
 	case <-s.stopped:
 	case <-s.h.ctx.Done():
-		s.stop(websocket.StatusGoingAway, "Server shutting down", false)
+		s.stop(endGoingAway, collab.ReasonShutdown, false)
 	}
 	s.h.cfg.Collab.Leave(s.docID, s)
 	if s.seed != nil {
@@ -224,18 +230,20 @@ func (s *session) refuseJoin(err error, since int64) {
 	code := gdoc.ErrorCode(err)
 	switch {
 	case code == gdoc.EFORBIDDEN:
-		s.conn.Close(websocket.StatusPolicyViolation, "Forbidden")
+		closeConn(s.conn, refusedForbidden, "Forbidden")
+	case code == gdoc.EUNAUTHORIZED:
+		closeConn(s.conn, refusedUnauthenticated, "Invalid token")
 	case code == gdoc.EINVALID && since >= 0:
 		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
-		s.conn.Close(websocket.StatusPolicyViolation, "Bad revision")
+		closeConn(s.conn, refusedBadRevision, "Bad revision")
 	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND:
 		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
-		s.conn.Close(websocket.StatusPolicyViolation, closeReason(gdoc.ErrorMessage(err)))
+		closeConn(s.conn, refusedNotFound, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
-		s.conn.Close(websocket.StatusTryAgainLater, "Service unavailable")
+		closeConn(s.conn, endInternal, "Service unavailable")
 	default:
 		s.log.Error("join document", "err", err)
-		s.conn.Close(websocket.StatusInternalError, "Internal error")
+		closeConn(s.conn, endInternal, "Internal error")
 	}
 }
 
@@ -303,20 +311,20 @@ func (s *session) readLoop() {
 		if err != nil {
 			s.log.Debug("read failed", "err", err)
 			if websocket.CloseStatus(err) != -1 {
-				s.stop(websocket.StatusNormalClosure, "", false)
+				s.stop(endNormal, "", false)
 			} else {
-				s.stop(websocket.StatusGoingAway, "", true)
+				s.stop(endGoingAway, "", true)
 			}
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
-			s.stop(websocket.StatusGoingAway, "", true)
+			s.stop(endGoingAway, "", true)
 			return
 		}
 		if int64(len(data)) > limit {
 			writeNow(s.ctx, s.conn, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
-			s.stop(websocket.StatusMessageTooBig, "Message too large", false)
+			s.stop(refusedTooLarge, "Message too large", false)
 			return
 		}
 		s.handle(data)
@@ -369,8 +377,8 @@ func (s *session) handleOp(in *inbound) *wireError {
 	if s.dialect != dialectOT {
 		return refuse(codeUnknownType, "", "op needs the %s subprotocol; the seed dialect sends update.", SubprotocolOT)
 	}
-	if in.ID == nil || *in.ID == "" || len(*in.ID) > maxClientIDLen {
-		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", maxClientIDLen)
+	if in.ID == nil || *in.ID == "" || len(*in.ID) > gdoc.MaxOpIDBytes {
+		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", gdoc.MaxOpIDBytes)
 	}
 	id := *in.ID
 	if in.Rev == nil {
@@ -432,8 +440,8 @@ func (s *session) handleCursor(in *inbound) *wireError {
 			cur.Rev = *in.Rev
 		}
 	}
-	if len(in.Position) > maxCursorFieldBytes || len(in.Selection) > maxCursorFieldBytes {
-		return refuse(codeInvalidMessage, "", "position and selection may hold at most %d bytes each.", maxCursorFieldBytes)
+	if len(in.Position) > gdoc.MaxCursorFieldBytes || len(in.Selection) > gdoc.MaxCursorFieldBytes {
+		return refuse(codeInvalidMessage, "", "position and selection may hold at most %d bytes each.", gdoc.MaxCursorFieldBytes)
 	}
 	if hasPosition {
 		cur.Position, cur.Selection = in.Position, in.Selection
@@ -453,8 +461,8 @@ func (s *session) handleChat(in *inbound) *wireError {
 	clientMsgID := ""
 	if in.ClientMsgID != nil {
 		clientMsgID = *in.ClientMsgID
-		if len(clientMsgID) > maxClientIDLen {
-			return refuse(codeInvalidMessage, "", "client_msg_id may hold at most %d bytes.", maxClientIDLen)
+		if len(clientMsgID) > gdoc.MaxClientIDBytes {
+			return refuse(codeInvalidMessage, "", "client_msg_id may hold at most %d bytes.", gdoc.MaxClientIDBytes)
 		}
 	}
 	if in.Message == nil {
@@ -521,7 +529,7 @@ func (s *session) writeBurst(it outItem) bool {
 	}
 	if err := s.cork.uncork(); err != nil {
 		s.log.Debug("write failed", "err", err)
-		s.stop(websocket.StatusGoingAway, "", true)
+		s.stop(endGoingAway, "", true)
 		return false
 	}
 	return ok
@@ -537,16 +545,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
 		}
 	}
 	if closing {
-		// A deleted document is gone for good: 1008 tells the
-		// client not to reconnect; anything else is going away.
-		code := websocket.StatusGoingAway
-		switch reason {
-		case collab.ReasonDeleted, collab.ReasonPrivate:
-			code = websocket.StatusPolicyViolation
-		case reasonOutOfSync:
-			code = websocket.StatusInternalError
-		}
-		s.stop(code, reason, false)
+		s.stop(closingRefusal(reason), reason, false)
 		return false
 	}
 	if s.seed != nil && len(s.queue) == 0 {
@@ -563,7 +562,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
 func (s *session) writeCorked(frame []byte) bool {
 	if err := s.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
 		s.log.Debug("write failed", "err", err)
-		s.stop(websocket.StatusGoingAway, "", true)
+		s.stop(endGoingAway, "", true)
 		return false
 	}
 	return true
@@ -574,7 +573,7 @@ func (s *session) write(frame []byte) bool {
 	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
 		s.log.Debug("write failed", "err", err)
-		s.stop(websocket.StatusGoingAway, "", true)
+		s.stop(endGoingAway, "", true)
 		return false
 	}
 	return true
@@ -676,7 +675,7 @@ func (s *session) pingLoop() {
 			// Only a verdict on the token ends the session; an unreachable
 			// store does not.
 			if code := gdoc.ErrorCode(err); code == gdoc.EUNAUTHORIZED || code == gdoc.EFORBIDDEN {
-				s.stop(websocket.StatusPolicyViolation, "Token expired or revoked", false)
+				s.stop(refusedUnauthenticated, "Token expired or revoked", false)
 				return
 			}
 		case <-t.C:
@@ -685,7 +684,7 @@ func (s *session) pingLoop() {
 			cancel()
 			if err != nil {
 				// No pong: the peer is gone (half-open) or stuck.
-				s.stop(websocket.StatusGoingAway, "", true)
+				s.stop(endGoingAway, "", true)
 				return
 			}
 		}

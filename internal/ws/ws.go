@@ -30,20 +30,21 @@ const (
 	bearerPrefix    = "bearer."
 )
 
-// Defaults of Config's limits (docs/protocol.md, "Limits").
+// Defaults of Config's limits (docs/protocol.md, "Limits"). The wire limits
+// every client must know (message size, id and field lengths) are
+// gdoc.MaxMessageBytes and its siblings.
 const (
-	DefaultMaxMessageBytes = 1 << 20
-	DefaultSendQueue       = 256
-	DefaultPingInterval    = 25 * time.Second
-	DefaultPongTimeout     = 60 * time.Second
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultReauthInterval  = time.Minute
-	DefaultOpRate          = 100 // ops (and seed updates) per second per connection
-	DefaultOpBurst         = 200
-	DefaultChatRate        = 10 // chat messages per second per connection
-	DefaultChatBurst       = 20
-	DefaultOtherRate       = 200 // cursors, pings and anything else per second
-	DefaultOtherBurst      = 400
+	DefaultSendQueue      = 256
+	DefaultPingInterval   = 25 * time.Second
+	DefaultPongTimeout    = 60 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultReauthInterval = time.Minute
+	DefaultOpRate         = 100 // ops (and seed updates) per second per connection
+	DefaultOpBurst        = 200
+	DefaultChatRate       = 10 // chat messages per second per connection
+	DefaultChatBurst      = 20
+	DefaultOtherRate      = 200 // cursors, pings and anything else per second
+	DefaultOtherBurst     = 400
 )
 
 // Config wires the endpoint. Collab and Auth are required; zero limits take
@@ -59,7 +60,7 @@ type Config struct {
 	// ("http://localhost:3000"), as path.Match patterns.
 	OriginPatterns []string
 
-	MaxMessageBytes int64         // largest message a client may send
+	MaxMessageBytes int64         // largest message a client may send (default gdoc.MaxMessageBytes; tests lower it)
 	SendQueue       int           // messages queued per connection before it counts as a slow consumer
 	PingInterval    time.Duration // WebSocket-level ping period
 	PongTimeout     time.Duration // a connection that does not answer a ping within this is dropped
@@ -77,7 +78,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
+		c.MaxMessageBytes = gdoc.MaxMessageBytes
 	}
 	if c.SendQueue <= 0 {
 		c.SendQueue = DefaultSendQueue
@@ -156,7 +157,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closing = true
 	for s := range h.sessions {
-		s.stop(websocket.StatusGoingAway, collab.ReasonShutdown, false)
+		s.stop(endGoingAway, collab.ReasonShutdown, false)
 	}
 	h.mu.Unlock()
 
@@ -242,7 +243,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if token == "" {
-		conn.Close(websocket.StatusPolicyViolation, "Missing token")
+		closeConn(conn, refusedUnauthenticated, "Missing token")
 		return
 	}
 	authCtx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
@@ -251,19 +252,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch gdoc.ErrorCode(err) {
 		case gdoc.EUNAUTHORIZED, gdoc.EINVALID, gdoc.ENOTFOUND:
-			conn.Close(websocket.StatusPolicyViolation, "Invalid token")
+			closeConn(conn, refusedUnauthenticated, "Invalid token")
 		case gdoc.EFORBIDDEN:
-			conn.Close(websocket.StatusPolicyViolation, "Forbidden")
+			closeConn(conn, refusedForbidden, "Forbidden")
 		case gdoc.EUNAVAILABLE:
-			conn.Close(websocket.StatusTryAgainLater, "Service unavailable")
+			closeConn(conn, endInternal, "Service unavailable")
 		default:
 			h.log.Error("authenticate websocket", "err", err)
-			conn.Close(websocket.StatusInternalError, "Internal error")
+			closeConn(conn, endInternal, "Internal error")
 		}
 		return
 	}
 	if !gdoc.ValidDocumentID(docID) {
-		conn.Close(websocket.StatusPolicyViolation, "Invalid document id")
+		closeConn(conn, refusedNotFound, "Invalid document id")
 		return
 	}
 
@@ -272,7 +273,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
 			writeNow(h.ctx, conn, errorFrame(codeBadRevision, "since must be a revision (an integer >= 0).", ""))
-			conn.Close(websocket.StatusPolicyViolation, "Bad revision")
+			closeConn(conn, refusedBadRevision, "Bad revision")
 			return
 		}
 		since = n
@@ -284,7 +285,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		conn.Close(websocket.StatusGoingAway, "Server shutting down")
+		closeConn(conn, endGoingAway, collab.ReasonShutdown)
 		return
 	}
 	h.sessions[s] = struct{}{}

@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/ws"
 )
 
@@ -19,14 +21,14 @@ func TestAuth(t *testing.T) {
 	s := newServer(t, nil)
 
 	t.Run("MissingToken", func(t *testing.T) {
-		if code, reason := s.refusal("doc", dialOpts{}); code != websocket.StatusPolicyViolation || reason != "Missing token" {
-			t.Fatalf("closed with %d %q, want 1008 \"Missing token\"", code, reason)
+		if code, reason := s.refusal("doc", dialOpts{}); code != ws.CloseUnauthenticated || reason != "Missing token" {
+			t.Fatalf("closed with %d %q, want 4401 \"Missing token\"", code, reason)
 		}
 	})
 	t.Run("InvalidToken", func(t *testing.T) {
 		for _, tok := range []string{"garbage", s.token("alice") + "x"} {
-			if code, reason := s.refusal("doc", dialOpts{token: tok}); code != websocket.StatusPolicyViolation || reason != "Invalid token" {
-				t.Fatalf("closed with %d %q, want 1008 \"Invalid token\"", code, reason)
+			if code, reason := s.refusal("doc", dialOpts{token: tok}); code != ws.CloseUnauthenticated || reason != "Invalid token" {
+				t.Fatalf("closed with %d %q, want 4401 \"Invalid token\"", code, reason)
 			}
 		}
 	})
@@ -36,8 +38,8 @@ func TestAuth(t *testing.T) {
 		if _, err := s.Store.UpdateDocumentMeta(context.Background(), "private-doc", nil, nil, &public); err != nil {
 			t.Fatal(err)
 		}
-		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != websocket.StatusPolicyViolation || reason != "Forbidden" {
-			t.Fatalf("closed with %d %q, want 1008 \"Forbidden\"", code, reason)
+		if code, reason := s.refusal("private-doc", dialOpts{token: s.token("stranger")}); code != ws.CloseForbidden || reason != "Forbidden" {
+			t.Fatalf("closed with %d %q, want 4403 \"Forbidden\"", code, reason)
 		}
 	})
 	// With the token in a subprotocol, the server selects the dialect's
@@ -63,8 +65,8 @@ func TestAuth(t *testing.T) {
 		}
 	})
 	t.Run("InvalidDocumentID", func(t *testing.T) {
-		if code, _ := s.refusal("bad.id", dialOpts{token: s.token("alice")}); code != websocket.StatusPolicyViolation {
-			t.Fatalf("closed with %d, want 1008", code)
+		if code, _ := s.refusal("bad.id", dialOpts{token: s.token("alice")}); code != ws.CloseNotFound {
+			t.Fatalf("closed with %d, want 4404", code)
 		}
 	})
 }
@@ -139,7 +141,7 @@ func TestOpAckAndRelay(t *testing.T) {
 		if text, rev := s.current("relay"); text != "Xhéllo 😀" || rev != 2 {
 			t.Fatalf("resend changed the text: %q rev %d", text, rev)
 		}
-		b.quiet(100 * time.Millisecond)
+		b.quiet()
 	})
 
 	t.Run("CatchUpSince", func(t *testing.T) {
@@ -167,8 +169,8 @@ func TestOpAckAndRelay(t *testing.T) {
 		if e := c.next("error"); e.Code != "bad_revision" {
 			t.Fatalf("error %s", e.raw)
 		}
-		if code, _ := c.closeStatus(); code != websocket.StatusPolicyViolation {
-			t.Fatalf("closed with %d, want 1008", code)
+		if code, _ := c.closeStatus(); code != ws.CloseBadRevision {
+			t.Fatalf("closed with %d, want 4409", code)
 		}
 	})
 }
@@ -211,7 +213,7 @@ func TestChat(t *testing.T) {
 			t.Fatalf("%.40s: error %s", bad, e.raw)
 		}
 	}
-	b.quiet(50 * time.Millisecond)
+	b.quiet()
 }
 
 func TestPresencePerUser(t *testing.T) {
@@ -358,8 +360,8 @@ func TestTooLarge(t *testing.T) {
 	if e := a.next("error"); e.Code != "too_large" {
 		t.Fatalf("error %s", e.raw)
 	}
-	if code, _ := a.closeStatus(); code != websocket.StatusMessageTooBig {
-		t.Fatalf("closed with %d, want 1009", code)
+	if code, _ := a.closeStatus(); code != ws.CloseTooLarge {
+		t.Fatalf("closed with %d, want 4413", code)
 	}
 	if text, rev := s.current("large"); text != "" || rev != 0 {
 		t.Fatalf("document changed: %q %d", text, rev)
@@ -431,8 +433,8 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	resumeSlow()
 	code, reason := slow.closeStatus()
-	if code != websocket.StatusPolicyViolation || reason != "Slow consumer" {
-		t.Fatalf("slow consumer closed with %d %q, want 1008 \"Slow consumer\"", code, reason)
+	if code != ws.CloseSlowConsumer || reason != "Slow consumer" {
+		t.Fatalf("slow consumer closed with %d %q, want 4429 \"Slow consumer\"", code, reason)
 	}
 	if n := s.Handler.SlowConsumersDropped(); n != 1 {
 		t.Fatalf("SlowConsumersDropped = %d, want 1", n)
@@ -555,24 +557,57 @@ func TestGarbageNeverHurts(t *testing.T) {
 // TestRevokedTokenCloses: logging out (revoking the token) ends the
 // sessions opened with it.
 func TestRevokedTokenCloses(t *testing.T) {
-	s := newServer(t, func(c *ws.Config) { c.ReauthInterval = 50 * time.Millisecond })
+	checks := make(chan struct{}, 64)
+	var watched atomic.Value // the token whose checks count
+	s := newServer(t, func(c *ws.Config) {
+		c.ReauthInterval = 20 * time.Millisecond
+		c.Auth = countingAuth{c.Auth, &watched, checks}
+	})
 	tok := s.token("alice")
+	watched.Store(tok)
 	c, _, err := s.dial("revoke", dialOpts{subprotocols: []string{"gdoc.v1", "bearer." + tok}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := s.ot("revoke", "bob")
-	c.roundTrip() // survives several re-checks while the token is valid
-	time.Sleep(150 * time.Millisecond)
+	// The handshake checked the token; then c survives three re-checks
+	// while it is valid.
+	timeout := time.After(waitFor)
+	for n := 0; n < 1+3; n++ {
+		select {
+		case <-checks:
+		case <-timeout:
+			t.Fatalf("only %d token checks within %v", n, waitFor)
+		}
+	}
 	c.roundTrip()
 	if err := s.Auth.Revoke(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	code, reason := c.closeStatus()
-	if code != websocket.StatusPolicyViolation || reason != "Token expired or revoked" {
+	if code != ws.CloseUnauthenticated || reason != "Token expired or revoked" {
 		t.Fatalf("closed with %d %q", code, reason)
 	}
 	other.roundTrip()
+}
+
+// countingAuth is the real authenticator that also signals every check of
+// the watched token.
+type countingAuth struct {
+	gdoc.Authenticator
+	watched *atomic.Value
+	checks  chan<- struct{}
+}
+
+func (a countingAuth) Authenticate(ctx context.Context, token string) (*gdoc.User, error) {
+	u, err := a.Authenticator.Authenticate(ctx, token)
+	if a.watched.Load() == token {
+		select {
+		case a.checks <- struct{}{}:
+		default:
+		}
+	}
+	return u, err
 }
 
 // TestSameOpIDInTwoDocuments: ops that share id and revision in two
@@ -595,7 +630,7 @@ func TestSameOpIDInTwoDocuments(t *testing.T) {
 }
 
 // TestDeletedDocumentCloses: deleting a document closes its connections
-// with 1008 "Document deleted", which tells clients not to reconnect.
+// with 4404 "Document deleted", which tells clients not to reconnect.
 func TestDeletedDocumentCloses(t *testing.T) {
 	s := newServer(t, nil)
 	a := s.ot("doomed", "alice")
@@ -605,8 +640,8 @@ func TestDeletedDocumentCloses(t *testing.T) {
 	}
 	s.Collab.Forget("doomed")
 	for _, c := range []*client{a, b} {
-		if code, reason := c.closeStatus(); code != websocket.StatusPolicyViolation || reason != "Document deleted" {
-			t.Fatalf("closed with %d %q, want 1008 \"Document deleted\"", code, reason)
+		if code, reason := c.closeStatus(); code != ws.CloseNotFound || reason != "Document deleted" {
+			t.Fatalf("closed with %d %q, want 4404 \"Document deleted\"", code, reason)
 		}
 	}
 }

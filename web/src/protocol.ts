@@ -255,8 +255,86 @@ export const OT_SUBPROTOCOL = 'gdoc.v1'
 /** Document ids the server accepts. */
 export const DOCUMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 
-/** Chat messages are 1..2000 characters after trimming. */
-export const CHAT_MAX_CHARS = 2000
+// ---- Wire limits (the server's values: testdata/limits.json, checked by protocol.test.ts) ----
+
+/** The largest WebSocket frame the server reads, in bytes. */
+export const MAX_MESSAGE_BYTES = 1_048_576
+/** An op id ("<client id>:<seq>"), in UTF-8 bytes. */
+export const MAX_OP_ID_BYTES = 256
+/** A client id, in UTF-8 bytes. */
+export const MAX_CLIENT_ID_BYTES = 128
+/** One string field of a cursor message, in UTF-8 bytes. */
+export const MAX_CURSOR_FIELD_BYTES = 1024
+/** Chat messages are 1..2000 Unicode code points after trimming (as the server counts). */
+export const MAX_CHAT_CHARS = 2000
+/** How many chat messages init carries, and one page of GET /api/documents/{id}/chat. */
+export const CHAT_HISTORY_LIMIT = 50
+
+// ---- WebSocket close codes ----
+
+/** The application close codes the server ends a connection with (docs/protocol.md). */
+export const CLOSE_CODES = {
+  /** Missing, invalid, expired or revoked token. */
+  unauthenticated: 4401,
+  /** The document is private to someone else (or was made private). */
+  forbidden: 4403,
+  /** No such document, or it was deleted. */
+  not_found: 4404,
+  /** ?since= is ahead of the server (an error bad_revision comes first). */
+  bad_revision: 4409,
+  /** A frame over MAX_MESSAGE_BYTES. */
+  too_large: 4413,
+  /** The client read too slowly and its send queue filled up. */
+  slow_consumer: 4429,
+  /** The server is shutting down. */
+  going_away: 1001,
+  /** The server failed. */
+  internal_error: 1011,
+} as const
+
+export type CloseCodeName = keyof typeof CLOSE_CODES
+export type CloseCode = (typeof CLOSE_CODES)[CloseCodeName]
+
+/** RefusalCode is a close that retrying cannot fix: the client stops and says why. */
+export type RefusalCode =
+  | typeof CLOSE_CODES.unauthenticated
+  | typeof CLOSE_CODES.forbidden
+  | typeof CLOSE_CODES.not_found
+  | typeof CLOSE_CODES.bad_revision
+  | typeof CLOSE_CODES.too_large
+
+const REFUSALS: ReadonlySet<number> = new Set<RefusalCode>([
+  CLOSE_CODES.unauthenticated,
+  CLOSE_CODES.forbidden,
+  CLOSE_CODES.not_found,
+  CLOSE_CODES.bad_revision,
+  CLOSE_CODES.too_large,
+])
+
+/**
+ * isRefusal decides from the close code alone whether to stop: 4401, 4403,
+ * 4404, 4409 and 4413 stop; everything else (1001, 1006, 1011, 4429 and any
+ * code this client does not know) is worth reconnecting for.
+ */
+export function isRefusal(code: number): code is RefusalCode {
+  return REFUSALS.has(code)
+}
+
+/** refusalMessage says in plain words why the connection stopped. */
+export function refusalMessage(code: RefusalCode): string {
+  switch (code) {
+    case CLOSE_CODES.unauthenticated:
+      return 'Your sign-in has expired. Sign in again to keep editing.'
+    case CLOSE_CODES.forbidden:
+      return 'You no longer have access to this document.'
+    case CLOSE_CODES.not_found:
+      return 'This document was deleted.'
+    case CLOSE_CODES.bad_revision:
+      return 'The server has an older copy of this document than this tab. Reconnect to continue from the server’s copy.'
+    case CLOSE_CODES.too_large:
+      return 'A change was too large for the server to accept.'
+  }
+}
 
 /** parseServerMessage decodes one frame, or returns null for anything that is not a typed object. */
 export function parseServerMessage(data: string): ServerMessage | null {

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { SocketLike } from './connection'
-import { Connection } from './connection'
-import { lineColumnToCodePoint } from './session'
+import { backoffDelay, Connection } from './connection'
 
 class StubSocket implements SocketLike {
   readyState = 0
@@ -51,7 +50,7 @@ describe('Connection', () => {
       onOpen: () => {},
       onDown: () => {},
       onStatus: (s) => statuses.push(s),
-      onRefused: (r) => refused.push(r),
+      onRefused: (code, reason) => refused.push(`${code} ${reason}`),
       socketFactory: (url, protocols) => {
         const s = new StubSocket(url, protocols)
         sockets.push(s)
@@ -63,6 +62,7 @@ describe('Connection', () => {
 
   afterEach(() => {
     conn.stop()
+    vi.unstubAllGlobals()
     vi.useRealTimers()
   })
 
@@ -93,11 +93,35 @@ describe('Connection', () => {
 
   it('stops retrying when the server refuses the token', () => {
     conn.start()
-    sockets[0].serverClose(1008, 'Invalid token')
+    sockets[0].serverClose(4401, 'Invalid token')
     vi.advanceTimersByTime(60_000)
     expect(sockets).toHaveLength(1)
-    expect(refused).toEqual(['Invalid token'])
+    expect(refused).toEqual(['4401 Invalid token'])
     expect(statuses.at(-1)).toBe('offline')
+  })
+
+  it('decides from the close code alone: a deleted document stays closed, a slow consumer comes back', () => {
+    const win = new EventTarget()
+    vi.stubGlobal('window', win)
+    conn.start()
+    sockets[0].open()
+    // The text is not read: an unknown reason with a retryable code reconnects.
+    sockets[0].serverClose(4429, 'Document deleted')
+    vi.advanceTimersByTime(250)
+    expect(sockets).toHaveLength(2)
+    sockets[1].open()
+    sockets[1].serverClose(1011, '')
+    vi.advanceTimersByTime(250)
+    expect(sockets).toHaveLength(3)
+    sockets[2].open()
+    sockets[2].serverClose(4404, '')
+    win.dispatchEvent(new Event('online')) // the network coming back does not reopen it
+    vi.advanceTimersByTime(60_000)
+    expect(sockets).toHaveLength(3)
+    expect(refused).toEqual(['4404 '])
+    expect(statuses.at(-1)).toBe('offline')
+    conn.reconnectNow() // only the user asking does
+    expect(sockets).toHaveLength(4)
   })
 
   it('reconnects with the new token when a refresh revoked the one the socket used', () => {
@@ -109,7 +133,7 @@ describe('Connection', () => {
       onOpen: () => {},
       onDown: () => {},
       onStatus: () => {},
-      onRefused: (r) => refused.push(r),
+      onRefused: (code, reason) => refused.push(`${code} ${reason}`),
       socketFactory: (url, protocols) => {
         const s = new StubSocket(url, protocols)
         sockets.push(s)
@@ -120,16 +144,16 @@ describe('Connection', () => {
     rotating.start()
     sockets[0].open()
     token = 'new.token.sig'
-    sockets[0].serverClose(1008, 'Token expired or revoked')
+    sockets[0].serverClose(4401, 'Token expired or revoked')
     vi.advanceTimersByTime(1_000)
     expect(refused).toEqual([])
     expect(sockets).toHaveLength(2)
     expect(sockets[1].protocols).toEqual(['gdoc.v1', 'bearer.new.token.sig'])
     // Refused again with the token it now holds: that is a real refusal.
-    sockets[1].serverClose(1008, 'Token expired or revoked')
+    sockets[1].serverClose(4401, 'Token expired or revoked')
     vi.advanceTimersByTime(60_000)
     expect(sockets).toHaveLength(2)
-    expect(refused).toEqual(['Token expired or revoked'])
+    expect(refused).toEqual(['4401 Token expired or revoked'])
     rotating.stop()
   })
 
@@ -142,12 +166,11 @@ describe('Connection', () => {
   })
 })
 
-describe('lineColumnToCodePoint', () => {
-  it('maps seed-dialect carets to code points', () => {
-    const text = 'ab\n😀cd\nx'
-    expect(lineColumnToCodePoint(text, 1, 1)).toBe(0)
-    expect(lineColumnToCodePoint(text, 2, 3)).toBe(4) // after the emoji (2 UTF-16 columns)
-    expect(lineColumnToCodePoint(text, 2, 99)).toBe(6) // clamped to the line end
-    expect(lineColumnToCodePoint(text, 9, 1)).toBe(8)
+describe('backoffDelay', () => {
+  it('grows exponentially with jitter and a cap', () => {
+    expect(backoffDelay(0, () => 0)).toBe(125)
+    expect(backoffDelay(0, () => 1)).toBe(250)
+    expect(backoffDelay(3, () => 0.5)).toBe(1500)
+    expect(backoffDelay(30, () => 1)).toBe(15000)
   })
 })

@@ -2,8 +2,8 @@
 // subprotocol and the bearer token, keeps it alive with app-level pings, and
 // reopens it with exponential backoff and jitter until told to stop.
 
-import type { ClientMessage, ServerMessage } from '../protocol'
-import { OT_SUBPROTOCOL, parseServerMessage } from '../protocol'
+import type { ClientMessage, RefusalCode, ServerMessage } from '../protocol'
+import { CLOSE_CODES, OT_SUBPROTOCOL, isRefusal, parseServerMessage } from '../protocol'
 
 /** LinkStatus is what the user sees: connected, trying again, or offline (given up or no network). */
 export type LinkStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline'
@@ -32,15 +32,16 @@ export interface ConnectionOptions {
   onOpen: () => void
   onDown: (why: { code: number; reason: string }) => void
   onStatus: (status: LinkStatus) => void
-  /** onRefused is told when the server refused the connection for a reason retrying cannot fix. */
-  onRefused: (reason: string) => void
+  /**
+   * onRefused is told when the connection stopped for a reason retrying
+   * cannot fix: the server's close code (or 4401 when there is no token to
+   * send) and its close text.
+   */
+  onRefused: (code: RefusalCode, reason: string) => void
   socketFactory?: SocketFactory
   pingIntervalMs?: number
   random?: () => number
 }
-
-/** Close reasons (and codes) the server uses when retrying cannot help. */
-const REFUSAL = /missing token|invalid token|forbidden|not found|expired|invalid document id/i
 
 export class Connection {
   status: LinkStatus = 'connecting'
@@ -49,11 +50,15 @@ export class Connection {
   private retryTimer: ReturnType<typeof setTimeout> | null = null
   private pingTimer: ReturnType<typeof setInterval> | null = null
   private stopped = false
+  /** refused is set by a refusal: only an explicit reconnectNow opens again, not the network coming back. */
+  private refused = false
   /** The token the current socket was opened with. */
   private openedWith: string | null = null
   private readonly opts: ConnectionOptions
   private readonly factory: SocketFactory
-  private readonly onOnline = () => this.reconnectNow()
+  private readonly onOnline = () => {
+    if (!this.refused) this.reconnectNow()
+  }
 
   constructor(opts: ConnectionOptions) {
     this.opts = opts
@@ -99,6 +104,7 @@ export class Connection {
   reconnectNow(): void {
     if (this.stopped) return
     this.attempt = 0
+    this.refused = false
     this.drop({ code: 4000, reason: 'reconnect' }, false)
     this.open()
   }
@@ -114,8 +120,9 @@ export class Connection {
     this.clearTimers()
     const token = this.opts.token()
     if (!token) {
+      this.refused = true
       this.setStatus('offline')
-      this.opts.onRefused('Missing token')
+      this.opts.onRefused(CLOSE_CODES.unauthenticated, 'Missing token')
       return
     }
     this.openedWith = token
@@ -165,16 +172,18 @@ export class Connection {
     this.opts.onDown(why)
     if (!retry) return
     // A refresh revokes the old token, and the server then closes sockets
-    // opened with it: with a newer token at hand that is no refusal.
+    // opened with it (4401): with a newer token at hand that is no refusal.
     const token = this.opts.token()
-    if (/token/i.test(why.reason) && token !== null && token !== this.openedWith) {
+    if (why.code === CLOSE_CODES.unauthenticated && token !== null && token !== this.openedWith) {
       this.attempt = 0
       this.scheduleRetry()
       return
     }
-    if (REFUSAL.test(why.reason) || why.code === 4401 || why.code === 4403 || why.code === 4404) {
+    // Otherwise the code alone decides: see isRefusal in protocol.ts.
+    if (isRefusal(why.code)) {
+      this.refused = true
       this.setStatus('offline')
-      this.opts.onRefused(why.reason || `closed with code ${why.code}`)
+      this.opts.onRefused(why.code, why.reason)
       return
     }
     this.scheduleRetry()

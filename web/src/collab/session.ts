@@ -1,50 +1,36 @@
-// DocumentSession is one open document: the local text, the OT client, the
-// per-user undo history, presence, remote cursors and chat, driven by one
-// Connection. React renders its snapshots; the Monaco binding feeds it local
-// edits and applies the text changes it announces.
+// DocumentSession is one open document, the coordinator of its parts: the
+// local text and the OT client, the per-user undo history, presence, the
+// remote cursors (remoteCursors.ts), the chat log (chatLog.ts) and the
+// unsaved-edits store (unsavedStore.ts), driven by one Connection. React
+// renders its snapshots; the Monaco binding feeds it local edits and applies
+// the text changes it announces.
 
 import type {
   ChatMessage,
   ClientMessage,
   CommittedOpMessage,
-  CursorMessage,
   InitMessage,
   PresenceUser,
+  RefusalCode,
   ServerMessage,
 } from '../protocol'
-import { CHAT_MAX_CHARS } from '../protocol'
+import { CLOSE_CODES, refusalMessage } from '../protocol'
+import type { ChatEntry, ChatState } from './chatLog'
+import { ChatLog } from './chatLog'
 import type { LinkStatus, SocketFactory } from './connection'
 import { Connection } from './connection'
-import { codePointLength } from './offsets'
-import type { SavedClient } from './otClient'
 import { OTClient, RevisionGapError } from './otClient'
+import type { RemoteCursor } from './remoteCursors'
+import { RemoteCursors } from './remoteCursors'
 import type { TextOp } from './textOp'
 import { diffOp, textType } from './textOp'
 import { UndoHistory } from './undo'
+import type { KeyValueStorage, SavedSession } from './unsavedStore'
+import { UnsavedStore } from './unsavedStore'
 
-/** ChatEntry is a chat line as shown: confirmed (id set) or still on its way (pending). */
-export interface ChatEntry {
-  key: string
-  id: number | null
-  user_id: string
-  username: string
-  message: string
-  timestamp: number
-  pending: boolean
-  client_msg_id?: string
-}
+export type { ChatEntry, KeyValueStorage, RemoteCursor }
 
-/** RemoteCursor is another connection's selection, in code points of the local text. */
-export interface RemoteCursor {
-  conn_id: string
-  user_id: string
-  username: string
-  color: string
-  anchor: number
-  head: number
-}
-
-export interface SessionSnapshot {
+export interface SessionSnapshot extends ChatState {
   loaded: boolean
   status: LinkStatus
   unsaved: number
@@ -53,18 +39,16 @@ export interface SessionSnapshot {
   users: PresenceUser[]
   title: string
   language: string
-  chat: ChatEntry[]
-  unreadChat: number
   cursors: RemoteCursor[]
   /** A problem the user should know about (refused connection, rejected edit). */
   problem: string | null
+  /** Why the connection stopped for good (a close code retrying cannot fix), or null. */
+  refusal: RefusalCode | null
   /**
    * The server answered the in-flight edit `unavailable` (its database is
    * down or full): edits are kept and resent until one is acknowledged.
    */
   savingPaused: boolean
-  /** Whether older chat history may exist on the server. */
-  olderChat: boolean
 }
 
 /** TextChange tells the editor binding how the text changed for a reason other than its own typing. */
@@ -80,7 +64,8 @@ export interface SessionOptions {
   clientId?: string
   socketFactory?: SocketFactory
   fetchOlderChat?: (beforeId: number) => Promise<ChatMessage[]>
-  onRefused?: (reason: string) => void
+  /** onRefused is told the close code when the connection stopped for good. */
+  onRefused?: (code: RefusalCode, reason: string) => void
   now?: () => number
   cursorThrottleMs?: number
   pingIntervalMs?: number
@@ -92,22 +77,6 @@ export interface SessionOptions {
   userId?: string
 }
 
-/** KeyValueStorage is the part of the Web Storage API the session uses. */
-export interface KeyValueStorage {
-  readonly length: number
-  key(index: number): string | null
-  getItem(key: string): string | null
-  setItem(key: string, value: string): void
-  removeItem(key: string): void
-}
-
-interface SavedSession {
-  v: 1
-  client: SavedClient
-  serverText: string
-}
-
-const RECENT_OPS = 500
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal'])
 
 export function newClientId(): string {
@@ -127,14 +96,11 @@ export class DocumentSession {
   private readonly conn: Connection
   private readonly opts: SessionOptions
   private readonly clientId: string
-  private readonly storageKey: string | null
-  private persistTimer: ReturnType<typeof setTimeout> | null = null
-  private persisted = false
-  private readonly recentOps: { rev: number; op: TextOp }[] = []
-  private readonly cursorsByConn = new Map<string, RemoteCursor>()
+  private readonly unsavedStore: UnsavedStore
+  private readonly cursors = new RemoteCursors()
+  private readonly chat: ChatLog
   private readonly textListeners = new Set<(c: TextChange) => void>()
   private readonly listeners = new Set<() => void>()
-  private chatOutbox: { message: string; client_msg_id: string }[] = []
   private localSelection: { anchor: number; head: number } | null = null
   private cursorDirty = false
   private cursorTimer: ReturnType<typeof setTimeout> | null = null
@@ -148,7 +114,7 @@ export class DocumentSession {
    */
   private freshJoin: false | 'drop' | 'keep' = false
   private readonly onBeforeUnload = (e: BeforeUnloadEvent) => {
-    if (this.snap.unsaved > 0 || this.chatOutbox.length > 0) {
+    if (this.snap.unsaved > 0 || this.chat.hasQueued) {
       e.preventDefault()
       e.returnValue = ''
     }
@@ -158,7 +124,6 @@ export class DocumentSession {
     this.opts = opts
     this.docId = opts.docId
     this.clientId = opts.clientId ?? newClientId()
-    this.storageKey = opts.storage ? `${storagePrefix(opts.userId, opts.docId)}${this.clientId}` : null
     this.snap = {
       loaded: false,
       status: 'connecting',
@@ -172,9 +137,25 @@ export class DocumentSession {
       unreadChat: 0,
       cursors: [],
       problem: null,
+      refusal: null,
       savingPaused: false,
       olderChat: false,
     }
+    this.unsavedStore = new UnsavedStore({
+      storage: opts.storage,
+      userId: opts.userId,
+      docId: opts.docId,
+      clientId: this.clientId,
+      snapshot: () => {
+        const c = this.client
+        return c && c.unsaved > 0 ? { v: 1, client: c.save(), serverText: this.serverText } : null
+      },
+    })
+    this.chat = new ChatLog({
+      send: (m) => this.conn.send(m),
+      onChange: (chat) => this.update(chat),
+      newId: newClientId,
+    })
     this.conn = new Connection({
       url: () => opts.wsUrl(this.docId, this.client && !this.freshJoin ? this.client.rev : null),
       token: opts.token,
@@ -188,21 +169,16 @@ export class DocumentSession {
       onDown: (why) => {
         this.client?.disconnected()
         // Our revision is ahead of the server's: the next join starts from its text.
-        if (/bad revision/i.test(why.reason)) this.freshJoin = 'keep'
-        // Chat sent on the lost link but not acked: settle it on the next init.
-        const queued = new Set(this.chatOutbox.map((m) => m.client_msg_id))
-        for (const e of this.snap.chat) {
-          if (e.pending && e.client_msg_id && !queued.has(e.client_msg_id)) {
-            this.chatOutbox.push({ message: e.message, client_msg_id: e.client_msg_id })
-          }
-        }
-        this.cursorsByConn.clear()
+        if (why.code === CLOSE_CODES.bad_revision) this.freshJoin = 'keep'
+        this.chat.linkDown()
+        this.cursors.clear()
         this.update({ cursors: [] })
       },
-      onStatus: (status) => this.update({ status }),
-      onRefused: (reason) => {
-        this.update({ problem: `Connection refused: ${reason}` })
-        opts.onRefused?.(reason)
+      // "Connected" waits for the first init: before it there is no text to edit.
+      onStatus: (status) => this.update({ status: status === 'connected' && !this.snap.loaded ? 'connecting' : status }),
+      onRefused: (code, reason) => {
+        this.update({ problem: refusalMessage(code), refusal: code })
+        opts.onRefused?.(code, reason)
       },
     })
   }
@@ -215,23 +191,9 @@ export class DocumentSession {
   // a closed tab or a reload) and resumes it: same client id, same op ids, so
   // the server's dedupe and the catch-up make the resend exactly-once.
   private restoreUnsaved(): boolean {
-    const storage = this.opts.storage
-    if (!storage) return false
-    const prefix = storagePrefix(this.opts.userId, this.docId)
-    let key: string | null = null
-    for (let i = 0; i < storage.length; i++) {
-      const k = storage.key(i)
-      if (k !== null && k.startsWith(prefix)) {
-        key = k
-        break
-      }
-    }
-    if (key === null) return false
-    const raw = storage.getItem(key)
-    storage.removeItem(key)
+    const saved: SavedSession | null = this.unsavedStore.claim()
+    if (!saved) return false
     try {
-      const saved = JSON.parse(raw ?? '') as SavedSession
-      if (saved.v !== 1) return false
       const client = OTClient.restore(saved.client, this.sendOp)
       let text = saved.serverText
       for (const op of client.pendingOps) text = textType.apply(text, op)
@@ -239,40 +201,14 @@ export class DocumentSession {
       this.serverText = saved.serverText
       this.text = text
       this.update({ unsaved: client.unsaved, rev: client.rev })
-      this.schedulePersist()
+      this.unsavedStore.schedule()
       return true
     } catch {
       return false // a corrupt entry is dropped
     }
   }
 
-  private schedulePersist(): void {
-    if (!this.storageKey || this.persistTimer !== null) return
-    this.persistTimer = setTimeout(() => {
-      this.persistTimer = null
-      this.persistNow()
-    }, 300)
-  }
-
-  private persistNow(): void {
-    const storage = this.opts.storage
-    if (!storage || !this.storageKey) return
-    const c = this.client
-    try {
-      if (!c || c.unsaved === 0) {
-        if (this.persisted) storage.removeItem(this.storageKey)
-        this.persisted = false
-        return
-      }
-      const saved: SavedSession = { v: 1, client: c.save(), serverText: this.serverText }
-      storage.setItem(this.storageKey, JSON.stringify(saved))
-      this.persisted = true
-    } catch {
-      /* storage full or unavailable: edits are still kept in memory */
-    }
-  }
-
-  private readonly onPageHide = () => this.persistNow()
+  private readonly onPageHide = () => this.unsavedStore.persistNow()
 
   /** The server revision the local text is based on (0 before init). */
   get serverRev(): number {
@@ -322,9 +258,7 @@ export class DocumentSession {
       window.removeEventListener('beforeunload', this.onBeforeUnload)
       window.removeEventListener('pagehide', this.onPageHide)
     }
-    if (this.persistTimer !== null) clearTimeout(this.persistTimer)
-    this.persistTimer = null
-    this.persistNow()
+    this.unsavedStore.stop()
     if (this.cursorTimer !== null) clearTimeout(this.cursorTimer)
     if (this.retryOpTimer !== null) clearTimeout(this.retryOpTimer)
     this.conn.stop()
@@ -332,6 +266,7 @@ export class DocumentSession {
 
   /** reconnect drops the socket and catches up again (used by tests and the status button). */
   reconnect(): void {
+    if (this.snap.refusal !== null) this.update({ refusal: null, problem: null })
     this.conn.reconnectNow()
   }
 
@@ -353,12 +288,12 @@ export class DocumentSession {
   }
 
   private refreshCounters(): void {
-    if (this.storageKey && (this.persisted || (this.client?.unsaved ?? 0) > 0)) this.schedulePersist()
     const c = this.client
+    this.unsavedStore.changed(c ? c.unsaved : 0)
     this.update({
       unsaved: c ? c.unsaved : 0,
       rev: c ? c.rev : 0,
-      cursors: [...this.cursorsByConn.values()],
+      cursors: this.cursors.list(),
     })
   }
 
@@ -377,7 +312,7 @@ export class DocumentSession {
     const before = this.text
     this.text = textType.apply(before, op)
     this.history.recordLocal(op, before, (this.opts.now ?? Date.now)())
-    this.transformCursors(op)
+    this.cursors.transform(op)
     this.client.applyClient(op)
     this.refreshCounters()
   }
@@ -395,7 +330,7 @@ export class DocumentSession {
     if (!op || op.length === 0 || !this.client) return false
     const before = this.text
     this.text = textType.apply(before, op)
-    this.transformCursors(op)
+    this.cursors.transform(op)
     this.client.applyClient(op)
     this.emitText({ kind: 'op', op, before, after: this.text, own: true })
     this.refreshCounters()
@@ -436,40 +371,16 @@ export class DocumentSession {
 
   /** sendChat shows the message at once and sends it (or queues it while offline). */
   sendChat(raw: string): string | null {
-    const message = raw.trim()
-    if (message.length === 0) return 'Message is empty'
-    if (message.length > CHAT_MAX_CHARS) return `Message is longer than ${CHAT_MAX_CHARS} characters`
-    const me = this.snap.me
-    const client_msg_id = newClientId()
-    const entry: ChatEntry = {
-      key: `local-${client_msg_id}`,
-      id: null,
-      user_id: me?.user_id ?? '',
-      username: me?.username ?? 'me',
-      message,
-      timestamp: (this.opts.now ?? Date.now)() / 1000,
-      pending: true,
-      client_msg_id,
-    }
-    this.update({ chat: [...this.snap.chat, entry] })
-    if (!this.conn.send({ type: 'chat', message, client_msg_id })) this.chatOutbox.push({ message, client_msg_id })
-    return null
+    return this.chat.post(raw, this.snap.me, (this.opts.now ?? Date.now)())
   }
 
   setChatOpen(open: boolean): void {
-    this.chatOpen = open
-    if (open && this.snap.unreadChat !== 0) this.update({ unreadChat: 0 })
+    this.chat.setOpen(open)
   }
-  private chatOpen = false
 
   /** loadOlderChat prepends the page of history before the oldest message shown. */
-  async loadOlderChat(): Promise<void> {
-    const oldest = this.snap.chat.find((m) => m.id !== null)
-    if (!oldest || !this.opts.fetchOlderChat) return
-    const page = await this.opts.fetchOlderChat(oldest.id!)
-    const known = new Set(this.snap.chat.map((m) => m.id))
-    const older = page.filter((m) => !known.has(m.id)).map(chatEntry)
-    this.update({ chat: [...older, ...this.snap.chat], olderChat: page.length > 0 })
+  loadOlderChat(): Promise<void> {
+    return this.chat.loadOlder(this.opts.fetchOlderChat)
   }
 
   // ---- incoming ----
@@ -483,17 +394,16 @@ export class DocumentSession {
         return
       case 'ack':
         return this.onAck(m.id, m.rev)
-      case 'cursor':
-        return this.onCursor(m)
-      case 'chat':
-        return this.onChat(m)
-      case 'chat_ack': {
-        const chat = this.snap.chat.map((e) =>
-          e.client_msg_id === m.client_msg_id ? { ...e, id: m.id, timestamp: m.timestamp, pending: false } : e,
-        )
-        this.update({ chat })
+      case 'cursor': {
+        const c = this.client
+        const local = c ? { text: this.text, rev: c.rev, pendingOps: c.pendingOps } : null
+        if (this.cursors.receive(m, local)) this.update({ cursors: this.cursors.list() })
         return
       }
+      case 'chat':
+        return this.chat.receive(m)
+      case 'chat_ack':
+        return this.chat.ack(m)
       case 'user_joined': {
         if (this.snap.users.some((u) => u.user_id === m.user_id)) return
         const color = m.color ?? '#61afef'
@@ -501,10 +411,10 @@ export class DocumentSession {
         return
       }
       case 'user_left': {
-        for (const [k, c] of this.cursorsByConn) if (c.user_id === m.user_id) this.cursorsByConn.delete(k)
+        this.cursors.removeUser(m.user_id)
         this.update({
           users: this.snap.users.filter((u) => u.user_id !== m.user_id),
-          cursors: [...this.cursorsByConn.values()],
+          cursors: this.cursors.list(),
         })
         return
       }
@@ -521,18 +431,12 @@ export class DocumentSession {
   private onInit(m: InitMessage): void {
     const me = { user_id: m.user_id, username: m.username, color: m.color ?? '#c678dd' }
     const users = m.users ?? [me, ...m.active_users.map((id) => ({ user_id: id, username: `user ${id}`, color: '#61afef' }))]
-    const patch: Partial<SessionSnapshot> = { me, users, problem: null }
+    const patch: Partial<SessionSnapshot> = { me, users, problem: null, refusal: null }
     if (m.document) {
       patch.title = m.document.title
       patch.language = m.document.language || 'plaintext'
     }
-    if (m.chat) {
-      const current = this.settleOutbox(m.chat, m.user_id)
-      const known = new Set(current.filter((e) => e.id !== null).map((e) => e.id))
-      const fresh = m.chat.filter((c) => !known.has(c.id)).map(chatEntry)
-      patch.chat = this.snap.loaded ? [...current, ...fresh] : [...fresh, ...current]
-      if (!this.snap.loaded) patch.olderChat = m.chat.length >= 50
-    }
+    if (m.chat) this.chat.joined(m.chat, m.user_id, !this.snap.loaded)
     this.update(patch)
 
     if (!this.client || this.freshJoin) {
@@ -546,7 +450,7 @@ export class DocumentSession {
         this.history.redoStack = []
       }
       this.freshJoin = false
-      this.recentOps.length = 0
+      this.cursors.forgetOps()
       this.serverText = content
       if (keepLocal) {
         this.client.applyClient(diffOp(content, this.text))
@@ -562,34 +466,11 @@ export class DocumentSession {
     } else if (m.content !== undefined) {
       this.rebaseOnto(m.content, m.rev)
     }
-    this.update({ loaded: true })
+    this.update({ loaded: true, status: this.conn.status })
     this.refreshCounters()
-    for (const msg of this.chatOutbox.splice(0)) {
-      if (!this.conn.send({ type: 'chat', ...msg })) this.chatOutbox.push(msg)
-    }
+    this.chat.flush()
     this.cursorDirty = true
     this.flushCursor()
-  }
-
-  // settleOutbox matches queued chat against the history in init: a message
-  // of ours with the same text there reached the server before the link
-  // dropped (its ack was lost), so it is confirmed instead of sent twice.
-  private settleOutbox(history: ChatMessage[], myId: string): ChatEntry[] {
-    let chat = this.snap.chat
-    const claimed = new Set(chat.filter((e) => e.id !== null).map((e) => e.id))
-    for (const msg of [...this.chatOutbox]) {
-      const entry = chat.find((e) => e.client_msg_id === msg.client_msg_id)
-      const match = history.find(
-        (h) => h.user_id === myId && h.message === msg.message && !claimed.has(h.id) && entry !== undefined && h.timestamp >= entry.timestamp - 60,
-      )
-      if (!match) continue
-      claimed.add(match.id)
-      this.chatOutbox = this.chatOutbox.filter((o) => o !== msg)
-      chat = chat.map((e) =>
-        e.client_msg_id === msg.client_msg_id ? { ...e, id: match.id, timestamp: match.timestamp, pending: false } : e,
-      )
-    }
-    return chat
   }
 
   // rebaseOnto handles a server that sent whole content instead of the ops
@@ -648,8 +529,7 @@ export class DocumentSession {
 
   private remember(rev: number, op: TextOp): void {
     this.serverText = textType.apply(this.serverText, op)
-    this.recentOps.push({ rev, op })
-    if (this.recentOps.length > RECENT_OPS) this.recentOps.shift()
+    this.cursors.remember(rev, op)
     for (const fn of this.serverOpListeners) fn(rev, op)
   }
 
@@ -662,74 +542,8 @@ export class DocumentSession {
     const before = this.text
     this.text = textType.apply(before, op)
     this.history.transformRemote(op)
-    this.transformCursors(op)
+    this.cursors.transform(op)
     this.emitText({ kind: 'op', op, before, after: this.text, own: false })
-  }
-
-  private transformCursors(op: TextOp): void {
-    for (const c of this.cursorsByConn.values()) {
-      c.anchor = textType.transformPosition(c.anchor, op)
-      c.head = textType.transformPosition(c.head, op)
-    }
-  }
-
-  private onCursor(m: CursorMessage): void {
-    const key = m.conn_id ?? m.user_id
-    if (m.removed) {
-      this.cursorsByConn.delete(key)
-      this.update({ cursors: [...this.cursorsByConn.values()] })
-      return
-    }
-    const client = this.client
-    if (!client) return
-    let anchor: number
-    let head: number
-    if (typeof m.anchor === 'number' && typeof m.head === 'number') {
-      anchor = m.anchor
-      head = m.head
-    } else if (m.position && typeof m.position.lineNumber === 'number' && typeof m.position.column === 'number') {
-      // A seed-dialect client: a line/column caret in the current text.
-      anchor = head = lineColumnToCodePoint(this.text, m.position.lineNumber, m.position.column)
-    } else {
-      return
-    }
-    const rev = typeof m.rev === 'number' ? m.rev : client.rev
-    // Bring the position from the sender's revision to ours, then over our pending ops.
-    for (const r of this.recentOps) {
-      if (r.rev > rev && r.rev <= client.rev) {
-        anchor = textType.transformPosition(anchor, r.op)
-        head = textType.transformPosition(head, r.op)
-      }
-    }
-    for (const op of client.pendingOps) {
-      anchor = textType.transformPosition(anchor, op)
-      head = textType.transformPosition(head, op)
-    }
-    const max = codePointLength(this.text)
-    const cursor: RemoteCursor = {
-      conn_id: key,
-      user_id: m.user_id,
-      username: m.username ?? `user ${m.user_id}`,
-      color: m.color ?? '#61afef',
-      anchor: Math.min(Math.max(0, anchor), max),
-      head: Math.min(Math.max(0, head), max),
-    }
-    this.cursorsByConn.set(key, cursor)
-    this.update({ cursors: [...this.cursorsByConn.values()] })
-  }
-
-  private onChat(m: ChatMessage & { client_msg_id?: string }): void {
-    if (m.id !== undefined && this.snap.chat.some((e) => e.id === m.id)) return
-    if (m.client_msg_id && this.snap.chat.some((e) => e.client_msg_id === m.client_msg_id)) {
-      // Our own message echoed back (a server that echoes): it is the ack.
-      const chat = this.snap.chat.map((e) =>
-        e.client_msg_id === m.client_msg_id ? { ...e, id: m.id, timestamp: m.timestamp, pending: false } : e,
-      )
-      this.update({ chat })
-      return
-    }
-    const unread = this.chatOpen ? 0 : this.snap.unreadChat + 1
-    this.update({ chat: [...this.snap.chat, chatEntry(m)], unreadChat: unread })
   }
 
   private onError(code: string, message: string, id?: string): void {
@@ -760,37 +574,4 @@ export class DocumentSession {
     }
     this.update({ problem: message })
   }
-}
-
-function chatEntry(m: ChatMessage): ChatEntry {
-  return {
-    key: `srv-${m.id}`,
-    id: m.id,
-    user_id: m.user_id,
-    username: m.username,
-    message: m.message,
-    timestamp: m.timestamp,
-    pending: false,
-  }
-}
-
-/** lineColumnToCodePoint maps a 1-based Monaco-style line/column (UTF-16 columns) to a code point offset. */
-export function lineColumnToCodePoint(text: string, lineNumber: number, column: number): number {
-  let offset = 0
-  for (let line = 1; line < lineNumber; line++) {
-    const nl = text.indexOf('\n', offset)
-    if (nl < 0) return codePointLength(text)
-    offset = nl + 1
-  }
-  const lineEnd = text.indexOf('\n', offset)
-  const end = lineEnd < 0 ? text.length : lineEnd
-  let at = Math.min(offset + Math.max(0, column - 1), end)
-  // Never split a surrogate pair.
-  const c = text.charCodeAt(at - 1)
-  if (at > 0 && c >= 0xd800 && c <= 0xdbff) at--
-  return codePointLength(text.slice(0, at))
-}
-
-function storagePrefix(userId: string | undefined, docId: string): string {
-  return `gdoc.unsaved.${userId ?? 'anon'}.${docId}.`
 }

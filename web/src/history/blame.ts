@@ -36,13 +36,24 @@ export class BlameLayer {
   private seq = 0
   lines: BlameLine[] = []
 
+  private readonly ed: CodeEditor
+  private readonly monaco: Monaco
+  private readonly docId: string
+  private readonly onError: (message: string | null) => void
+  private readonly onLoaded: (lines: BlameLine[]) => void
+
   constructor(
-    private readonly ed: CodeEditor,
-    private readonly monaco: Monaco,
-    private readonly docId: string,
-    private readonly onError: (message: string | null) => void,
-    private readonly onLoaded: (lines: BlameLine[]) => void,
+    ed: CodeEditor,
+    monaco: Monaco,
+    docId: string,
+    onError: (message: string | null) => void,
+    onLoaded: (lines: BlameLine[]) => void,
   ) {
+    this.ed = ed
+    this.monaco = monaco
+    this.docId = docId
+    this.onError = onError
+    this.onLoaded = onLoaded
     this.decorations = ed.createDecorationsCollection()
     ed.updateOptions({ glyphMargin: true })
   }

@@ -1,6 +1,6 @@
 // The dashboard: your documents and public ones, create a document, join one by id.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useState, type FormEvent } from 'react'
 import { ApiError, api } from '../api'
 import { clearAuth, useAuth } from '../auth'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
@@ -20,18 +20,22 @@ export function Dashboard() {
   const [joinError, setJoinError] = useState<string | null>(null)
   const [copied, setCopied] = useState<string | null>(null)
 
-  const load = useCallback(async () => {
-    try {
-      setDocs(await api.listDocuments())
-      setListError(null)
-    } catch (err) {
-      setListError(err instanceof ApiError ? err.message : 'Could not load documents')
+  useEffect(() => {
+    let live = true
+    api.listDocuments().then(
+      (list) => {
+        if (!live) return
+        setDocs(list)
+        setListError(null)
+      },
+      (err: unknown) => {
+        if (live) setListError(err instanceof ApiError ? err.message : 'Could not load documents')
+      },
+    )
+    return () => {
+      live = false
     }
   }, [])
-
-  useEffect(() => {
-    void load()
-  }, [load])
 
   const create = async (e: FormEvent) => {
     e.preventDefault()

@@ -3,7 +3,7 @@
 
 import '../editor/monacoSetup'
 import Editor from '@monaco-editor/react'
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import { ApiError, api, wsUrl } from '../api'
 import { clearAuth, getAuth, getToken } from '../auth'
 import { DocumentSession } from '../collab/session'
@@ -11,6 +11,7 @@ import { ChatPanel } from '../components/ChatPanel'
 import { bindEditor } from '../editor/binding'
 import { LANGUAGES, editorLanguage } from '../editor/languages'
 import type { Monaco } from '../editor/monacoSetup'
+import { CLOSE_CODES } from '../protocol'
 import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
 import { CommentsPanel, CommentsToggle } from '../review/CommentsPanel'
@@ -19,8 +20,11 @@ import { useReview } from '../review/useReview'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
 
+// The page is keyed by docId (App), so one page is one session. The session
+// is built once per page (useState's initializer, not a useMemo cache React
+// may drop) and does nothing until the effect starts it.
 export default function EditorPage({ docId }: { docId: string }) {
-  const session = useMemo(
+  const [session] = useState(
     () =>
       new DocumentSession({
         docId,
@@ -29,18 +33,18 @@ export default function EditorPage({ docId }: { docId: string }) {
         fetchOlderChat: (before) => api.chatBefore(docId, before),
         storage: localStorage,
         userId: getAuth()?.user.id,
-        onRefused: (reason) => {
-          if (/token|expired/i.test(reason)) {
+        onRefused: (code) => {
+          if (code === CLOSE_CODES.unauthenticated) {
             clearAuth()
             navigate(`/login?next=${encodeURIComponent(location.pathname)}`, true)
           }
         },
       }),
-    [docId],
   )
   const snap = useSyncExternalStore(session.subscribe, session.getSnapshot)
   const review = useReview(docId, session)
-  const [languageOverride, setLanguageOverride] = useState<string | null>(null)
+  // A language picked here, until the server's language moves on from `base`.
+  const [languagePick, setLanguagePick] = useState<{ lang: string; base: string } | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
   const [mounted, setMounted] = useState<{ ed: CodeEditor; monaco: Monaco } | null>(null)
@@ -64,10 +68,11 @@ export default function EditorPage({ docId }: { docId: string }) {
   }, [snap.title])
 
   // A language picked here shows at once; the server's "document" message
-  // (to every editor, this one included) then takes over.
-  useEffect(() => setLanguageOverride(null), [snap.language])
-
-  const language = languageOverride ?? snap.language
+  // (to every editor, this one included) then takes over: once the server's
+  // language moves on from the one the pick was made against, the pick is
+  // dropped (state adjusted while rendering, as React's docs show, not in an effect).
+  if (languagePick && languagePick.base !== snap.language) setLanguagePick(null)
+  const language = languagePick && languagePick.base === snap.language ? languagePick.lang : snap.language
   const highlight = editorLanguage(language, snap.title)
 
   const onMount = (ed: CodeEditor, monaco: Monaco) => {
@@ -80,7 +85,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   }
 
   const changeLanguage = async (lang: string) => {
-    setLanguageOverride(lang)
+    setLanguagePick({ lang, base: snap.language })
     setLangError(null)
     try {
       await api.updateDocument(docId, { language: lang })
@@ -90,7 +95,18 @@ export default function EditorPage({ docId }: { docId: string }) {
   }
 
   const status =
-    snap.status === 'connected' ? 'Connected' : snap.status === 'offline' ? 'Offline' : snap.status === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'
+    snap.refusal !== null
+      ? 'Disconnected'
+      : snap.status === 'connected'
+        ? 'Connected'
+        : snap.status === 'offline'
+          ? 'Offline'
+          : snap.status === 'reconnecting'
+            ? 'Reconnecting…'
+            : 'Connecting…'
+  // After a refusal only "the server has an older copy" is worth a manual
+  // retry; a deleted or forbidden document, a sign-in or a too-large edit is not.
+  const canReconnect = snap.status !== 'connected' && (snap.refusal === null || snap.refusal === CLOSE_CODES.bad_revision)
 
   return (
     <div className="editor-page">
@@ -127,8 +143,11 @@ export default function EditorPage({ docId }: { docId: string }) {
               : `${snap.unsaved} unsaved edit${snap.unsaved === 1 ? '' : 's'}`}
         </span>
         <span className="rev">rev {snap.rev}</span>
-        {snap.status !== 'connected' && (
+        {canReconnect && (
           <button type="button" className="ghost small" onClick={() => session.reconnect()}>Reconnect now</button>
+        )}
+        {snap.refusal !== null && !canReconnect && (
+          <a href="/" className="small" onClick={(e) => { e.preventDefault(); navigate('/') }}>Back to your documents</a>
         )}
         {(snap.problem || langError) && <span className="problem" role="alert">{snap.problem ?? langError}</span>}
       </div>
@@ -148,6 +167,8 @@ export default function EditorPage({ docId }: { docId: string }) {
             scrollBeyondLastLine: false,
             wordWrap: 'on',
             ariaLabel: 'Document editor',
+            // Until the first init there is no session text to edit: keys would be lost.
+            readOnly: !snap.loaded,
           }}
         />
       </div>

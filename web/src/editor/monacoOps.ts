@@ -1,9 +1,9 @@
 // Conversions between Monaco's model changes (UTF-16 offsets) and text-unicode
 // ops (code points). Pure: the Monaco binding feeds it plain objects.
 
-import { OffsetMap, assertWellFormed } from './offsets'
-import type { TextOp } from './textOp'
-import { textType } from './textOp'
+import { OffsetMap, assertWellFormed } from '../collab/offsets'
+import type { TextOp } from '../collab/textOp'
+import { textType } from '../collab/textOp'
 
 /**
  * ModelChange is the part of Monaco's IModelContentChange we need: a replaced

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { ModelChange, TextEdit } from './monacoOps'
 import { changesToOp, normalizeEol, opToEdits, transformOffset } from './monacoOps'
-import { textType } from './textOp'
-import { prng, randomOp, randomText } from './testkit'
+import { textType } from '../collab/textOp'
+import { prng, randomOp, randomText } from '../collab/testkit'
 
 /** applyChanges applies changes the way Monaco does: all relative to the text before the event. */
 function applyEdits(text: string, edits: readonly (ModelChange | TextEdit)[]): string {
