@@ -5,11 +5,11 @@ import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 
 import type { DocumentSession, SessionSnapshot } from '../collab/session'
 import { reviewBus } from '../review/bus'
 import { ChatText } from '../review/ChatText'
-import type { useReview } from '../review/useReview'
+import type { ReviewPage } from '../review/useReview'
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
 
-export function ChatPanel({ session, snap, review }: { session: DocumentSession; snap: SessionSnapshot; review?: ReturnType<typeof useReview> }) {
+export function ChatPanel({ session, snap, review }: { session: DocumentSession; snap: SessionSnapshot; review?: ReviewPage }) {
   const [open, setOpen] = useState(false)
   const [draft, setDraft] = useState('')
   const [error, setError] = useState<string | null>(null)

@@ -6,14 +6,48 @@ import { useEffect, useMemo } from 'react'
 import type { DocumentSession } from '../collab/session'
 import type { Monaco } from '../editor/monacoSetup'
 import { bindReview } from './editorReview'
-import { Review } from './review'
 import { Follow } from './follow'
 import { stampLinks } from './links'
+import { Review } from './review'
 import './review.css'
 
 type CodeEditor = Parameters<typeof bindReview>[0]
 
-export function useReview(docId: string, session: DocumentSession) {
+/** ReviewPage is what the editor page holds of the review features. */
+export class ReviewPage {
+  readonly review: Review
+  readonly follow: Follow
+  private readonly session: DocumentSession
+  private unbind: (() => void) | null = null
+
+  constructor(review: Review, follow: Follow, session: DocumentSession) {
+    this.review = review
+    this.follow = follow
+    this.session = session
+  }
+
+  /** bind attaches the review and follow mode to a mounted editor (again on remount). */
+  bind(ed: CodeEditor, monaco: Monaco): void {
+    this.unbind?.()
+    const a = bindReview(ed, monaco, this.review)
+    const b = this.follow.attach(ed)
+    this.unbind = () => {
+      a()
+      b()
+    }
+  }
+
+  /**
+   * stamp gives the chat links of a draft the revision and place of their
+   * lines, when the local text is the server's (no unsaved edits).
+   */
+  stamp(draft: string): string {
+    const s = this.session
+    return s.getSnapshot().unsaved === 0 ? stampLinks(draft, s.text, s.serverRev) : draft
+  }
+}
+
+export function useReview(docId: string, session: DocumentSession): ReviewPage {
   const review = useMemo(() => new Review(docId, session), [docId, session])
   const follow = useMemo(() => new Follow(session), [session])
   useEffect(() => {
@@ -26,28 +60,5 @@ export function useReview(docId: string, session: DocumentSession) {
       follow.stop()
     }
   }, [review, follow])
-  return useMemo(() => {
-    let unbind: (() => void) | null = null
-    return {
-      review,
-      follow,
-      /** bind attaches the review and follow mode to a mounted editor (again on remount). */
-      bind(ed: CodeEditor, monaco: Monaco) {
-        unbind?.()
-        const a = bindReview(ed, monaco, review)
-        const b = follow.attach(ed)
-        unbind = () => {
-          a()
-          b()
-        }
-      },
-      /**
-       * stamp gives the chat links of a draft the revision and place of
-       * their lines, when the local text is the server's (no unsaved edits).
-       */
-      stamp(draft: string): string {
-        return session.getSnapshot().unsaved === 0 ? stampLinks(draft, session.text, session.serverRev) : draft
-      },
-    }
-  }, [review, follow, session])
+  return useMemo(() => new ReviewPage(review, follow, session), [review, follow, session])
 }
