@@ -130,6 +130,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AutoSaveInterval: cfg.AutoSaveInterval,
 		Logger:           logger,
 		SingleInstance:   cfg.RedisURL == "", // in-process fan-out serves one instance
+		MaxDocumentBytes: int(cfg.MaxDocumentBytes),
+		MaxOpBytes:       int(cfg.MaxOpBytes),
 	})
 	collabCtx, stopCollab := context.WithCancel(context.WithoutCancel(ctx))
 	collabDone := make(chan error, 1)

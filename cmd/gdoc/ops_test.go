@@ -315,7 +315,7 @@ func TestBackupWhileEditing(t *testing.T) {
 		t.Fatalf("the copy lacks the document: %v", err)
 	}
 	for id, rev := range before {
-		got, err := copyStore.OpRev(ctx, "backup-doc", id)
+		got, err := copyStore.OpRev(ctx, "backup-doc", tok.ID, id)
 		if err != nil || got != rev {
 			t.Fatalf("acknowledged op %s (rev %d) in the copy: rev %d, %v", id, rev, got, err)
 		}

@@ -23,6 +23,13 @@ type Config struct {
 	// instance can die, so the periodic sweep that re-reads every loaded
 	// document's head from the OpLog and recomputes presence is skipped.
 	SingleInstance bool
+	// MaxDocumentBytes bounds a document's text in UTF-8 bytes (seed-less
+	// setting MAX_DOCUMENT_BYTES): an op or REST edit that would grow it
+	// past the bound is refused with ETOOLARGE. 0: gdoc.DefaultMaxDocumentBytes.
+	MaxDocumentBytes int
+	// MaxOpBytes bounds the text one op inserts, in UTF-8 bytes
+	// (MAX_OP_BYTES); 0: gdoc.DefaultMaxOpBytes.
+	MaxOpBytes int
 }
 
 // Client is one connection, implemented by internal/ws.

@@ -11,10 +11,14 @@ import (
 // transforming late submissions and serving catch-up; older ones are read
 // from the OpLog. The window grows by up to recentOpsSlack more before it is
 // cut back, so that the cut (a copy of the window) happens once per
-// recentOpsSlack ops rather than on every op.
+// recentOpsSlack ops rather than on every op. recentOpsBytes bounds the
+// window's ops by their encoded size as well (a few big pastes must not
+// keep tens of megabytes per document): past it, the oldest ops go until
+// the window holds at most three quarters of it.
 const (
 	recentOpsLimit = 1000
 	recentOpsSlack = recentOpsLimit / 4
+	recentOpsBytes = 8 << 20
 )
 
 // committed is one op of a document's history.
@@ -35,30 +39,43 @@ func (c committed) message() OpMessage {
 // lock, no I/O. The caller (document, under its lock) reads what it needs
 // from the OpLog and applies an op only once it is durable.
 type authority struct {
-	text    *ot.Text
-	head    int64
-	recent  []committed      // recent[i].op.Rev == head-len(recent)+1+i
-	opIDs   map[string]int64 // op id -> rev for every op with rev > idsFrom
-	idsFrom int64
+	text        *ot.Text
+	head        int64
+	recent      []committed     // recent[i].op.Rev == head-len(recent)+1+i
+	recentBytes int             // the encoded size of recent's ops
+	opIDs       map[opKey]int64 // (user, op id) -> rev for every op with rev > idsFrom
+	idsFrom     int64
+	// maxTextBytes bounds the text (UTF-8 bytes): an op that would grow
+	// it past the bound is refused with ETOOLARGE.
+	maxTextBytes int
 }
+
+// opKey names an op: its id belongs to its author, so another user cannot
+// pre-empt it.
+type opKey struct{ user, id string }
 
 // newAuthority starts an authority at a snapshot: content at revision rev.
 func newAuthority(content string, rev int64) *authority {
-	return &authority{text: ot.NewText(content), head: rev, idsFrom: rev, opIDs: make(map[string]int64)}
+	return &authority{text: ot.NewText(content), head: rev, idsFrom: rev, opIDs: make(map[opKey]int64),
+		maxTextBytes: gdoc.DefaultMaxDocumentBytes}
 }
 
 // recentFrom returns the revision after which recent holds every op.
 func (a *authority) recentFrom() int64 { return a.head - int64(len(a.recent)) }
 
-// duplicate returns the revision op id committed as, when the window knows it.
-func (a *authority) duplicate(opID string) (int64, bool) {
-	rev, ok := a.opIDs[opID]
+// duplicate returns the revision user's op opID committed as, when the
+// window knows it.
+func (a *authority) duplicate(user, opID string) (int64, bool) {
+	rev, ok := a.opIDs[opKey{user, opID}]
 	return rev, ok
 }
 
-// proposal is a submitted op: written against baseRev, named opID.
+// proposal is a submitted op: written against baseRev by user, named
+// opID, through a connection that has received no revision before minBase.
 type proposal struct {
 	baseRev int64
+	minBase int64
+	user    string
 	opID    string
 	op      ot.Op
 }
@@ -79,9 +96,9 @@ type verdict struct {
 // same afterwards: nothing is applied until apply. older holds the ops of
 // the revisions just before the window (older[len(older)-1] is revision
 // recentFrom), read from the OpLog by the caller for proposals based before
-// the window. An error code is CodeBadRevision (base outside 0..head),
-// EINVALID (the op does not fit) or EINTERNAL (older does not reach back
-// to the base).
+// the window. An error code is CodeBadRevision (base outside minBase..head),
+// EINVALID (the op does not fit), ETOOLARGE (it would grow the text past
+// maxTextBytes) or EINTERNAL (older does not reach back to the base).
 func (a *authority) receive(props []proposal, older []ot.Op) []verdict {
 	out := make([]verdict, len(props))
 	from := a.recentFrom()
@@ -91,11 +108,12 @@ func (a *authority) receive(props []proposal, older []ot.Op) []verdict {
 	for _, c := range a.recent {
 		history = append(history, c.parsed)
 	}
-	inBatch := make(map[string]bool, len(props))
+	inBatch := make(map[opKey]bool, len(props))
 	var undo []ot.Op
 	for i, p := range props {
 		v := &out[i]
-		if rev, ok := a.opIDs[p.opID]; ok {
+		key := opKey{p.user, p.opID}
+		if rev, ok := a.opIDs[key]; ok {
 			v.dupRev = rev
 			continue
 		}
@@ -103,15 +121,20 @@ func (a *authority) receive(props []proposal, older []ot.Op) []verdict {
 			v.err = gdoc.Errorf(CodeBadRevision, "Bad revision: %d is not between 0 and the document's revision %d.", p.baseRev, a.head)
 			continue
 		}
+		if p.baseRev < p.minBase {
+			v.err = gdoc.Errorf(CodeBadRevision, "Bad revision: %d is not one this connection has received (it started at revision %d).", p.baseRev, p.minBase)
+			continue
+		}
 		if p.baseRev < first {
 			v.err = gdoc.Errorf(gdoc.EINTERNAL, "The history since revision %d is not at hand.", p.baseRev)
 			continue
 		}
-		if inBatch[p.opID] {
+		if inBatch[key] {
 			v.deferred = true
 			continue
 		}
 		op, err := rebase(p.op, history[p.baseRev-first:])
+		before := a.text.Bytes()
 		if err == nil {
 			var inverse ot.Op
 			if inverse, err = invertOn(a.text, op); err == nil {
@@ -124,7 +147,15 @@ func (a *authority) receive(props []proposal, older []ot.Op) []verdict {
 			v.err = gdoc.Errorf(gdoc.EINVALID, "The op does not fit the document: %v", err)
 			continue
 		}
-		inBatch[p.opID] = true
+		if after := a.text.Bytes(); after > before && after > a.maxTextBytes {
+			v.err = gdoc.Errorf(gdoc.ETOOLARGE, "The document would grow to %d bytes, over its limit of %d bytes; the edit was not applied.", after, a.maxTextBytes)
+			if err := a.text.Apply(undo[len(undo)-1]); err != nil {
+				panic(fmt.Sprintf("collab: undoing a checked op failed: %v", err)) // a bug in invertOn or ot
+			}
+			undo = undo[:len(undo)-1]
+			continue
+		}
+		inBatch[key] = true
 		v.op = op
 		history = append(history, op) // later proposals are concurrent with it too
 	}
@@ -147,20 +178,35 @@ func (a *authority) apply(c committed) error {
 	}
 	a.head = c.op.Rev
 	a.recent = append(a.recent, c)
+	a.recentBytes += len(c.op.Op)
 	if c.op.OpID != "" {
-		a.opIDs[c.op.OpID] = c.op.Rev
+		a.opIDs[opKey{c.op.UserID, c.op.OpID}] = c.op.Rev
 	}
-	if len(a.recent) > recentOpsLimit+recentOpsSlack {
-		excess := len(a.recent) - recentOpsLimit
-		for _, old := range a.recent[:excess] {
-			delete(a.opIDs, old.op.OpID)
-			a.idsFrom = old.op.Rev
-		}
-		kept := make([]committed, recentOpsLimit, recentOpsLimit+recentOpsSlack+1)
-		copy(kept, a.recent[excess:])
-		a.recent = kept
+	if len(a.recent) > recentOpsLimit+recentOpsSlack || a.recentBytes > recentOpsBytes {
+		a.cutWindow()
 	}
 	return nil
+}
+
+// cutWindow forgets the oldest ops of the window (and their ids) until it
+// holds at most recentOpsLimit ops and three quarters of recentOpsBytes.
+func (a *authority) cutWindow() {
+	excess := max(len(a.recent)-recentOpsLimit, 0)
+	bytes := a.recentBytes
+	for _, old := range a.recent[:excess] {
+		bytes -= len(old.op.Op)
+	}
+	for excess < len(a.recent) && bytes > recentOpsBytes*3/4 {
+		bytes -= len(a.recent[excess].op.Op)
+		excess++
+	}
+	for _, old := range a.recent[:excess] {
+		delete(a.opIDs, opKey{old.op.UserID, old.op.OpID})
+		a.idsFrom = old.op.Rev
+	}
+	kept := make([]committed, len(a.recent)-excess, recentOpsLimit+recentOpsSlack+1)
+	copy(kept, a.recent[excess:])
+	a.recent, a.recentBytes = kept, bytes
 }
 
 // replay applies ops in order and returns how many applied; it stops at the

@@ -3,6 +3,7 @@ package collab
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -270,10 +271,10 @@ func TestAuthorityWindowAndOlderHistory(t *testing.T) {
 	if len(a.recent) != recentOpsLimit || from != a.head-recentOpsLimit || a.idsFrom != from {
 		t.Fatalf("window: %d ops after %d, ids after %d, head %d", len(a.recent), from, a.idsFrom, a.head)
 	}
-	if _, ok := a.duplicate("a:1"); ok {
+	if _, ok := a.duplicate("", "a:1"); ok {
 		t.Fatal("an id older than the window is still indexed")
 	}
-	if rev, ok := a.duplicate(fmt.Sprintf("a:%d", a.head)); !ok || rev != a.head {
+	if rev, ok := a.duplicate("", fmt.Sprintf("a:%d", a.head)); !ok || rev != a.head {
 		t.Fatalf("newest id: %d %v", rev, ok)
 	}
 	if ops, all := a.since(from - 1); all || len(ops) != recentOpsLimit {
@@ -307,7 +308,7 @@ func TestAuthorityReplay(t *testing.T) {
 	if n, err := a.replay(ops); err != nil || n != 3 || a.text.String() != "hello!" || a.head != 8 {
 		t.Fatalf("replay = %d, %v: %q at %d", n, err, a.text.String(), a.head)
 	}
-	if rev, ok := a.duplicate("o7"); !ok || rev != 7 {
+	if rev, ok := a.duplicate("", "o7"); !ok || rev != 7 {
 		t.Fatalf("replayed id o7: %d %v", rev, ok)
 	}
 
@@ -323,5 +324,76 @@ func TestAuthorityReplay(t *testing.T) {
 	}
 	if _, err := parseOps([]gdoc.CommittedOp{raw(6, `[{"x":1}]`)}); gdoc.ErrorCode(err) != gdoc.EINTERNAL {
 		t.Fatalf("parseOps of a malformed op: %v, want EINTERNAL", err)
+	}
+}
+
+// The window is bounded by the encoded size of its ops as well as by their
+// count: big pastes do not pile up megabytes per document.
+func TestAuthorityWindowBoundedByBytes(t *testing.T) {
+	a := newAuthority("", 0)
+	a.maxTextBytes = 1 << 30
+	chunk := strings.Repeat("x", 256<<10)
+	for i := range 100 {
+		op := ot.Op{{Insert: chunk}}
+		if i > 0 {
+			op = ot.Op{{Skip: i * len(chunk)}, {Insert: chunk}}
+		}
+		raw, _ := json.Marshal(op)
+		c := committed{op: gdoc.CommittedOp{Rev: int64(i + 1), OpID: fmt.Sprintf("a:%d", i+1), UserID: "1", Op: raw}, parsed: op}
+		if err := a.apply(c); err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, c := range a.recent {
+			total += len(c.op.Op)
+		}
+		if total != a.recentBytes || total > recentOpsBytes {
+			t.Fatalf("after op %d: window of %d ops holds %d bytes (counted %d), limit %d", i+1, len(a.recent), total, a.recentBytes, recentOpsBytes)
+		}
+	}
+	if len(a.recent) == 0 || a.recentFrom() != a.idsFrom {
+		t.Fatalf("window: %d ops after %d, ids after %d", len(a.recent), a.recentFrom(), a.idsFrom)
+	}
+	if _, ok := a.duplicate("1", "a:1"); ok {
+		t.Fatal("an id cut from the window is still indexed")
+	}
+	if rev, ok := a.duplicate("1", "a:100"); !ok || rev != 100 {
+		t.Fatalf("newest id: %d %v", rev, ok)
+	}
+}
+
+// Ids are per user; the document's size bound refuses growth only; a base
+// older than the connection's first revision is a bad revision.
+func TestAuthorityUsersSizesAndBases(t *testing.T) {
+	a := newAuthority("abc", 0)
+	a.maxTextBytes = 6
+	first := a.receive([]proposal{{baseRev: 0, user: "1", opID: "k:1", op: mustOp(t, `["x"]`)}}, nil)[0]
+	if err := a.apply(committed{op: gdoc.CommittedOp{Rev: 1, UserID: "1", OpID: "k:1"}, parsed: first.op}); err != nil {
+		t.Fatal(err)
+	}
+	v := a.receive([]proposal{
+		{baseRev: 1, user: "2", opID: "k:1", op: mustOp(t, `["y"]`)},             // another user's k:1
+		{baseRev: 1, user: "1", opID: "k:1", op: mustOp(t, `["x"]`)},             // the same user's resend
+		{baseRev: 1, user: "2", opID: "k:2", op: mustOp(t, `["zz"]`)},            // 7 bytes: too large
+		{baseRev: 1, user: "2", opID: "k:3", op: mustOp(t, `[{"d":2}]`)},         // shrinks
+		{baseRev: 0, minBase: 1, user: "3", opID: "k:1", op: mustOp(t, `["w"]`)}, // before its connection
+	}, nil)
+	if v[0].op == nil || v[0].err != nil {
+		t.Fatalf("another user's id: %+v, want it accepted", v[0])
+	}
+	if v[1].op != nil || v[1].dupRev != 1 {
+		t.Fatalf("the same user's id: %+v, want the duplicate of 1", v[1])
+	}
+	if gdoc.ErrorCode(v[2].err) != gdoc.ETOOLARGE {
+		t.Fatalf("growth past the bound: %+v", v[2])
+	}
+	if v[3].op == nil {
+		t.Fatalf("a delete: %+v", v[3])
+	}
+	if gdoc.ErrorCode(v[4].err) != CodeBadRevision {
+		t.Fatalf("a base before the connection's first revision: %+v", v[4])
+	}
+	if a.text.String() != "xabc" || a.text.Bytes() != 4 {
+		t.Fatalf("receive changed the text: %q", a.text.String())
 	}
 }

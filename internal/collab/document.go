@@ -53,6 +53,7 @@ type document struct {
 
 	clients   map[string]Client
 	sessions  map[string]int64 // conn id -> DocSession id
+	minBase   map[string]int64 // conn id -> the oldest revision it has received
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
@@ -66,6 +67,7 @@ func newDocument(id string) *document {
 		id:        id,
 		clients:   make(map[string]Client),
 		sessions:  make(map[string]int64),
+		minBase:   make(map[string]int64),
 		cursors:   make(map[string]Cursor),
 		announced: make(map[string]gdoc.ActiveUser),
 	}
@@ -119,6 +121,7 @@ func (d *document) removeClientLocked(connID string) (departure, bool) {
 	delete(d.clients, connID)
 	gone := departure{connID: connID, sessionID: d.sessions[connID]}
 	delete(d.sessions, connID)
+	delete(d.minBase, connID)
 	delete(d.cursors, connID)
 	user := c.User()
 	gone.cursor = Cursor{ConnID: connID, UserID: user.ID, Username: user.Username, Color: colorFor(user.ID), Removed: true}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
-	"github.com/gdoc/gdoc/internal/ot"
 )
 
 // maxEarlyEvents bounds the events buffered while a document loads; past
@@ -21,7 +20,11 @@ func (s *Service) publish(ctx context.Context, ev gdoc.Event) {
 	}
 }
 
-// handleEvent is d's bus subscription.
+// handleEvent is d's bus subscription. The bus is a hint, never the
+// truth: anyone who can publish on it (a compromised peer, a stray client
+// of Redis) must not change what a document says. So an op event only
+// makes the worker read the OpLog, and a chat, metadata or deletion event
+// is checked against the store before clients hear of it (verify).
 func (s *Service) handleEvent(d *document, ev gdoc.Event) {
 	if ev.ServerID == s.cfg.ServerID && ev.Kind != gdoc.EventResync {
 		return
@@ -36,44 +39,48 @@ func (s *Service) handleEvent(d *document, ev gdoc.Event) {
 		d.mu.Unlock()
 		return
 	}
-	deleted := s.handleEventLocked(d, ev)
+	check := s.handleEventLocked(d, ev)
 	s.unlock(d)
-	if deleted {
-		s.forgetLocal(d.id)
-	}
+	s.verify(d, check)
 }
 
-// handleEventLocked acts on ev for an open d. true means the document was
-// deleted: the caller closes it once it released d's lock.
-func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (deleted bool) {
+// followUp is what events ask of the store once d's lock is released.
+type followUp struct {
+	document bool                // re-read the document (metadata, existence)
+	by       gdoc.DocumentEvent  // who the event says changed it
+	chat     []gdoc.ChatMessage  // messages to look up before delivering them
+	comments []gdoc.CommentEvent // comment changes to look up (review.go)
+}
+
+func (f *followUp) add(g followUp) {
+	if g.document {
+		f.document, f.by = true, g.by
+	}
+	f.chat = append(f.chat, g.chat...)
+	f.comments = append(f.comments, g.comments...)
+}
+
+// handleEventLocked acts on ev for an open d, as far as it can without
+// I/O, and returns what must be checked in the store.
+func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (check followUp) {
 	if !d.open() {
-		return false
+		return check
 	}
 	switch ev.Kind {
 	case gdoc.EventOp:
-		var payload opEvent
+		var payload struct {
+			Rev int64 `json:"rev"`
+		}
 		if err := json.Unmarshal(ev.Payload, &payload); err != nil {
 			s.log.Warn("malformed op event", "doc", d.id, "err", err)
-			return false
+			return check
 		}
 		if payload.Rev <= d.auth.head {
-			return false // already applied (from the log, or it is ours)
+			return check // already applied (from the log, or it is ours)
 		}
-		if payload.Rev == d.auth.head+1 && d.state == stateIdle {
-			parsed, err := ot.Parse(payload.Op)
-			if err == nil {
-				c := committed{op: payload.CommittedOp, parsed: parsed, username: payload.Username}
-				if err = d.auth.apply(c); err == nil {
-					if payload.Username != "" {
-						s.usernames.put(payload.UserID, payload.Username)
-					}
-					d.broadcastLocked(c.message(), "")
-					return false
-				}
-			}
-			s.log.Warn("op event does not apply; reading the op log", "doc", d.id, "rev", payload.Rev, "err", err)
-		}
-		// A gap, or a worker is busy: the worker reads the log.
+		// The worker reads the ops after the head from the OpLog and
+		// applies what the log holds, whatever the event said; a revision
+		// the log does not have is forgotten there.
 		d.remoteHint = max(d.remoteHint, payload.Rev)
 		s.startWorkerLocked(d)
 	case gdoc.EventResync:
@@ -82,16 +89,16 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (deleted bool) {
 		s.queuePresenceLocked(d)
 	case gdoc.EventChat:
 		var chat gdoc.ChatMessage
-		if err := json.Unmarshal(ev.Payload, &chat); err != nil {
+		if err := json.Unmarshal(ev.Payload, &chat); err != nil || chat.ID <= 0 {
 			s.log.Warn("malformed chat event", "doc", d.id, "err", err)
-			return false
+			return check
 		}
-		d.broadcastLocked(ChatMessage{Chat: chat}, "")
+		check.chat = append(check.chat, chat)
 	case gdoc.EventCursor:
 		var cur Cursor
 		if err := json.Unmarshal(ev.Payload, &cur); err != nil || cur.ConnID == "" {
 			s.log.Warn("malformed cursor event", "doc", d.id, "err", err)
-			return false
+			return check
 		}
 		if cur.Removed {
 			delete(d.cursors, cur.ConnID)
@@ -105,16 +112,62 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (deleted bool) {
 		var doc gdoc.DocumentEvent
 		if err := json.Unmarshal(ev.Payload, &doc); err != nil {
 			s.log.Warn("malformed document event", "doc", d.id, "err", err)
-			return false
+			return check
 		}
-		if doc.Deleted {
-			return true
-		}
-		d.applyMetadataLocked(doc)
+		check.document, check.by = true, doc
 	default:
-		s.handleReviewEventLocked(d, ev)
+		check.comments = append(check.comments, s.handleReviewEventLocked(d, ev)...)
 	}
-	return false
+	return check
+}
+
+// verify acts on the events of check as the store tells: a chat message is
+// delivered as stored (not as the event had it) and only if it is stored; a
+// metadata change applies the stored metadata; a deletion closes the
+// document only when the store no longer has it.
+func (s *Service) verify(d *document, check followUp) {
+	if !check.document && len(check.chat) == 0 && len(check.comments) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	s.verifyComments(ctx, d, check.comments)
+	for _, claimed := range check.chat {
+		stored, err := s.cfg.Store.ChatMessages(ctx, d.id, claimed.ID+1, 1)
+		if err != nil {
+			s.log.Warn("checking a chat event against the store failed", "doc", d.id, "err", err)
+			continue
+		}
+		if len(stored) != 1 || stored[0].ID != claimed.ID {
+			s.log.Warn("chat event names a message the store does not have; ignored", "doc", d.id, "id", claimed.ID)
+			continue
+		}
+		d.mu.Lock()
+		if d.open() {
+			d.broadcastLocked(ChatMessage{Chat: *stored[0]}, "")
+		}
+		s.unlock(d)
+	}
+	if !check.document {
+		return
+	}
+	meta, err := s.cfg.Store.Document(ctx, d.id)
+	switch {
+	case gdoc.ErrorCode(err) == gdoc.ENOTFOUND:
+		s.forgetLocal(d.id)
+	case err != nil:
+		s.log.Warn("checking a document event against the store failed", "doc", d.id, "err", err)
+	case check.by.Deleted:
+		s.log.Warn("a deletion event for a document the store still has; ignored", "doc", d.id)
+	default:
+		// What the store says, not what the event said (the event only
+		// names who made the change).
+		ev := gdoc.DocumentEvent{Document: *meta, UserID: check.by.UserID, Username: check.by.Username}
+		ev.Document.Content = ""
+		d.mu.Lock()
+		d.applyMetadataLocked(ev)
+		s.unlock(d)
+	}
 }
 
 // opEvent is the bus payload of an EventOp.

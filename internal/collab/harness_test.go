@@ -169,6 +169,7 @@ type serviceOptions struct {
 	logger     *slog.Logger
 	bus        gdoc.Bus // default: the env's bus
 	sweep      time.Duration
+	maxDoc     int // MaxDocumentBytes (0: the default)
 }
 
 // service starts a Service on e and shuts it down at cleanup.
@@ -190,7 +191,7 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 	s := collab.New(collab.Config{
 		Store: opts.store, Bus: bus, Presence: e.presence, ServerID: opts.serverID,
 		AutoSaveInterval: opts.autosave, IdleUnload: opts.idleUnload,
-		Logger: opts.logger,
+		Logger: opts.logger, MaxDocumentBytes: opts.maxDoc,
 	})
 	if opts.sweep > 0 {
 		collab.SetSweepInterval(s, opts.sweep)

@@ -50,7 +50,7 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 		return JoinState{}, err
 	}
 	if older.from >= 0 {
-		if err := s.catchUpOlder(ctx, d, &state, older); err != nil {
+		if err := s.catchUpOlder(ctx, d, c.ConnID(), &state, older); err != nil {
 			s.Leave(docID, c)
 			return JoinState{}, err
 		}
@@ -77,6 +77,14 @@ func (s *Service) authorize(ctx context.Context, docID string, user *gdoc.User) 
 	}
 	return meta, nil
 }
+
+// A catch-up (since >= 0) of more than maxCatchUpOps ops or maxCatchUpBytes
+// of encoded ops is answered with the text instead (JoinState.Reset): one
+// giant init would cost more to send and to apply than the text.
+const (
+	maxCatchUpOps   = 10000
+	maxCatchUpBytes = 4 << 20
+)
 
 // revRange is the revisions from < rev <= to; from < 0 when empty.
 type revRange struct{ from, to int64 }
@@ -120,18 +128,29 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	state := JoinState{Document: d.meta, Rev: d.auth.head, Color: color}
 	state.Document.Title, state.Document.Language, state.Document.Public = meta.Title, meta.Language, meta.Public
 	state.Document.UpdatedAt = meta.UpdatedAt
-	if since < 0 {
-		state.Document.Content = d.auth.text.String()
-	} else {
+	minBase := state.Rev // the oldest revision the connection receives
+	if since >= 0 && state.Rev-since <= maxCatchUpOps {
 		state.Ops = []OpMessage{}
 		ops, all := d.auth.since(since)
 		if !all {
 			older = revRange{since, d.auth.recentFrom()}
 		}
+		bytes := 0
 		for _, op := range ops {
 			state.Ops = append(state.Ops, op.message())
+			bytes += len(op.op.Op)
+		}
+		if bytes > maxCatchUpBytes {
+			state.Ops, older = nil, revRange{-1, -1}
+		} else {
+			minBase = since
 		}
 	}
+	if state.Ops == nil {
+		state.Document.Content = d.auth.text.String()
+		state.Reset = since >= 0
+	}
+	d.minBase[connID] = minBase
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
 	d.idleSince = time.Time{}
@@ -162,7 +181,7 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 // in-memory window, from the OpLog; they are immutable, so reading them
 // outside the lock is safe. When the log no longer holds them all, the
 // joiner gets the text instead (state.Reset).
-func (s *Service) catchUpOlder(ctx context.Context, d *document, state *JoinState, older revRange) error {
+func (s *Service) catchUpOlder(ctx context.Context, d *document, connID string, state *JoinState, older revRange) error {
 	ops, err := s.cfg.Store.Ops(ctx, d.id, older.from, older.to)
 	var msgs []committed
 	if err == nil {
@@ -171,11 +190,21 @@ func (s *Service) catchUpOlder(ctx context.Context, d *document, state *JoinStat
 	if err != nil {
 		return err
 	}
-	if int64(len(msgs)) != older.to-older.from {
+	bytes := 0
+	for _, op := range msgs {
+		bytes += len(op.op.Op)
+	}
+	for _, op := range state.Ops {
+		bytes += len(op.Op.Op)
+	}
+	if int64(len(msgs)) != older.to-older.from || bytes > maxCatchUpBytes {
 		state.Reset, state.Ops = true, nil
 		d.mu.Lock()
 		state.Document.Content = d.auth.text.String()
 		rev := d.auth.head
+		if _, ok := d.minBase[connID]; ok {
+			d.minBase[connID] = rev
+		}
 		d.mu.Unlock()
 		if rev != state.Rev {
 			return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document changed while joining; try again.")

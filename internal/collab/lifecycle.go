@@ -89,9 +89,9 @@ func (s *Service) load(ctx context.Context, docID string) error {
 	d.state = stateIdle
 	early := d.early
 	d.early = nil
-	deleted := false
+	var check followUp
 	for _, ev := range early {
-		deleted = s.handleEventLocked(d, ev) || deleted
+		check.add(s.handleEventLocked(d, ev))
 	}
 	s.unlock(d)
 
@@ -103,9 +103,7 @@ func (s *Service) load(ctx context.Context, docID string) error {
 	s.docs[docID] = d
 	s.mu.Unlock()
 	ok = true
-	if deleted { // while loading: the next hold finds it gone
-		s.forgetLocal(docID)
-	}
+	s.verify(d, check) // a deletion while loading: the next hold finds it gone
 	return nil
 }
 
@@ -124,6 +122,7 @@ func (s *Service) replayStored(ctx context.Context, doc *gdoc.Document, named bo
 		return nil, err
 	}
 	auth := newAuthority(doc.Content, doc.Rev)
+	auth.maxTextBytes = s.cfg.MaxDocumentBytes
 	if _, err := auth.replay(history); err != nil {
 		return nil, gdoc.Errorf(gdoc.EINTERNAL, "document %s: the op log does not replay: %v", doc.ID, err)
 	}

@@ -92,26 +92,54 @@ func (s *Service) UpdateViewport(ctx context.Context, docID string, c Client, v 
 	return nil
 }
 
-// handleReviewEventLocked acts on a comment or viewport event from another
-// instance; false when ev is neither.
-func (s *Service) handleReviewEventLocked(d *document, ev gdoc.Event) bool {
+// handleReviewEventLocked acts on a viewport event from another instance
+// and returns a comment event to check against the store (verifyComments):
+// like chat, a comment reaches clients as stored, never as an event says.
+func (s *Service) handleReviewEventLocked(d *document, ev gdoc.Event) []gdoc.CommentEvent {
 	switch ev.Kind {
 	case gdoc.EventComment:
 		var ce gdoc.CommentEvent
-		if err := json.Unmarshal(ev.Payload, &ce); err != nil || ce.Comment == nil {
+		if err := json.Unmarshal(ev.Payload, &ce); err != nil || ce.Comment == nil || ce.Comment.ID <= 0 {
 			s.log.Warn("malformed comment event", "doc", d.id, "err", err)
-			return true
+			return nil
 		}
-		d.broadcastLocked(CommentMessage{Event: ce}, "")
+		return []gdoc.CommentEvent{ce}
 	case gdoc.EventViewport:
 		var v Viewport
 		if err := json.Unmarshal(ev.Payload, &v); err != nil || v.ConnID == "" {
 			s.log.Warn("malformed viewport event", "doc", d.id, "err", err)
-			return true
+			return nil
 		}
 		d.broadcastLocked(ViewportMessage{Viewport: v}, "")
-	default:
-		return false
 	}
-	return true
+	return nil
+}
+
+// verifyComments delivers each claimed comment change as the store has it:
+// a created, updated or resolved comment as stored (skipped when the store
+// does not have it), a deletion only when the store no longer has it.
+func (s *Service) verifyComments(ctx context.Context, d *document, claimed []gdoc.CommentEvent) {
+	for _, ce := range claimed {
+		stored, err := s.cfg.Store.Comment(ctx, d.id, ce.Comment.ID)
+		switch {
+		case ce.Action == gdoc.CommentDeleted && gdoc.ErrorCode(err) == gdoc.ENOTFOUND:
+			ce.Comment = &gdoc.Comment{ID: ce.Comment.ID, ParentID: ce.Comment.ParentID}
+		case ce.Action == gdoc.CommentDeleted || gdoc.ErrorCode(err) == gdoc.ENOTFOUND:
+			s.log.Warn("comment event the store contradicts; ignored", "doc", d.id, "id", ce.Comment.ID, "action", ce.Action)
+			continue
+		case err != nil:
+			s.log.Warn("checking a comment event against the store failed", "doc", d.id, "err", err)
+			continue
+		case ce.Action != gdoc.CommentCreated && ce.Action != gdoc.CommentUpdated && ce.Action != gdoc.CommentResolved:
+			s.log.Warn("comment event with an unknown action; ignored", "doc", d.id, "action", ce.Action)
+			continue
+		default:
+			ce.Comment = stored
+		}
+		d.mu.Lock()
+		if d.open() {
+			d.broadcastLocked(CommentMessage{Event: ce}, "")
+		}
+		s.unlock(d)
+	}
 }

@@ -2,6 +2,7 @@ package collab_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -68,6 +69,30 @@ func TestCommentsAndViewportsAcrossInstances(t *testing.T) {
 	await(t, b, "resolved", func(m collab.CommentMessage) bool {
 		return m.Event.Action == gdoc.CommentResolved && m.Event.Comment.Resolved
 	})
+
+	// The bus is a hint: a forged comment event (an id the store does not
+	// have, or a body it does not hold) reaches nobody as the event says.
+	forged := func(action string, c gdoc.Comment) {
+		payload, _ := json.Marshal(gdoc.CommentEvent{Action: action, Comment: &c})
+		if err := e.bus.Publish(ctx, gdoc.Event{ServerID: "forger", DocID: "review", Kind: gdoc.EventComment, Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged(gdoc.CommentCreated, gdoc.Comment{ID: 999999, Body: "forged"})
+	forged(gdoc.CommentUpdated, gdoc.Comment{ID: th.ID, Body: "forged body"})
+	forged(gdoc.CommentDeleted, gdoc.Comment{ID: th.ID})
+	body := "real edit"
+	if _, err := svc.Update(ctx, "review", gdoc.RoleEditor, bob, th.ID, &body, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The bus keeps order: once the real edit arrived, the forged events
+	// before it were handled (and must have been dropped).
+	await(t, b, "the real edit", func(m collab.CommentMessage) bool { return m.Event.Comment.Body == "real edit" })
+	for _, m := range b.messages() {
+		if cm, ok := m.(collab.CommentMessage); ok && (cm.Event.Comment.ID == 999999 || cm.Event.Comment.Body == "forged body" || cm.Event.Action == gdoc.CommentDeleted) {
+			t.Fatalf("a forged event reached a client: %+v", cm.Event)
+		}
+	}
 
 	// Viewports: relayed to the other instance with the sender's identity.
 	if err := svcA.UpdateViewport(ctx, "review", a, collab.Viewport{FirstLine: 3, LastLine: 40, Presenting: true, UserID: "spoofed"}); err != nil {

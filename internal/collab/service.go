@@ -74,6 +74,12 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MaxDocumentBytes <= 0 {
+		cfg.MaxDocumentBytes = gdoc.DefaultMaxDocumentBytes
+	}
+	if cfg.MaxOpBytes <= 0 {
+		cfg.MaxOpBytes = gdoc.DefaultMaxOpBytes
+	}
 	s := &Service{
 		cfg:        cfg,
 		sweepEvery: defaultSweepInterval,

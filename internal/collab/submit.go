@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -28,6 +29,7 @@ type submission struct {
 	userID   string
 	username string
 	baseRev  int64
+	minBase  int64 // the oldest revision the connection has received
 	opID     string
 	op       ot.Op
 	done     chan submitResult // REST only: the outcome
@@ -41,9 +43,12 @@ type submitResult struct {
 // SubmitOp queues op, written against revision rev, for commit. The result
 // reaches c through Deliver, in revision order with the OpMessages: an
 // AckMessage once the op is durable, or an OpErrorMessage (bad revision, op
-// not fitting the text, storage down). SubmitOp itself fails only at once:
-// EINVALID when c has not joined docID, the id is empty or op is not a
-// valid op; EUNAVAILABLE while shutting down.
+// not fitting the text, growing the document past its size limit, based on
+// a revision older than any the connection has received, storage down).
+// SubmitOp itself fails only at once: EINVALID when c has not joined docID,
+// the id is empty or op is not a valid op or inserts a NUL character;
+// ETOOLARGE when op inserts more than MaxOpBytes; EUNAVAILABLE while
+// shutting down.
 func (s *Service) SubmitOp(ctx context.Context, docID string, c Client, rev int64, opID string, op ot.Op) error {
 	if opID == "" || len(opID) > gdoc.MaxOpIDBytes || !utf8.ValidString(opID) || strings.IndexByte(opID, 0) >= 0 {
 		return gdoc.Errorf(gdoc.EINVALID, "An op needs an id of 1 to %d bytes of text.", gdoc.MaxOpIDBytes)
@@ -51,13 +56,33 @@ func (s *Service) SubmitOp(ctx context.Context, docID string, c Client, rev int6
 	if err := ot.Check(op); err != nil {
 		return gdoc.Errorf(gdoc.EINVALID, "Invalid op: %v", err)
 	}
+	if err := s.checkInserts(op); err != nil {
+		return err
+	}
 	user := c.User()
 	sub := &submission{client: c, connID: c.ConnID(), userID: user.ID, username: user.Username, baseRev: rev, opID: opID, op: op}
 	return s.enqueue(docID, sub, true)
 }
 
+// checkInserts refuses an op that inserts a NUL character (it would break
+// every snapshot of the document) or more than MaxOpBytes of text.
+func (s *Service) checkInserts(op ot.Op) error {
+	n := 0
+	for _, c := range op {
+		if strings.IndexByte(c.Insert, 0) >= 0 {
+			return gdoc.Errorf(gdoc.EINVALID, "Invalid op: the text contains a NUL character, which a document cannot hold.")
+		}
+		n += len(c.Insert)
+	}
+	if n > s.cfg.MaxOpBytes {
+		return gdoc.Errorf(gdoc.ETOOLARGE, "The op inserts %d bytes, over the limit of %d bytes per op; send it as several smaller ops.", n, s.cfg.MaxOpBytes)
+	}
+	return nil
+}
+
 // enqueue adds sub to its document's queue and makes sure a worker runs.
-// joined requires sub's connection to be registered on the document.
+// joined requires sub's connection to be registered on the document; its
+// minBase is then the oldest revision the connection has received.
 func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 	s.mu.Lock()
 	if s.closing.Load() {
@@ -76,6 +101,9 @@ func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 	}
 	if _, ok := d.clients[sub.connID]; joined && !ok {
 		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
+	}
+	if joined {
+		sub.minBase = d.minBase[sub.connID]
 	}
 	d.pending = append(d.pending, sub)
 	s.startWorkerLocked(d)
@@ -189,6 +217,22 @@ func (s *Service) commitSubmissions(d *document, subs []*submission) {
 			subs = deferred
 			attempt = 0
 		case gdoc.ECONFLICT:
+			if errors.Is(err, gdoc.ErrOpIDTaken) {
+				// An id of the batch is its user's, committed before (a
+				// resend the in-memory window cannot tell, as after a
+				// reload): answer those submissions alone and commit the
+				// others, without counting an attempt.
+				var rest []*submission
+				for _, p := range batch {
+					rest = append(rest, p.sub)
+				}
+				if kept := s.askOpLog(ctx, d, rest); len(kept) < len(rest) {
+					subs = append(kept, deferred...)
+					attempt--
+					continue
+				}
+				// None of them was: it is a conflict like any other.
+			}
 			// Another instance took these revisions: apply its ops and
 			// rebase everything again from the original base revisions.
 			s.log.Debug("commit conflict: another instance took the revisions; catching up", "doc", d.id, "attempt", attempt)
@@ -224,9 +268,9 @@ func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*sub
 	idsFrom := d.auth.idsFrom
 	var fresh, old []*submission
 	for _, sub := range subs {
-		if rev, ok := d.auth.duplicate(sub.opID); ok {
+		if rev, ok := d.auth.duplicate(sub.userID, sub.opID); ok {
 			d.finishLocked(sub, rev, nil)
-		} else if sub.baseRev < idsFrom && sub.baseRev >= 0 {
+		} else if sub.baseRev < idsFrom && sub.baseRev >= sub.minBase {
 			old = append(old, sub)
 		} else {
 			fresh = append(fresh, sub)
@@ -236,20 +280,7 @@ func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*sub
 	if len(old) == 0 {
 		return fresh
 	}
-	remaining := make([]*submission, 0, len(subs))
-	for _, sub := range old {
-		rev, err := s.cfg.Store.OpRev(ctx, d.id, sub.opID)
-		if err == nil {
-			d.mu.Lock()
-			d.finishLocked(sub, rev, nil)
-			s.unlock(d)
-			continue
-		} else if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
-			s.failAll(d, []*submission{sub}, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
-			continue
-		}
-		remaining = append(remaining, sub)
-	}
+	remaining := s.askOpLog(ctx, d, old)
 	// Keep the submission order: old ones were queued among fresh ones.
 	keep := make(map[*submission]bool, len(remaining)+len(fresh))
 	for _, sub := range remaining {
@@ -267,6 +298,27 @@ func (s *Service) answerDuplicates(ctx context.Context, d *document, subs []*sub
 	return out
 }
 
+// askOpLog acks every submission of subs whose id its user committed to d
+// before (as the OpLog says), refuses with EUNAVAILABLE those the OpLog
+// cannot be asked about, and returns the others, in order.
+func (s *Service) askOpLog(ctx context.Context, d *document, subs []*submission) []*submission {
+	remaining := make([]*submission, 0, len(subs))
+	for _, sub := range subs {
+		rev, err := s.cfg.Store.OpRev(ctx, d.id, sub.userID, sub.opID)
+		if err == nil {
+			d.mu.Lock()
+			d.finishLocked(sub, rev, nil)
+			s.unlock(d)
+			continue
+		} else if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
+			s.failAll(d, []*submission{sub}, gdoc.Errorf(gdoc.EUNAVAILABLE, "Storage is unavailable; resend the op later with the same id."))
+			continue
+		}
+		remaining = append(remaining, sub)
+	}
+	return remaining
+}
+
 // prepare has the authority rebase subs onto the head, in order, and check
 // them against the text (which changes only once the commit is durable),
 // reading from the OpLog the history older than the in-memory window that
@@ -280,7 +332,7 @@ func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) 
 	s.unlock(d)
 	oldest := head
 	for _, sub := range subs {
-		if sub.baseRev >= 0 && sub.baseRev < oldest {
+		if sub.baseRev >= sub.minBase && sub.baseRev < oldest { // the authority refuses the others
 			oldest = sub.baseRev
 		}
 	}
@@ -304,7 +356,7 @@ func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) 
 	}
 	props := make([]proposal, len(subs))
 	for i, sub := range subs {
-		props[i] = proposal{baseRev: sub.baseRev, opID: sub.opID, op: sub.op}
+		props[i] = proposal{baseRev: sub.baseRev, minBase: sub.minBase, user: sub.userID, opID: sub.opID, op: sub.op}
 	}
 
 	d.mu.Lock()
@@ -409,6 +461,12 @@ func (s *Service) ReplaceContent(ctx context.Context, docID string, user *gdoc.U
 	if err := ot.Check(ot.Op{{Insert: content}}); content != "" && err != nil {
 		return nil, gdoc.Errorf(gdoc.EINVALID, "The content must be valid Unicode text.")
 	}
+	if strings.IndexByte(content, 0) >= 0 {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "The content contains a NUL character, which a document cannot hold.")
+	}
+	if len(content) > s.cfg.MaxDocumentBytes {
+		return nil, gdoc.Errorf(gdoc.ETOOLARGE, "The content is %d bytes, over the document limit of %d bytes.", len(content), s.cfg.MaxDocumentBytes)
+	}
 	d, err := s.hold(ctx, docID)
 	if err != nil {
 		return nil, err
@@ -421,7 +479,7 @@ func (s *Service) ReplaceContent(ctx context.Context, docID string, user *gdoc.U
 	if len(op) == 0 {
 		return s.Current(ctx, docID)
 	}
-	sub := &submission{connID: "rest", userID: user.ID, username: user.Username, baseRev: head,
+	sub := &submission{connID: "rest", userID: user.ID, username: user.Username, baseRev: head, minBase: head,
 		opID: "rest:" + uuid.NewString(), op: op, done: make(chan submitResult, 1)}
 	if err := s.enqueueHeld(d, sub); err != nil {
 		return nil, err

@@ -72,8 +72,11 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	// MaxDocumentBytes bounds a document's text (UTF-8 bytes): a REST create
-	// or PUT past it is answered 413 and changes nothing.
+	// or PUT past it is answered 413, an op too_large, and nothing changes.
 	MaxDocumentBytes int64
+	// MaxOpBytes bounds the text one op inserts (UTF-8 bytes): a bigger op
+	// is refused with too_large and changes nothing.
+	MaxOpBytes int64
 	// RESTWriteRateLimit bounds document creates, updates, deletes, restores and comment writes per
 	// minute per user; 0 disables.
 	RESTWriteRateLimit int
@@ -279,12 +282,20 @@ var settings = []setting{
 		c.ReadTimeout = d
 		return err
 	}},
-	{"MAX_DOCUMENT_BYTES", "max-document-bytes", "4194304", "largest document text in bytes (UTF-8); a REST create or update past it is refused with 413", func(c *Config, v string) error {
+	{"MAX_DOCUMENT_BYTES", "max-document-bytes", "4194304", "largest document text in bytes (UTF-8); a REST create or update past it is refused with 413, an op with too_large", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 || n > 1<<30 {
 			return errorf("MAX_DOCUMENT_BYTES must be a whole number of bytes from 1024 to 1073741824, not %q.", v)
 		}
 		c.MaxDocumentBytes = n
+		return nil
+	}},
+	{"MAX_OP_BYTES", "max-op-bytes", "1048576", "largest text one op may insert, in bytes (UTF-8); a bigger op is refused with too_large", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 1<<30 {
+			return errorf("MAX_OP_BYTES must be a whole number of bytes from 1024 to 1073741824, not %q.", v)
+		}
+		c.MaxOpBytes = n
 		return nil
 	}},
 	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes, restores and comment writes per minute per user (0 disables)", func(c *Config, v string) (err error) {

@@ -30,7 +30,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Host != "0.0.0.0" || c.Port != 8000 || c.DatabaseURL != "" || c.RedisURL != "" ||
 		c.Algorithm != "HS256" || c.AccessTokenTTL != 10080*time.Minute || c.AutoSaveInterval != 30*time.Second ||
-		c.AppName != "G-Doc Collaborative Editor" || c.Debug || c.DataDir != "./data" || c.MaxBodyBytes != 1<<20 {
+		c.AppName != "G-Doc Collaborative Editor" || c.Debug || c.DataDir != "./data" || c.MaxBodyBytes != 1<<20 ||
+		c.MaxDocumentBytes != 4<<20 || c.MaxOpBytes != 1<<20 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if len(c.CORSOrigins) != 1 || c.CORSOrigins[0] != "http://localhost:3000" {
@@ -123,6 +124,8 @@ func TestLoadErrors(t *testing.T) {
 		"BadDebug":       {env: map[string]string{"DEBUG": "maybe"}, want: "DEBUG must be"},
 		"BadExpire":      {env: map[string]string{"ACCESS_TOKEN_EXPIRE_MINUTES": "-1"}, want: "ACCESS_TOKEN_EXPIRE_MINUTES"},
 		"BadAutoSave":    {env: map[string]string{"AUTO_SAVE_INTERVAL": "0"}, want: "AUTO_SAVE_INTERVAL"},
+		"BadDocumentMax": {env: map[string]string{"MAX_DOCUMENT_BYTES": "10"}, want: "MAX_DOCUMENT_BYTES must be"},
+		"BadOpMax":       {env: map[string]string{"MAX_OP_BYTES": "1MiB"}, want: "MAX_OP_BYTES must be"},
 		"BadRedisURL":    {env: map[string]string{"REDIS_URL": "http://x"}, want: "REDIS_URL"},
 		"BadProxy":       {env: map[string]string{"TRUSTED_PROXIES": "127.0.0.1, nginx"}, want: "TRUSTED_PROXIES must list"},
 		"BadFlag":        {args: []string{"--no-such-flag"}, want: "flag provided but not defined"},

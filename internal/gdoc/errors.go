@@ -62,3 +62,9 @@ func ErrorMessage(err error) string {
 	}
 	return "Internal error."
 }
+
+// ErrOpIDTaken is wrapped in the ECONFLICT that OpLog.AppendOps returns for
+// a batch one of whose op ids its user already committed to the document
+// (rather than a revision taken by another writer): the caller answers the
+// submissions concerned (OpLog.OpRev) instead of retrying the batch.
+var ErrOpIDTaken = errors.New("an op id of the batch is already committed")

@@ -24,3 +24,8 @@ const (
 // UTF-8 bytes (MAX_DOCUMENT_BYTES): a REST create or PUT past it is refused
 // with too_large (413) and changes nothing.
 const DefaultMaxDocumentBytes = 4 << 20
+
+// DefaultMaxOpBytes is the default bound on the text one op inserts, in
+// UTF-8 bytes (MAX_OP_BYTES): a bigger op is refused with too_large and
+// changes nothing (the connection stays open).
+const DefaultMaxOpBytes = 1 << 20

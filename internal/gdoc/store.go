@@ -43,16 +43,18 @@ type OpLog interface {
 	// AppendOps commits every batch in one transaction (group commit) and
 	// returns one error per batch, nil when it committed. A batch whose
 	// revisions or op ids are already taken is not written and gets
-	// ECONFLICT; other batches are unaffected. A non-nil second result means
-	// nothing was committed.
+	// ECONFLICT (wrapping ErrOpIDTaken when an op id was the cause); other
+	// batches are unaffected. An op id is unique per (document, user). A
+	// non-nil second result means nothing was committed.
 	AppendOps(ctx context.Context, batches []OpBatch) ([]error, error)
 	// Ops returns the ops of docID with from < Rev <= to in rev order
 	// (to <= 0 means up to the newest).
 	Ops(ctx context.Context, docID string, from, to int64) ([]CommittedOp, error)
 	// HeadRev returns the newest committed revision of docID (0 when none).
 	HeadRev(ctx context.Context, docID string) (int64, error)
-	// OpRev returns the revision that op opID of docID became. ENOTFOUND.
-	OpRev(ctx context.Context, docID, opID string) (int64, error)
+	// OpRev returns the revision that user userID's op opID of docID
+	// became. ENOTFOUND.
+	OpRev(ctx context.Context, docID, userID, opID string) (int64, error)
 }
 
 // HistoryStore keeps what history reads besides the op log: checkpoints of

@@ -118,8 +118,8 @@ func (s *store) HeadRev(ctx context.Context, docID string) (int64, error) {
 	return rev, s.check("head_rev", err)
 }
 
-func (s *store) OpRev(ctx context.Context, docID, opID string) (int64, error) {
-	rev, err := s.Store.OpRev(ctx, docID, opID)
+func (s *store) OpRev(ctx context.Context, docID, userID, opID string) (int64, error) {
+	rev, err := s.Store.OpRev(ctx, docID, userID, opID)
 	return rev, s.check("op_rev", err)
 }
 

@@ -239,8 +239,8 @@ func TestPropertyTextMatchesApply(t *testing.T) {
 			if err == nil {
 				doc = want
 			}
-			if text.String() != doc || text.Len() != utf8.RuneCountInString(doc) {
-				t.Fatalf("after op %v (error %v): Text is %d code points, want %d", op, err, text.Len(), utf8.RuneCountInString(doc))
+			if text.String() != doc || text.Len() != utf8.RuneCountInString(doc) || text.Bytes() != len(doc) {
+				t.Fatalf("after op %v (error %v): Text is %d code points in %d bytes, want %d in %d", op, err, text.Len(), text.Bytes(), utf8.RuneCountInString(doc), len(doc))
 			}
 			runes := []rune(doc)
 			from := r.IntN(len(runes) + 1)

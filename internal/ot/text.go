@@ -26,6 +26,7 @@ type Text struct {
 	leaves []leaf
 	blocks []int // blocks[b] counts the code points of leaves[b*leavesPerBlock:][:leavesPerBlock]
 	runes  int
+	bytes  int
 }
 
 // leaf is a non-empty piece of valid UTF-8 in a buffer of maxLeafBytes, so
@@ -77,7 +78,7 @@ func NewText(s string) *Text {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	t := &Text{leaves: splitLeaves(s, nil), runes: utf8.RuneCountInString(s)}
+	t := &Text{leaves: splitLeaves(s, nil), runes: utf8.RuneCountInString(s), bytes: len(s)}
 	t.reindex()
 	return t
 }
@@ -137,6 +138,9 @@ func (t *Text) locate(pos int, atEnd bool) (int, int) {
 
 // Len is the number of code points in the text.
 func (t *Text) Len() int { return t.runes }
+
+// Bytes is the length of the text in UTF-8 bytes.
+func (t *Text) Bytes() int { return t.bytes }
 
 // String returns the whole text.
 func (t *Text) String() string {
@@ -239,6 +243,7 @@ func (t *Text) MakeInvertible(op Op) (Op, error) {
 func (t *Text) insert(pos int, s string) int {
 	n := utf8.RuneCountInString(s)
 	t.runes += n
+	t.bytes += len(s)
 	if len(t.leaves) == 0 {
 		t.leaves = splitLeaves(s, t.leaves)
 		t.reindex()
@@ -269,6 +274,11 @@ func (t *Text) delete(from, to int) {
 	j, kj := t.locate(to, true)
 	first, last := t.leaves[i], t.leaves[j]
 	cutFrom, cutTo := first.byteOffset(ki), last.byteOffset(kj)
+	removed := -cutFrom - (len(last.b) - cutTo)
+	for k := i; k <= j; k++ {
+		removed += len(t.leaves[k].b)
+	}
+	t.bytes -= removed
 	keptBytes := cutFrom + len(last.b) - cutTo
 	small := keptBytes < mergeLeafBytes
 	mergeNext := small && j+1 < len(t.leaves) && keptBytes+len(t.leaves[j+1].b) <= fillLeafBytes

@@ -125,7 +125,8 @@ func (s *Store) Close() error {
 
 // AppendOps commits every batch in one transaction (group commit) and
 // returns one error per batch: ECONFLICT when the batch's base revision is
-// not the document's head or one of its op ids is already taken, ENOTFOUND
+// not the document's head or one of its op ids is already taken by the
+// same user in that document (then wrapping gdoc.ErrOpIDTaken), ENOTFOUND
 // when the document does not exist, EINVALID when the batch is malformed;
 // other batches are unaffected. Ops without a CreatedAt are stamped with the
 // commit time (in the caller's slice). A non-nil second result means nothing
@@ -158,7 +159,7 @@ func (s *Store) AppendOps(ctx context.Context, batches []gdoc.OpBatch) ([]error,
 // already, or a revision after its base is taken.
 func BatchConflict(b *gdoc.OpBatch, detail string) error {
 	if strings.Contains(detail, "op_id") {
-		return gdoc.Errorf(gdoc.ECONFLICT, "An op of this batch was already committed to document %q.", b.DocID)
+		return fmt.Errorf("%w: %w", gdoc.Errorf(gdoc.ECONFLICT, "An op of this batch was already committed to document %q.", b.DocID), gdoc.ErrOpIDTaken)
 	}
 	return gdoc.Errorf(gdoc.ECONFLICT, "A revision after %d of document %q is taken.", b.BaseRev, b.DocID)
 }

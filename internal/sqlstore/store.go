@@ -439,10 +439,11 @@ func (s *Store) HeadRev(ctx context.Context, docID string) (int64, error) {
 	return head, nil
 }
 
-// OpRev returns the revision that op opID of docID became. ENOTFOUND.
-func (s *Store) OpRev(ctx context.Context, docID, opID string) (int64, error) {
+// OpRev returns the revision that user userID's op opID of docID became.
+// ENOTFOUND.
+func (s *Store) OpRev(ctx context.Context, docID, userID, opID string) (int64, error) {
 	var rev int64
-	err := s.read.QueryRowContext(ctx, `SELECT rev FROM ops WHERE doc_id = $1 AND op_id = $2`, docID, opID).Scan(&rev)
+	err := s.read.QueryRowContext(ctx, `SELECT rev FROM ops WHERE doc_id = $1 AND user_id = $2 AND op_id = $3`, docID, userID, opID).Scan(&rev)
 	if err = s.rowErr("read op revision", err, gdoc.Errorf(gdoc.ENOTFOUND, "No op %q in document %q.", opID, docID)); err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -49,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"AppendOps/ErrStaleBaseRev", testAppendStaleBase},
 		{"AppendOps/ConflictingBatchIsolated", testAppendConflictIsolated},
 		{"AppendOps/DuplicateOpID", testAppendDuplicateOpID},
+		{"AppendOps/OpIDPerUser", testAppendOpIDPerUser},
 		{"AppendOps/ConsecutiveBatchesInOneCall", testAppendConsecutiveBatches},
 		{"AppendOps/ErrUnknownDocument", testAppendUnknownDocument},
 		{"AppendOps/ErrMalformedBatch", testAppendMalformed},
@@ -506,7 +508,7 @@ func testAppendGapFree(t *testing.T, s gdoc.Store) {
 	// A batch that would leave a gap is refused.
 	requireCode(t, appendAll(t, s, opsFrom("doc", 12, 1, "gap"))[0], gdoc.ECONFLICT)
 	requireRevs(t, s, "doc", 10)
-	_, err := s.OpRev(ctx, "doc", "gap:13")
+	_, err := s.OpRev(ctx, "doc", "1", "gap:13")
 	requireCode(t, err, gdoc.ENOTFOUND)
 }
 
@@ -569,7 +571,7 @@ func testAppendDuplicateOpID(t *testing.T, s gdoc.Store) {
 	resend.Ops[0].OpID = "client:1"
 	requireCode(t, appendAll(t, s, resend)[0], gdoc.ECONFLICT)
 	requireRevs(t, s, "doc", 1)
-	rev, err := s.OpRev(ctx, "doc", "client:1")
+	rev, err := s.OpRev(ctx, "doc", "1", "client:1")
 	must(t, err)
 	if rev != 1 {
 		t.Fatalf("OpRev = %d, want 1", rev)
@@ -581,8 +583,54 @@ func testAppendDuplicateOpID(t *testing.T, s gdoc.Store) {
 	// Two ops with one id in one batch.
 	twice := opsFrom("doc", 1, 2, "twice")
 	twice.Ops[1].OpID = twice.Ops[0].OpID
-	requireCode(t, appendAll(t, s, twice)[0], gdoc.ECONFLICT)
+	err = appendAll(t, s, twice)[0]
+	requireCode(t, err, gdoc.ECONFLICT)
+	if !errors.Is(err, gdoc.ErrOpIDTaken) {
+		t.Fatalf("a duplicate id in one batch: %v, want it to wrap ErrOpIDTaken", err)
+	}
 	requireRevs(t, s, "doc", 1)
+}
+
+// testAppendOpIDPerUser: op ids belong to their author. Another user's op
+// with my id commits (it cannot pre-empt mine); my own id again is a
+// conflict that says an op id was the cause (not a taken revision), and
+// OpRev answers per user.
+func testAppendOpIDPerUser(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	mustDoc(t, s, "doc", "", true)
+	mine := opsFrom("doc", 0, 1, "k")
+	requireCode(t, appendAll(t, s, mine)[0], "")
+	theirs := opsFrom("doc", 1, 1, "k")
+	theirs.Ops[0].OpID, theirs.Ops[0].UserID = "k:1", "2"
+	requireCode(t, appendAll(t, s, theirs)[0], "")
+	requireRevs(t, s, "doc", 2)
+	for _, tc := range []struct {
+		user string
+		want int64
+	}{{"1", 1}, {"2", 2}} {
+		rev, err := s.OpRev(ctx, "doc", tc.user, "k:1")
+		must(t, err)
+		if rev != tc.want {
+			t.Fatalf("OpRev(user %s, k:1) = %d, want %d", tc.user, rev, tc.want)
+		}
+	}
+	_, err := s.OpRev(ctx, "doc", "3", "k:1")
+	requireCode(t, err, gdoc.ENOTFOUND)
+
+	again := opsFrom("doc", 2, 2, "again")
+	again.Ops[1].OpID = "k:1" // user 1's id, committed at revision 1
+	err = appendAll(t, s, again)[0]
+	requireCode(t, err, gdoc.ECONFLICT)
+	if !errors.Is(err, gdoc.ErrOpIDTaken) {
+		t.Fatalf("user 1's id again: %v, want it to wrap ErrOpIDTaken", err)
+	}
+	requireRevs(t, s, "doc", 2)
+	// A taken revision is a conflict of another kind.
+	err = appendAll(t, s, opsFrom("doc", 1, 1, "stale"))[0]
+	requireCode(t, err, gdoc.ECONFLICT)
+	if errors.Is(err, gdoc.ErrOpIDTaken) {
+		t.Fatalf("a stale base: %v wraps ErrOpIDTaken", err)
+	}
 }
 
 func testAppendConsecutiveBatches(t *testing.T, s gdoc.Store) {
@@ -749,7 +797,7 @@ func testOpsRange(t *testing.T, s gdoc.Store) {
 			t.Errorf("Ops(%d, %d) revisions %v, want %v", tc.from, tc.to, revsOf(ops), tc.want)
 		}
 	}
-	rev, err := s.OpRev(ctx, "doc", "c:7")
+	rev, err := s.OpRev(ctx, "doc", "1", "c:7")
 	must(t, err)
 	if rev != 7 {
 		t.Fatalf("OpRev(c:7) = %d, want 7", rev)
@@ -767,9 +815,9 @@ func testOpsUnknownDocument(t *testing.T, s gdoc.Store) {
 func testOpRevNotFound(t *testing.T, s gdoc.Store) {
 	mustDoc(t, s, "doc", "", true)
 	requireCode(t, appendAll(t, s, opsFrom("doc", 0, 1, "c"))[0], "")
-	_, err := s.OpRev(context.Background(), "doc", "c:2")
+	_, err := s.OpRev(context.Background(), "doc", "1", "c:2")
 	requireCode(t, err, gdoc.ENOTFOUND)
-	_, err = s.OpRev(context.Background(), "other", "c:1")
+	_, err = s.OpRev(context.Background(), "other", "1", "c:1")
 	requireCode(t, err, gdoc.ENOTFOUND)
 }
 
@@ -951,7 +999,7 @@ func testDeleteCascades(t *testing.T, s gdoc.Store) {
 	_, err := s.Document(ctx, "doc")
 	requireCode(t, err, gdoc.ENOTFOUND)
 	requireRevs(t, s, "doc", 0)
-	_, err = s.OpRev(ctx, "doc", "c:1")
+	_, err = s.OpRev(ctx, "doc", "1", "c:1")
 	requireCode(t, err, gdoc.ENOTFOUND)
 	chat, err := s.ChatMessages(ctx, "doc", 0, 50)
 	must(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -74,6 +73,7 @@ type session struct {
 	color    string
 
 	opLimit, chatLimit, otherLimit *rate.Limiter
+	frameLimit, byteLimit          *rate.Limiter // pace reading (pacing.go)
 
 	slowCounted atomic.Bool // counted once as a slow consumer
 
@@ -105,6 +105,8 @@ func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User,
 		opLimit:    rate.NewLimiter(h.cfg.OpRate, h.cfg.OpBurst),
 		chatLimit:  rate.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst),
 		otherLimit: rate.NewLimiter(h.cfg.OtherRate, h.cfg.OtherBurst),
+		frameLimit: rate.NewLimiter(h.cfg.FrameRate, h.cfg.FrameBurst),
+		byteLimit:  rate.NewLimiter(h.cfg.ByteRate, h.cfg.ByteBurst),
 	}
 }
 
@@ -123,6 +125,13 @@ func (s *session) Deliver(m collab.Message) bool {
 		s.raiseKnownRev(m.Op.Rev)
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
+	case collab.CursorMessage:
+		// A cursor is superseded by the next one: when the queue is three
+		// quarters full it is dropped rather than the connection, so that
+		// another connection's cursors never make this one a slow consumer.
+		if !m.Cursor.Removed && len(s.queue) >= cap(s.queue)*3/4 {
+			return true
+		}
 	}
 	return s.enqueue(m)
 }
@@ -304,11 +313,26 @@ func (s *session) initFrame(st collab.JoinState, since int64, comments []*gdoc.C
 	return mustJSON(out)
 }
 
+// readLoop handles the client's messages in order, paced (pacing.go):
+// readFrames reads them, one ahead at most.
 func (s *session) readLoop() {
-	limit := s.h.cfg.MaxMessageBytes
+	frames := make(chan frame)
+	readerDone := make(chan struct{})
+	go func() { defer close(readerDone); s.readFrames(frames) }()
+	defer func() { <-readerDone }() // it ends once the connection or the session does
+	var held *frame
 	for {
-		_, r, err := s.conn.Reader(s.ctx)
-		if err != nil {
+		var f frame
+		if held != nil {
+			f, held = *held, nil
+		} else {
+			select {
+			case f = <-frames:
+			case <-s.stopped:
+				return
+			}
+		}
+		if err := f.err; err != nil {
 			s.log.Debug("read failed", "err", err)
 			if websocket.CloseStatus(err) != -1 {
 				s.stop(endNormal, "", false)
@@ -317,23 +341,24 @@ func (s *session) readLoop() {
 			}
 			return
 		}
-		data, err := io.ReadAll(io.LimitReader(r, limit+1))
-		if err != nil {
-			s.stop(endGoingAway, "", true)
-			return
-		}
-		if int64(len(data)) > limit {
+		if f.tooLarge {
+			limit := s.h.cfg.MaxMessageBytes
 			writeNow(s.ctx, s.conn, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
 			s.stop(refusedTooLarge, "Message too large", false)
 			return
 		}
-		s.handle(data)
+		if !s.pace(len(f.data)) {
+			return
+		}
+		held = s.handle(f.data, frames)
 	}
 }
 
 // handle answers one client message. Nothing a client sends may crash the
 // server: a panic is logged as a server fault and answered with internal.
-func (s *session) handle(data []byte) {
+// An op or seed update first waits for the op budget; a frame read
+// meanwhile and not handled is returned, to be handled next.
+func (s *session) handle(data []byte, frames <-chan frame) (held *frame) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
@@ -343,12 +368,18 @@ func (s *session) handle(data []byte) {
 	in, werr := decodeInbound(data)
 	if werr != nil {
 		s.sendError(werr)
-		return
+		return nil
 	}
 	switch in.Type {
 	case "op":
+		if s.opLimit.Wait(s.ctx) != nil {
+			return nil
+		}
 		werr = s.handleOp(in)
 	case "update":
+		if s.dialect == dialectSeed {
+			in, held = s.waitUpdate(in, frames)
+		}
 		werr = s.handleUpdate(in)
 	case "cursor":
 		werr = s.handleCursor(in)
@@ -364,13 +395,14 @@ func (s *session) handle(data []byte) {
 		}
 	default:
 		if !s.otherLimit.Allow() {
-			return
+			return held
 		}
 		werr = refuse(codeUnknownType, "", "Unknown message type %q.", closeReason(in.Type))
 	}
 	if werr != nil {
 		s.sendError(werr)
 	}
+	return held
 }
 
 func (s *session) handleOp(in *inbound) *wireError {
@@ -386,9 +418,6 @@ func (s *session) handleOp(in *inbound) *wireError {
 	}
 	if len(in.Op) == 0 || string(in.Op) == "null" {
 		return refuse(codeInvalidMessage, id, "An op needs op, a list of components.")
-	}
-	if !s.opLimit.Allow() {
-		return refuse(codeRateLimited, id, "Too many ops; resend this one later with the same id.")
 	}
 	rev := *in.Rev
 	if rev < 0 || rev > s.knownRev.Load() {
@@ -413,9 +442,6 @@ func (s *session) handleUpdate(in *inbound) *wireError {
 	}
 	if in.Data == nil || in.Data.Content == nil {
 		return refuse(codeInvalidMessage, "", "An update needs data.content, the whole text.")
-	}
-	if !s.opLimit.Allow() {
-		return refuse(codeRateLimited, "", "Too many updates; the next one carries the whole text anyway.")
 	}
 	return s.seed.clientUpdate(*in.Data.Content)
 }

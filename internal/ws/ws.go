@@ -45,6 +45,13 @@ const (
 	DefaultChatBurst      = 20
 	DefaultOtherRate      = 200 // cursors, pings and anything else per second
 	DefaultOtherBurst     = 400
+	// Every frame, whatever it holds (malformed ones included), costs one
+	// of the frame budget and its size of the byte budget; a connection
+	// over either is read more slowly (see pacing.go).
+	DefaultFrameRate  = 400
+	DefaultFrameBurst = 800
+	DefaultByteRate   = 4 << 20 // bytes per second per connection
+	DefaultByteBurst  = 8 << 20
 )
 
 // Config wires the endpoint. Collab and Auth are required; zero limits take
@@ -71,6 +78,10 @@ type Config struct {
 
 	OpRate, ChatRate, OtherRate    rate.Limit
 	OpBurst, ChatBurst, OtherBurst int
+	// FrameRate and ByteRate pace a connection's reading (frames and
+	// bytes per second); ByteBurst is raised to at least two messages.
+	FrameRate, ByteRate   rate.Limit
+	FrameBurst, ByteBurst int
 }
 
 func (c *Config) setDefaults() {
@@ -107,6 +118,14 @@ func (c *Config) setDefaults() {
 	c.OpBurst = max(c.OpBurst, 1)
 	c.ChatBurst = max(c.ChatBurst, 1)
 	c.OtherBurst = max(c.OtherBurst, 1)
+	if c.FrameRate <= 0 {
+		c.FrameRate, c.FrameBurst = DefaultFrameRate, DefaultFrameBurst
+	}
+	if c.ByteRate <= 0 {
+		c.ByteRate, c.ByteBurst = DefaultByteRate, DefaultByteBurst
+	}
+	c.FrameBurst = max(c.FrameBurst, 1)
+	c.ByteBurst = max(c.ByteBurst, 2*int(c.MaxMessageBytes)+2)
 }
 
 // Handler serves GET /ws/{document_id}. Register it with a ServeMux

@@ -369,29 +369,30 @@ func TestTooLarge(t *testing.T) {
 	other.roundTrip()
 }
 
+// TestRateLimit: ops over the op rate are paced, not refused: every one
+// is acked, in order, and the text has them all. Chat over its limit is
+// refused with rate_limited and the message's client_msg_id.
 func TestRateLimit(t *testing.T) {
-	s := newServer(t, func(c *ws.Config) { c.OpRate, c.OpBurst = 1, 3 })
+	s := newServer(t, func(c *ws.Config) { c.OpRate, c.OpBurst = 20, 3; c.ChatRate, c.ChatBurst = 0.1, 2 })
 	a := s.ot("rate", "alice")
 	for i := range 6 {
 		a.send(`{"type":"op","rev":0,"op":["x"],"id":"a:` + string(rune('0'+i)) + `"}`)
 	}
-	acks, limited := 0, 0
-	for range 6 {
+	for i := range 6 {
 		m := a.until("ack or error", func(m msg) bool { return m.Type == "ack" || m.Type == "error" })
-		switch {
-		case m.Type == "ack":
-			acks++
-		case m.Code == "rate_limited" && m.id() != "":
-			limited++
-		default:
-			t.Fatalf("unexpected %s", m.raw)
+		if m.Type != "ack" || m.id() != "a:"+string(rune('0'+i)) {
+			t.Fatalf("op %d: %s, want its ack", i, m.raw)
 		}
 	}
-	if acks != 3 || limited != 3 {
-		t.Fatalf("%d acks, %d rate_limited; want 3 and 3", acks, limited)
-	}
-	if text, _ := s.current("rate"); text != "xxx" {
+	if text, _ := s.current("rate"); text != "xxxxxx" {
 		t.Fatalf("text %q", text)
+	}
+	for i := range 3 {
+		a.send(`{"type":"chat","message":"hi","client_msg_id":"c` + string(rune('0'+i)) + `"}`)
+	}
+	m := a.until("the refused chat", func(m msg) bool { return m.Type == "error" })
+	if m.Code != "rate_limited" || m.id() != "c2" {
+		t.Fatalf("chat over its limit: %s", m.raw)
 	}
 }
 

@@ -104,12 +104,6 @@ async function waitSynced(page) {
   await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
 }
 
-async function serverContent(docId) {
-  const res = await fetch(`${baseURL}/api/documents/${encodeURIComponent(docId)}`)
-  assert.equal(res.status, 200)
-  return (await res.json()).content
-}
-
 /** eventually retries fn until it stops throwing (bounded). */
 async function eventually(fn, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs

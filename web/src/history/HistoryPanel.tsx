@@ -30,7 +30,6 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
   const [older, setOlder] = useState<HistoryEntry[]>([])
   const [sel, setSel] = useState<number | null>(null)
   const [revision, setRevision] = useState<Revision | null>(null)
-  const [loadingRev, setLoadingRev] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [notice, setNotice] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
@@ -78,7 +77,6 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
   useEffect(() => {
     if (sel === null) return
     const my = ++seq.current
-    setLoadingRev(true)
     const t = setTimeout(async () => {
       try {
         const r = await historyApi.revision(docId, sel)
@@ -88,8 +86,6 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
         }
       } catch (err) {
         if (seq.current === my) setError(message(err, 'Could not load that revision.'))
-      } finally {
-        if (seq.current === my) setLoadingRev(false)
       }
     }, 120)
     return () => clearTimeout(t)
@@ -177,7 +173,7 @@ export function HistoryPanel({ docId, current, liveRev, language, canRestore, on
                 : sel > 0
                   ? `Revision ${sel}: the oldest revision kept`
                   : `Revision ${sel}: the document as created, ${when(revision.created_at)}`
-              : loadingRev ? 'Loading revision…' : ''}
+              : sel !== null && revision?.rev !== sel && !error ? 'Loading revision…' : ''}
           </p>
           <div className="history-actions">
             <button type="button" onClick={() => void restore()} disabled={busy || !canRestore || sel === page.head_rev}

@@ -35,6 +35,11 @@ export class BlameLayer {
   private decorations: MonacoEditorNS.IEditorDecorationsCollection
   private seq = 0
   lines: BlameLine[] = []
+  private readonly ed: CodeEditor
+  private readonly monaco: Monaco
+  private readonly docId: string
+  private readonly onError: (message: string | null) => void
+  private readonly onLoaded: (lines: BlameLine[]) => void
 
   private readonly ed: CodeEditor
   private readonly monaco: Monaco

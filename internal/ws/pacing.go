@@ -1,0 +1,95 @@
+package ws
+
+import (
+	"io"
+	"time"
+)
+
+// Reading is paced, never refused: a connection over a budget has its next
+// message read only when the budget allows (golang.org/x/time/rate's Wait),
+// so a client typing faster than the op rate composes more into its buffer
+// and loses nothing, and a connection flooding the server (ops, cursors,
+// malformed frames, big messages) slows only itself. Every frame costs one
+// of the frame budget and its size of the byte budget; an op or a seed
+// update also costs one of the op budget. Chat over its own limit is still
+// refused (rate_limited, with its client_msg_id), and cursors over theirs
+// are dropped (the next one supersedes them).
+
+// frame is one message read from the client.
+type frame struct {
+	data     []byte
+	tooLarge bool  // over MaxMessageBytes (data holds the first bytes)
+	err      error // reading failed: the connection is done
+}
+
+// readFrames reads the client's messages and hands them to readLoop one at
+// a time: it reads the next only once readLoop took the last, so a paced
+// connection holds at most one message read ahead. It returns after a
+// failed or oversized read, or once the session stopped.
+func (s *session) readFrames(out chan<- frame) {
+	limit := s.h.cfg.MaxMessageBytes
+	for {
+		var f frame
+		_, r, err := s.conn.Reader(s.ctx)
+		if err == nil {
+			f.data, err = io.ReadAll(io.LimitReader(r, limit+1))
+			f.tooLarge = int64(len(f.data)) > limit
+		}
+		f.err = err
+		select {
+		case out <- f:
+		case <-s.stopped:
+			return
+		}
+		if f.err != nil || f.tooLarge {
+			return
+		}
+	}
+}
+
+// pace waits until the frame and byte budgets allow a frame of n bytes; it
+// reports false once the session is ending.
+func (s *session) pace(n int) bool {
+	if err := s.frameLimit.Wait(s.ctx); err != nil {
+		return false
+	}
+	return s.byteLimit.WaitN(s.ctx, max(n, 1)) == nil
+}
+
+// waitUpdate waits until the op budget allows a seed update. Meanwhile it
+// reads on: an update arriving while it waits replaces the one waiting
+// (whole texts supersede each other; it pays its frame and byte budget
+// all the same), and anything else is returned as held, to be handled
+// once the update is.
+func (s *session) waitUpdate(in *inbound, frames <-chan frame) (latest *inbound, held *frame) {
+	r := s.opLimit.Reserve()
+	delay := r.Delay()
+	if delay == 0 {
+		return in, nil
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		var next <-chan frame
+		if held == nil {
+			next = frames
+		}
+		select {
+		case <-timer.C:
+			return in, held
+		case <-s.stopped:
+			r.Cancel()
+			return in, held
+		case f := <-next:
+			if f.err == nil && !f.tooLarge {
+				if newer, werr := decodeInbound(f.data); werr == nil && newer.Type == "update" && newer.Data != nil && newer.Data.Content != nil {
+					s.frameLimit.Reserve()
+					s.byteLimit.ReserveN(time.Now(), max(len(f.data), 1))
+					in = newer
+					continue
+				}
+			}
+			held = &f
+		}
+	}
+}
