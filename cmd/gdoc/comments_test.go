@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gdoc/gdoc/internal/testenv"
 )
@@ -50,11 +51,20 @@ func listComments(t *testing.T, docURL, token string) []commentBody {
 	return body.Comments
 }
 
-// coveredText is the current text of the document under c's anchor.
+// coveredText is the text of the document under c's anchor, once the
+// instance at docURL has caught up with the anchor's revision (another
+// instance's commits reach it through the bus and the op log: bounded wait).
 func coveredText(t *testing.T, docURL string, c commentBody) string {
 	t.Helper()
 	var d document
-	call(t, "GET", docURL, "", "").Decode(t, &d)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		call(t, "GET", docURL, "", "").Decode(t, &d)
+		if d.Rev >= c.Anchor.Rev || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if d.Rev != c.Anchor.Rev {
 		t.Fatalf("anchor at revision %d, document at %d", c.Anchor.Rev, d.Rev)
 	}
