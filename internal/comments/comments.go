@@ -7,6 +7,7 @@ package comments
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -242,10 +243,35 @@ func (s *Service) Create(ctx context.Context, docID string, role gdoc.Role, user
 	return c, nil
 }
 
+// textAt returns the document's current text, waiting (bounded) when this
+// instance has yet to apply committed revisions up to rev, which a client of
+// another instance may already have seen.
+func (s *Service) textAt(ctx context.Context, docID string, rev int64) (*gdoc.Document, error) {
+	cur, err := s.texts.Current(ctx, docID)
+	if err != nil || rev <= cur.Rev {
+		return cur, err
+	}
+	head, err := s.store.HeadRev(ctx, docID)
+	if err != nil || rev > head {
+		return cur, err // not committed anywhere: the caller refuses it
+	}
+	for range 50 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if cur, err = s.texts.Current(ctx, docID); err != nil || rev <= cur.Rev {
+			return cur, err
+		}
+	}
+	return nil, gdoc.Errorf(gdoc.EUNAVAILABLE, "This server is still catching up with revision %d; try again.", rev)
+}
+
 // anchorAtHead checks a, written at a.Rev, against the text at that
 // revision and sets c's anchor, detached flag and quote at the head.
 func (s *Service) anchorAtHead(ctx context.Context, docID string, a gdoc.Anchor, c *gdoc.Comment) error {
-	cur, err := s.texts.Current(ctx, docID)
+	cur, err := s.textAt(ctx, docID, a.Rev)
 	if err != nil {
 		return err
 	}
