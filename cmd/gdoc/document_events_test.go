@@ -46,7 +46,8 @@ func readClosed(ctx context.Context, t *testing.T, conn *otclient.Conn) websocke
 
 // TestDocumentChangesReachLiveClients: a title or language change made over
 // REST reaches open editors as a "document" message; making the document
-// private closes other users' connections; deleting it closes everyone's.
+// private closes other users' connections (4403); deleting it closes
+// everyone's.
 // With two instances the same holds across them (through the bus).
 func TestDocumentChangesReachLiveClients(t *testing.T) {
 	check := func(t *testing.T, restURL, wsURL string) {
@@ -81,7 +82,7 @@ func TestDocumentChangesReachLiveClients(t *testing.T) {
 		if r := call(t, "PUT", restURL+"/api/documents/"+docID, alice.Token, `{"is_public":false}`); r.Status != 200 {
 			t.Fatalf("make private: %d %s", r.Status, r.Body)
 		}
-		if ce := readClosed(ctx, t, bobConn); ce.Code != ws.CloseForbidden || ce.Reason != "Forbidden" {
+		if ce := readClosed(ctx, t, bobConn); ce.Code != ws.CloseForbidden || ce.Reason != "You no longer have access to this document." { // issue 9: losing access closes with 4403
 			t.Errorf("bob's connection to a document made private: %v", ce)
 		}
 		if m := readUntil(ctx, t, aliceConn, "document"); !strings.Contains(string(m.Raw), `"is_public":false`) {

@@ -578,15 +578,25 @@ func historyRestoreAndBlame(t *testing.T, env map[string]string) {
 		var priv document
 		r.Decode(t, &priv)
 		for _, p := range []string{"/history", "/revisions/0", "/blame", "/download"} {
-			if r := call(t, "GET", base+"/api/documents/"+priv.ID+p, bob.Token, ""); r.Status != 403 {
+			if r := call(t, "GET", base+"/api/documents/"+priv.ID+p, bob.Token, ""); r.Status != 404 { // as if it did not exist (issue 9)
 				t.Errorf("bob reads %s of alice's private document: %d", p, r.Status)
 			}
 			if r := call(t, "GET", base+"/api/documents/"+priv.ID+p, alice.Token, ""); r.Status != 200 {
 				t.Errorf("alice reads %s of her private document: %d %s", p, r.Status, r.Body)
 			}
 		}
-		if r := call(t, "POST", base+"/api/documents/"+priv.ID+"/restore", bob.Token, `{"rev":0}`); r.Status != 403 {
+		if r := call(t, "POST", base+"/api/documents/"+priv.ID+"/restore", bob.Token, `{"rev":0}`); r.Status != 404 {
 			t.Errorf("bob restores alice's private document: %d", r.Status)
+		}
+		// Shared with bob as a viewer: he reads the history but cannot restore.
+		if r := call(t, "PUT", base+"/api/documents/"+priv.ID+"/members/"+bob.Username, alice.Token, `{"role":"viewer"}`); r.Status != 200 {
+			t.Fatalf("share with bob: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "GET", base+"/api/documents/"+priv.ID+"/history", bob.Token, ""); r.Status != 200 {
+			t.Errorf("viewer reads the history: %d %s", r.Status, r.Body)
+		}
+		if r := call(t, "POST", base+"/api/documents/"+priv.ID+"/restore", bob.Token, `{"rev":0}`); r.Status != 403 {
+			t.Errorf("viewer restores: %d %s", r.Status, r.Body)
 		}
 	})
 

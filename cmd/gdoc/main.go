@@ -128,6 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Presence:         presence,
 		ServerID:         serverID,
 		AutoSaveInterval: cfg.AutoSaveInterval,
+		JoinCreateLimit:  cfg.JoinCreateLimit,
 		Logger:           logger,
 		SingleInstance:   cfg.RedisURL == "", // in-process fan-out serves one instance
 		MaxDocumentBytes: int(cfg.MaxDocumentBytes),

@@ -263,7 +263,7 @@ func TestDocumentsLifecycle(t *testing.T) {
 			t.Fatalf("owner makes private: %d %s", r.Status, r.Body)
 		}
 		for _, token := range []string{"", bob.Token} {
-			if r := call(t, "GET", docURL, token, ""); r.Status != 403 || r.Detail(t) == "" {
+			if r := call(t, "GET", docURL, token, ""); r.Status != 404 || r.Detail(t) == "" { // as if it did not exist
 				t.Fatalf("other user reads private: %d %s", r.Status, r.Body)
 			}
 		}

@@ -23,6 +23,13 @@ type Config struct {
 	// instance can die, so the periodic sweep that re-reads every loaded
 	// document's head from the OpLog and recomputes presence is skipped.
 	SingleInstance bool
+	// JoinCreateLimit: joining a fresh id creates it only while its user
+	// created fewer documents than this in the last hour (by any means,
+	// gdoc.DocumentStore.DocumentsCreatedSince); 0 means no bound.
+	JoinCreateLimit int
+	// AccessCheckInterval is how often the access of open connections is
+	// re-read from the store, whatever the bus delivered (default 5s).
+	AccessCheckInterval time.Duration
 	// MaxDocumentBytes bounds a document's text in UTF-8 bytes (seed-less
 	// setting MAX_DOCUMENT_BYTES): an op or REST edit that would grow it
 	// past the bound is refused with ETOOLARGE. 0: gdoc.DefaultMaxDocumentBytes.
@@ -101,8 +108,13 @@ type DocumentMessage struct {
 }
 
 // ClosingMessage asks ws to close the connection: the server is shutting
-// down (1001, going away) or the document was deleted (1008).
+// down (1001, going away), the document was deleted (1008) or the user lost
+// access (ReasonAccessRevoked).
 type ClosingMessage struct{ Reason string }
+
+// AccessMessage tells a client its role changed (it still has access); the
+// new role is enforced from its next message.
+type AccessMessage struct{ Role gdoc.Role }
 
 func (OpMessage) isMessage()         {}
 func (AckMessage) isMessage()        {}
@@ -114,6 +126,7 @@ func (UserJoinedMessage) isMessage() {}
 func (UserLeftMessage) isMessage()   {}
 func (ClosingMessage) isMessage()    {}
 func (DocumentMessage) isMessage()   {}
+func (AccessMessage) isMessage()     {}
 
 // CodeBadRevision is OpErrorMessage.Code for an op based on a revision the
 // document does not have; it is also the wire code.
@@ -124,6 +137,9 @@ const (
 	ReasonShutdown = "Server shutting down"
 	ReasonDeleted  = "Document deleted"
 	ReasonPrivate  = "Forbidden" // the document became private
+	// ReasonAccessRevoked: the user no longer has access to the document.
+	// It is the close frame's reason, so it is written for the user.
+	ReasonAccessRevoked = "You no longer have access to this document."
 )
 
 // Cursor is one connection's selection. Anchor and Head count code points
@@ -151,5 +167,6 @@ type JoinState struct {
 	Users    []gdoc.ActiveUser // every connected user including the joiner
 	Color    string            // the joiner's color (stable per user id)
 	Chat     []gdoc.ChatMessage
-	Cursors  []Cursor // other connections' last known cursors
+	Cursors  []Cursor  // other connections' last known cursors
+	Role     gdoc.Role // the joiner's role (viewer, editor or owner)
 }

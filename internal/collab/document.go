@@ -52,8 +52,9 @@ type document struct {
 	remoteHint int64 // highest revision another instance announced
 
 	clients   map[string]Client
-	sessions  map[string]int64 // conn id -> DocSession id
-	minBase   map[string]int64 // conn id -> the oldest revision it has received
+	roles     map[string]gdoc.Role      // conn id -> the client's role, checked on every message
+	sessions  map[string]*sessionRecord // conn id -> its session row
+	minBase   map[string]int64          // conn id -> the oldest revision it has received
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
@@ -66,7 +67,8 @@ func newDocument(id string) *document {
 	return &document{
 		id:        id,
 		clients:   make(map[string]Client),
-		sessions:  make(map[string]int64),
+		roles:     make(map[string]gdoc.Role),
+		sessions:  make(map[string]*sessionRecord),
 		minBase:   make(map[string]int64),
 		cursors:   make(map[string]Cursor),
 		announced: make(map[string]gdoc.ActiveUser),
@@ -106,9 +108,9 @@ func (d *document) deliverLocked(c Client, m Message) {
 
 // departure is what finishLeave needs of a removed connection.
 type departure struct {
-	connID    string
-	sessionID int64
-	cursor    Cursor
+	connID  string
+	session *sessionRecord
+	cursor  Cursor
 }
 
 // removeClientLocked unregisters connID and tells the other local clients
@@ -119,7 +121,8 @@ func (d *document) removeClientLocked(connID string) (departure, bool) {
 		return departure{}, false
 	}
 	delete(d.clients, connID)
-	gone := departure{connID: connID, sessionID: d.sessions[connID]}
+	delete(d.roles, connID)
+	gone := departure{connID: connID, session: d.sessions[connID]}
 	delete(d.sessions, connID)
 	delete(d.minBase, connID)
 	delete(d.cursors, connID)

@@ -87,6 +87,9 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (check followUp)
 		d.remoteHint = max(d.remoteHint, d.auth.head+1)
 		s.startWorkerLocked(d)
 		s.queuePresenceLocked(d)
+		s.queueAccessCheckLocked(d) // an access event may have been lost too
+	case gdoc.EventAccess:
+		s.queueAccessCheckLocked(d)
 	case gdoc.EventChat:
 		var chat gdoc.ChatMessage
 		if err := json.Unmarshal(ev.Payload, &chat); err != nil || chat.ID <= 0 {

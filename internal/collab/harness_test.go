@@ -170,6 +170,10 @@ type serviceOptions struct {
 	bus        gdoc.Bus // default: the env's bus
 	sweep      time.Duration
 	maxDoc     int // MaxDocumentBytes (0: the default)
+	// joinCreateLimit and accessCheck set Config's JoinCreateLimit and
+	// AccessCheckInterval.
+	joinCreateLimit int
+	accessCheck     time.Duration
 }
 
 // service starts a Service on e and shuts it down at cleanup.
@@ -191,7 +195,7 @@ func (e *env) service(t testing.TB, opts serviceOptions) *collab.Service {
 	s := collab.New(collab.Config{
 		Store: opts.store, Bus: bus, Presence: e.presence, ServerID: opts.serverID,
 		AutoSaveInterval: opts.autosave, IdleUnload: opts.idleUnload,
-		Logger: opts.logger, MaxDocumentBytes: opts.maxDoc,
+		Logger: opts.logger, MaxDocumentBytes: opts.maxDoc, JoinCreateLimit: opts.joinCreateLimit, AccessCheckInterval: opts.accessCheck,
 	})
 	if opts.sweep > 0 {
 		collab.SetSweepInterval(s, opts.sweep)

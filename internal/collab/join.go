@@ -9,20 +9,24 @@ import (
 )
 
 // Join registers c on docID, creating the document (owned by c.User(),
-// title = id, public) if it does not exist.
+// title = id, public) if it does not exist — unless since >= 0 (a
+// reconnect), the id was deleted, or the user created JoinCreateLimit
+// documents in the last hour.
 //
 // since < 0 asks for the full content; since >= 0 for the ops committed
 // after since (JoinState.Ops, never nil then). EINVALID for a bad id or a
-// since ahead of the head ("bad revision"), EFORBIDDEN for another user's
-// private document, EUNAVAILABLE while shutting down or when the store is
-// down. Everything committed after JoinState.Rev reaches c through Deliver,
+// since ahead of the head ("bad revision"), ENOTFOUND for a deleted id or a
+// reconnect to a missing one, ERATELIMITED past the creation limit,
+// EFORBIDDEN without access (gdoc.Document.RoleOf; read again once the
+// connection is registered, so that a join racing a withdrawal never ends
+// up open), EUNAVAILABLE while shutting down or when the store is down. Everything committed after JoinState.Rev reaches c through Deliver,
 // in revision order, without gaps — possibly before Join returns.
 //
 // Three steps: authorize (may c's user read it?), register (presence,
 // session, the state from memory, c added to the clients), catchUpOlder
 // (ops too old for the in-memory window, from the OpLog).
 func (s *Service) Join(ctx context.Context, docID string, c Client, since int64) (JoinState, error) {
-	meta, err := s.authorize(ctx, docID, c.User())
+	meta, err := s.authorize(ctx, docID, c.User(), since)
 	if err != nil {
 		return JoinState{}, err
 	}
@@ -55,25 +59,58 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 			return JoinState{}, err
 		}
 	}
+	if err := s.confirmAccess(ctx, d, c, &state); err != nil {
+		s.Leave(docID, c)
+		return JoinState{}, err
+	}
 	s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: docID, Kind: gdoc.EventPresence})
 	return state, nil
 }
 
+// confirmAccess reads c's access again now that c is registered: a
+// withdrawal committed before this read is seen here, and one committed
+// after it finds c among d's clients when it re-checks. It sets the
+// client's role and the access fields of state.
+func (s *Service) confirmAccess(ctx context.Context, d *document, c Client, state *JoinState) error {
+	fresh, err := s.cfg.Store.Document(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	role := fresh.RoleOf(c.User().ID)
+	if !role.CanRead() {
+		return errNoAccess()
+	}
+	d.mu.Lock()
+	if _, ok := d.clients[c.ConnID()]; ok && d.roles[c.ConnID()].CanRead() {
+		d.roles[c.ConnID()] = role
+	} else if ok {
+		role = gdoc.RoleNone // a re-check already withdrew it
+	}
+	d.mu.Unlock()
+	if !role.CanRead() {
+		return errNoAccess()
+	}
+	state.Role = role
+	state.Document.Public, state.Document.Visibility, state.Document.LinkRole = fresh.Public, fresh.Visibility, fresh.LinkRole
+	state.Document.OwnerID, state.Document.OwnerUsername = fresh.OwnerID, fresh.OwnerUsername
+	return nil
+}
+
 // authorize checks the ids and returns docID's metadata (creating the
 // document on a first join) when user may read it.
-func (s *Service) authorize(ctx context.Context, docID string, user *gdoc.User) (*gdoc.Document, error) {
+func (s *Service) authorize(ctx context.Context, docID string, user *gdoc.User, since int64) (*gdoc.Document, error) {
 	if !gdoc.ValidDocumentID(docID) {
 		return nil, gdoc.Errorf(gdoc.EINVALID, "A document id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit.")
 	}
 	if user == nil || user.ID == "" {
 		return nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "Joining a document needs a signed-in user.")
 	}
-	meta, err := s.documentOrCreate(ctx, docID, user)
+	meta, err := s.documentOrCreate(ctx, docID, user, since)
 	if err != nil {
 		return nil, err
 	}
 	if !meta.RoleOf(user.ID).CanRead() {
-		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
+		return nil, errNoAccess()
 	}
 	return meta, nil
 }
@@ -89,9 +126,9 @@ const (
 // revRange is the revisions from < rev <= to; from < 0 when empty.
 type revRange struct{ from, to int64 }
 
-// register records c's presence and session, builds its JoinState from
-// memory and adds it to d's clients, all under one hold of d's lock so that
-// every op after state.Rev reaches c through Deliver. The ops after since
+// register records c's presence, queues its session row, builds its
+// JoinState from memory and adds it to d's clients, all under one hold of
+// d's lock so that every op after state.Rev reaches c through Deliver. The ops after since
 // that the window no longer holds are returned for catchUpOlder.
 func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdoc.Document, since int64) (JoinState, revRange, error) {
 	user := c.User()
@@ -106,11 +143,7 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	if err := s.cfg.Presence.Join(ctx, d.id, part); err != nil {
 		s.log.Warn("presence join failed", "doc", d.id, "conn", connID, "err", err)
 	}
-	session := &gdoc.DocSession{DocID: d.id, UserID: user.ID, ServerID: s.cfg.ServerID, JoinedAt: joinedAt}
-	if err := s.cfg.Store.StartSession(ctx, session); err != nil {
-		s.log.Warn("recording session failed", "doc", d.id, "err", err)
-		session = nil
-	}
+	session := s.startSession(gdoc.DocSession{DocID: d.id, UserID: user.ID, ServerID: s.cfg.ServerID, JoinedAt: joinedAt})
 	s.recomputePresence(d)
 
 	chat, err := s.cfg.Store.ChatMessages(ctx, d.id, 0, gdoc.ChatHistoryLimit)
@@ -153,10 +186,9 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	d.minBase[connID] = minBase
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
+	d.roles[connID] = meta.RoleOf(user.ID)
 	d.idleSince = time.Time{}
-	if session != nil {
-		d.sessions[connID] = session.ID
-	}
+	d.sessions[connID] = session
 	for id, cur := range d.cursors {
 		if id != connID {
 			state.Cursors = append(state.Cursors, cur)
@@ -219,17 +251,43 @@ func (s *Service) catchUpOlder(ctx context.Context, d *document, connID string, 
 	return nil
 }
 
-// documentOrCreate returns docID's metadata, creating the document on a
-// first join (the seed's "enter a document ID and share it" flow).
-func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User) (*gdoc.Document, error) {
+// documentOrCreate returns docID's metadata (with its members), creating
+// the document on a first join (the seed's "enter a document ID and share
+// it" flow). A reconnect (since >= 0) never creates, a deleted id is never
+// created again, and a user creates at most JoinCreateLimit documents an
+// hour this way.
+func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User, since int64) (*gdoc.Document, error) {
 	meta, err := s.cfg.Store.Document(ctx, docID)
 	if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
 		return meta, err
 	}
-	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true}
-	err = s.cfg.Store.CreateDocument(ctx, doc)
-	if gdoc.ErrorCode(err) == gdoc.ECONFLICT { // created by a concurrent join
+	deleted, err := s.cfg.Store.DocumentDeleted(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	if deleted {
+		return nil, errDeleted()
+	}
+	if since >= 0 {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found: it does not exist or was deleted.")
+	}
+	if limit := s.cfg.JoinCreateLimit; limit > 0 {
+		n, err := s.cfg.Store.DocumentsCreatedSince(ctx, user.ID, time.Now().Add(-time.Hour))
+		if err != nil {
+			return nil, err
+		}
+		if n >= limit {
+			return nil, gdoc.Errorf(gdoc.ERATELIMITED, "You created %d documents in the last hour, the most allowed; open an existing document or try again later.", n)
+		}
+	}
+	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true,
+		Visibility: gdoc.VisibilityPublic, LinkRole: gdoc.RoleEditor}
+	err = s.cfg.Store.CreateDocumentUnlessDeleted(ctx, doc)
+	switch gdoc.ErrorCode(err) {
+	case gdoc.ECONFLICT: // created by a concurrent join
 		return s.cfg.Store.Document(ctx, docID)
+	case gdoc.ENOTFOUND: // deleted meanwhile
+		return nil, errDeleted()
 	}
 	if err != nil {
 		return nil, err
@@ -237,15 +295,24 @@ func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc
 	return doc, nil
 }
 
+func errDeleted() error { return gdoc.Errorf(gdoc.ENOTFOUND, "This document was deleted.") }
+
+// errNoAccess does not say whether the document exists.
+func errNoAccess() error {
+	return gdoc.Errorf(gdoc.EFORBIDDEN, "You do not have access to this document.")
+}
+
+func errViewOnly() error {
+	return gdoc.Errorf(gdoc.EFORBIDDEN, "You can view this document but not edit it.")
+}
+
 // abandonJoin undoes the presence and session records of a join that
 // failed before registering.
-func (s *Service) abandonJoin(d *document, connID string, session *gdoc.DocSession) {
+func (s *Service) abandonJoin(d *document, connID string, session *sessionRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	_ = s.cfg.Presence.Leave(ctx, d.id, connID)
-	if session != nil {
-		_ = s.cfg.Store.EndSession(ctx, session.ID, time.Now())
-	}
+	s.endSession(ctx, session, time.Now())
 	s.recomputePresence(d)
 }
 
@@ -271,11 +338,7 @@ func (s *Service) finishLeave(d *document, gone departure) {
 	if err := s.cfg.Presence.Leave(ctx, d.id, gone.connID); err != nil {
 		s.log.Warn("presence leave failed", "doc", d.id, "conn", gone.connID, "err", err)
 	}
-	if gone.sessionID != 0 {
-		if err := s.cfg.Store.EndSession(ctx, gone.sessionID, time.Now()); err != nil && gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
-			s.log.Warn("ending session failed", "doc", d.id, "err", err)
-		}
-	}
+	s.endSession(ctx, gone.session, time.Now())
 	s.recomputePresence(d)
 	if payload, err := json.Marshal(gone.cursor); err == nil {
 		s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: d.id, Kind: gdoc.EventCursor, Payload: payload})
@@ -289,7 +352,11 @@ func (s *Service) joined(docID string, c Client) (*document, error) {
 	if d != nil {
 		d.mu.Lock()
 		_, ok := d.clients[c.ConnID()]
+		role := d.roles[c.ConnID()]
 		d.mu.Unlock()
+		if ok && !role.CanRead() {
+			return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "You no longer have access to this document.")
+		}
 		if ok {
 			return d, nil
 		}

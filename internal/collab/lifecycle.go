@@ -231,7 +231,7 @@ func (s *Service) closeDocument(d *document, reason string) {
 	clients := d.clients
 	sessions := d.sessions
 	d.clients = make(map[string]Client)
-	d.sessions = make(map[string]int64)
+	d.sessions = make(map[string]*sessionRecord)
 	pending := d.pending
 	d.pending = nil
 	for _, c := range clients {
@@ -253,11 +253,7 @@ func (s *Service) closeDocument(d *document, reason string) {
 		if err := s.cfg.Presence.Leave(ctx, d.id, connID); err != nil {
 			s.log.Warn("presence leave failed", "doc", d.id, "conn", connID, "err", err)
 		}
-		if id, ok := sessions[connID]; ok {
-			if err := s.cfg.Store.EndSession(ctx, id, now); err != nil && gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
-				s.log.Warn("ending session failed", "doc", d.id, "err", err)
-			}
-		}
+		s.endSession(ctx, sessions[connID], now)
 	}
 	if len(clients) > 0 {
 		s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: d.id, Kind: gdoc.EventPresence})

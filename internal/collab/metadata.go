@@ -9,9 +9,7 @@ import (
 
 // MetadataChanged delivers the document's new title, language and
 // publicity to its local clients and publishes them to other instances.
-// When the document became private, connections of anyone but the owner are
-// closed (ReasonPrivate): access is checked on every change, not only at
-// join.
+// Who keeps access is AccessChanged's business (and the periodic re-check's).
 func (s *Service) MetadataChanged(ctx context.Context, doc *gdoc.Document, by *gdoc.User) {
 	ev := gdoc.DocumentEvent{Document: *doc, UserID: by.ID, Username: by.Username}
 	ev.Document.Content = ""
@@ -51,11 +49,11 @@ func (d *document) applyMetadataLocked(ev gdoc.DocumentEvent) {
 	}
 	d.meta.Title, d.meta.Language, d.meta.Public = ev.Document.Title, ev.Document.Language, ev.Document.Public
 	msg := DocumentMessage{Document: ev.Document, UserID: ev.UserID, Username: ev.Username}
-	for _, c := range d.clients {
-		if !ev.Document.RoleOf(c.User().ID).CanRead() {
-			d.deliverLocked(c, ClosingMessage{Reason: ReasonPrivate})
-			continue
+	// Who keeps access is recheckAccess's business (the event carries no
+	// members); a client told to close hears nothing more.
+	for id, c := range d.clients {
+		if d.roles[id].CanRead() {
+			d.deliverLocked(c, msg)
 		}
-		d.deliverLocked(c, msg)
 	}
 }

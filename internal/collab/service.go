@@ -59,7 +59,8 @@ type Service struct {
 	docs    map[string]*document
 	closing atomic.Bool // read without s.mu by code holding a document's lock
 
-	workers taskGroup // document workers and presence recomputations
+	workers     taskGroup    // document workers and presence recomputations
+	sessionRows sessionQueue // session rows waiting to be written (sessions.go)
 }
 
 // New returns a Service. Commits work at once; Run does the periodic work
@@ -70,6 +71,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.IdleUnload <= 0 {
 		cfg.IdleUnload = defaultIdleUnload
+	}
+	if cfg.AccessCheckInterval <= 0 {
+		cfg.AccessCheckInterval = defaultAccessCheckInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -109,6 +113,11 @@ func (s *Service) Run(ctx context.Context) error {
 	defer unload.Stop()
 	sweep := time.NewTicker(s.sweepEvery)
 	defer sweep.Stop()
+	accessCheck := time.NewTicker(s.cfg.AccessCheckInterval)
+	defer accessCheck.Stop()
+	if s.cfg.SingleInstance {
+		accessCheck.Stop() // an in-process bus loses no access event
+	}
 	if s.cfg.SingleInstance {
 		sweep.Stop() // nothing to repair: its channel never fires
 	}
@@ -118,6 +127,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-autosave.C:
 			s.saveDirty(ctx)
+		case <-accessCheck.C:
+			s.recheckAll(ctx)
 		case <-unload.C:
 			s.unloadIdle(ctx, time.Now())
 		case <-sweep.C:

@@ -102,6 +102,9 @@ func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 	if _, ok := d.clients[sub.connID]; joined && !ok {
 		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
 	}
+	if joined && !d.roles[sub.connID].CanEdit() {
+		return errViewOnly()
+	}
 	if joined {
 		sub.minBase = d.minBase[sub.connID]
 	}

@@ -61,6 +61,10 @@ type Config struct {
 	AutoSaveInterval time.Duration
 	MaxBodyBytes     int64
 	AuthRateLimit    int // login/register requests per minute per client IP; 0 disables
+	// JoinCreateLimit: joining a fresh id over the WebSocket creates it only
+	// while its user created fewer documents than this in the last hour;
+	// 0 disables the bound.
+	JoinCreateLimit int
 	// TrustedProxies are the proxies (nginx) whose X-Real-IP or
 	// X-Forwarded-For header names the client, for the auth rate limit.
 	TrustedProxies  []netip.Prefix
@@ -247,6 +251,14 @@ var settings = []setting{
 			return errorf("AUTH_RATE_LIMIT must be a whole number of requests per minute (0 disables), not %q.", v)
 		}
 		c.AuthRateLimit = n
+		return nil
+	}},
+	{"JOIN_CREATE_LIMIT", "join-create-limit", "60", "joining a fresh id creates it only while its user created fewer documents than this in the last hour (0: no limit)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errorf("JOIN_CREATE_LIMIT must be a whole number of documents per hour (0: no limit), not %q.", v)
+		}
+		c.JoinCreateLimit = n
 		return nil
 	}},
 	{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies (nginx) whose X-Real-IP / X-Forwarded-For names the client for rate limits and connection caps; empty trusts no header", func(c *Config, v string) error {

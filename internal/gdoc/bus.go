@@ -12,6 +12,7 @@ const (
 	EventCursor   = "cursor"   // Payload: a cursor message as relayed to clients
 	EventPresence = "presence" // Payload: empty; presence of the document changed
 	EventDocument = "document" // Payload: DocumentEvent; title, language or publicity changed, or deleted
+	EventAccess   = "access"   // Payload: empty; members, visibility, link role or owner changed: re-read them
 	EventResync   = "resync"   // delivered by the bus itself after it may have lost events
 )
 

@@ -28,6 +28,11 @@ type Collab interface {
 	// that doc's title, language or publicity changed (by user). When doc
 	// became private, other users' connections are closed.
 	MetadataChanged(ctx context.Context, doc *Document, by *User)
+	// AccessChanged tells every instance that who may do what on docID
+	// changed (members, visibility, link role, owner): each re-reads the
+	// document's access and applies it to its open connections (a new
+	// role is announced, a lost one closes the connection).
+	AccessChanged(ctx context.Context, docID string)
 	// Forget drops the document's live state and disconnects its clients,
 	// on every instance (after the document was deleted).
 	Forget(docID string)

@@ -33,10 +33,17 @@ type Document struct {
 	Content   string    `json:"content"`
 	Language  string    `json:"language"`
 	OwnerID   string    `json:"owner_id"`
-	Public    bool      `json:"is_public"`
+	Public    bool      `json:"is_public"` // exactly when Visibility is public
 	Rev       int64     `json:"rev"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	Visibility    Visibility `json:"visibility"`
+	LinkRole      Role       `json:"link_role"` // what a non-member gets on a public or link document
+	OwnerUsername string     `json:"owner_username"`
+	// Members maps user ids to member roles (editor or viewer; the owner is
+	// not in it), as far as the value was loaded with them (see RoleOf).
+	Members map[string]Role `json:"-"`
 }
 
 // CommittedOp is one entry of a document's operation log: the op that took

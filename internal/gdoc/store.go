@@ -19,23 +19,62 @@ type UserStore interface {
 // DocumentStore keeps document metadata and snapshots.
 type DocumentStore interface {
 	// CreateDocument stores d (Rev 0 unless set), setting CreatedAt and
-	// UpdatedAt. ECONFLICT if the id exists.
+	// UpdatedAt. An empty Visibility follows Public (public or private),
+	// an empty LinkRole is editor; Public is set from the visibility. A
+	// deleted id may be used again. ECONFLICT if the id exists.
 	CreateDocument(ctx context.Context, d *Document) error
-	// Document returns the document with its latest snapshot. ENOTFOUND.
+	// CreateDocumentUnlessDeleted is CreateDocument for a join: ENOTFOUND
+	// when the id was deleted (checked atomically with the insert).
+	CreateDocumentUnlessDeleted(ctx context.Context, d *Document) error
+	// Document returns the document with its latest snapshot, its owner's
+	// username and all its Members. ENOTFOUND.
 	Document(ctx context.Context, id string) (*Document, error)
 	// Documents lists public documents and, when viewerID != "", the
-	// viewer's own, newest first, without Content.
+	// viewer's own and those the viewer is a member of (Members holds the
+	// viewer's role there), newest first, without Content.
 	Documents(ctx context.Context, viewerID string) ([]*Document, error)
-	// UpdateDocumentMeta changes title, language and publicity where non-nil.
-	// ENOTFOUND.
+	// UpdateDocumentMeta changes title, language and publicity where non-nil
+	// (public true makes the document public, false private). ENOTFOUND.
 	UpdateDocumentMeta(ctx context.Context, id string, title, language *string, public *bool) (*Document, error)
-	// DeleteDocument removes the document with its ops, chat and sessions.
+	// SetDocumentAccess changes visibility and link role where non-nil.
+	// ENOTFOUND; EINVALID for a value outside the enums.
+	SetDocumentAccess(ctx context.Context, id string, visibility *Visibility, linkRole *Role) (*Document, error)
+	// DeleteDocument removes the document with its ops, chat, sessions and
+	// members, and keeps a tombstone of its id (DocumentDeleted).
 	// ENOTFOUND.
 	DeleteDocument(ctx context.Context, id string) error
+	// DocumentsByID returns those of ids that exist, with their members
+	// and without Content, in no particular order (the periodic access
+	// re-check of every loaded document in one round trip).
+	DocumentsByID(ctx context.Context, ids []string) ([]*Document, error)
+	// DocumentDeleted reports whether a document with this id existed and
+	// was deleted.
+	DocumentDeleted(ctx context.Context, id string) (bool, error)
+	// DocumentsCreatedSince counts the documents userID created (whether
+	// they still exist or not) at or after since.
+	DocumentsCreatedSince(ctx context.Context, userID string, since time.Time) (int, error)
 	// SaveSnapshot stores content as the document's text at revision rev,
 	// unless a snapshot at rev or later is already stored (then it is a
 	// no-op). ENOTFOUND.
 	SaveSnapshot(ctx context.Context, id string, content string, rev int64) error
+}
+
+// MemberStore keeps who, besides the owner, has a role on a document.
+type MemberStore interface {
+	// Members lists the document's owner (role owner) first, then its
+	// members by username. ENOTFOUND for no such document.
+	Members(ctx context.Context, docID string) ([]Member, error)
+	// SetMember gives userID role (editor or viewer) on the document,
+	// adding or changing the membership. ENOTFOUND for no such document or
+	// user; EINVALID for another role or for the owner.
+	SetMember(ctx context.Context, docID, userID string, role Role) (*Member, error)
+	// RemoveMember ends userID's membership. ENOTFOUND when userID is not a
+	// member.
+	RemoveMember(ctx context.Context, docID, userID string) error
+	// TransferOwnership makes member userID the owner; the old owner
+	// becomes an editor. ENOTFOUND for no such document; EINVALID when
+	// userID is not a member (or is the owner already).
+	TransferOwnership(ctx context.Context, docID, userID string) (*Document, error)
 }
 
 // OpLog is the durable, append-only operation log: the order of truth.
@@ -98,6 +137,10 @@ type ChatStore interface {
 type SessionStore interface {
 	// StartSession stores s, setting s.ID.
 	StartSession(ctx context.Context, s *DocSession) error
+	// StartSessions stores every session of ss in one transaction,
+	// setting their IDs. A session whose document does not exist is not
+	// stored and keeps ID 0.
+	StartSessions(ctx context.Context, ss []*DocSession) error
 	// EndSession sets the session's LeftAt. ENOTFOUND.
 	EndSession(ctx context.Context, id int64, leftAt time.Time) error
 	// Sessions lists a document's sessions, newest first, up to limit.
@@ -121,6 +164,7 @@ type TokenStore interface {
 type Store interface {
 	UserStore
 	DocumentStore
+	MemberStore
 	OpLog
 	HistoryStore
 	ChatStore

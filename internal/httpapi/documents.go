@@ -43,7 +43,7 @@ func GuessLanguage(title string) string {
 	return "plaintext"
 }
 
-// nextDocumentID returns a decimal id that no document has, near the end of
+// nextDocumentID returns a decimal id that no document has or had, near the end of
 // the run 1, 2, 3, ... of ids in use, so the first document is "1" as in the
 // seed's examples (`curl .../api/documents/1`). It probes O(log n) ids:
 // doubling until one is free, then bisecting between the last taken and the
@@ -51,10 +51,12 @@ func GuessLanguage(title string) string {
 // land on another free number; a concurrent create that wins the same id
 // makes CreateDocument fail with ECONFLICT and the caller tries the next one.
 func (s *Server) nextDocumentID(ctx context.Context) (int, error) {
+	// A deleted id counts as taken: a stale tab of the deleted document
+	// must not reconnect to someone else's new one.
 	exists := func(n int) (bool, error) {
 		_, err := s.store.Document(ctx, strconv.Itoa(n))
 		if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
-			return false, nil
+			return s.store.DocumentDeleted(ctx, strconv.Itoa(n))
 		}
 		return err == nil, err
 	}
@@ -132,32 +134,102 @@ func formatBytes(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// canSee reports whether user (nil when anonymous) may read d, by the one
-// access rule (gdoc.Document.RoleOf).
-func canSee(d *gdoc.Document, user *gdoc.User) error {
-	userID := ""
-	if user != nil {
-		userID = user.ID
+// errNoDocument is the answer for a document that does not exist and for
+// one the caller may not read alike, so that ids cannot be probed.
+func errNoDocument() error { return gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.") }
+
+// callerID is the signed-in caller's user id, "" when anonymous.
+func callerID(ctx context.Context) string {
+	if u := userFrom(ctx); u != nil {
+		return u.ID
 	}
-	if d.RoleOf(userID).CanRead() {
-		return nil
-	}
-	return gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
+	return ""
 }
 
-// visibleDocument loads document id's metadata and checks the caller may see it.
-func (s *Server) visibleDocument(ctx context.Context, id string) (*gdoc.Document, error) {
+// access loads document id's metadata (with its members) and the caller's
+// role on it (gdoc.Document.RoleOf, the one access rule); ENOTFOUND when
+// the caller may not read it.
+func (s *Server) access(ctx context.Context, id string) (*gdoc.Document, gdoc.Role, error) {
 	if !gdoc.ValidDocumentID(id) {
-		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.")
+		return nil, gdoc.RoleNone, errNoDocument()
 	}
 	d, err := s.store.Document(ctx, id)
-	if err != nil {
-		return nil, err
+	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
+		return nil, gdoc.RoleNone, errNoDocument()
+	} else if err != nil {
+		return nil, gdoc.RoleNone, err
 	}
-	return d, canSee(d, userFrom(ctx))
+	role := d.RoleOf(callerID(ctx))
+	if !role.CanRead() {
+		return nil, gdoc.RoleNone, errNoDocument()
+	}
+	return d, role, nil
 }
 
-type documentOutput struct{ Body *gdoc.Document }
+// visibleDocument loads document id's metadata and checks the caller may
+// read it (ENOTFOUND otherwise).
+func (s *Server) visibleDocument(ctx context.Context, id string) (*gdoc.Document, error) {
+	d, _, err := s.access(ctx, id)
+	return d, err
+}
+
+// DocumentBody is a document as the API returns it: the stored document
+// and the caller's role.
+type DocumentBody struct {
+	gdoc.Document
+	Role *gdoc.Role `json:"role" nullable:"true" enum:"owner,editor,viewer" doc:"The caller's effective role; null when not signed in."`
+}
+
+// documentBody is d for the caller of ctx.
+func documentBody(ctx context.Context, d *gdoc.Document) DocumentBody {
+	b := DocumentBody{Document: *d}
+	if id := callerID(ctx); id != "" {
+		if r := d.RoleOf(id); r != gdoc.RoleNone {
+			b.Role = &r
+		}
+	}
+	return b
+}
+
+type documentOutput struct{ Body DocumentBody }
+
+// accessFields checks the access fields of a create or update: is_public
+// and visibility must agree when both are given. It returns the visibility
+// they ask for (nil for no change).
+func accessFields(isPublic *bool, visibility *string) (*gdoc.Visibility, error) {
+	var v *gdoc.Visibility
+	if visibility != nil {
+		vis := gdoc.Visibility(*visibility)
+		if !gdoc.ValidVisibility(vis) {
+			return nil, gdoc.Errorf(gdoc.EINVALID, "visibility: must be public, link or private.")
+		}
+		v = &vis
+	}
+	if isPublic != nil {
+		if v != nil && (*v == gdoc.VisibilityPublic) != *isPublic {
+			return nil, gdoc.Errorf(gdoc.EINVALID, "is_public: contradicts visibility %q.", *v)
+		}
+		if v == nil {
+			vis := gdoc.VisibilityPrivate
+			if *isPublic {
+				vis = gdoc.VisibilityPublic
+			}
+			v = &vis
+		}
+	}
+	return v, nil
+}
+
+func linkRoleField(linkRole *string) (*gdoc.Role, error) {
+	if linkRole == nil {
+		return nil, nil
+	}
+	r := gdoc.Role(*linkRole)
+	if !gdoc.ValidMemberRole(r) {
+		return nil, gdoc.Errorf(gdoc.EINVALID, "link_role: must be editor or viewer.")
+	}
+	return &r, nil
+}
 
 // DocumentPath is the {id} of a document route.
 type DocumentPath struct {
@@ -170,7 +242,11 @@ type createDocumentInput struct {
 		Title    string   `json:"title" maxLength:"200" example:"My Project"`
 		Content  string   `json:"content,omitempty" example:"// Start coding here"`
 		Language string   `json:"language,omitempty" doc:"Monaco language id; guessed from the title's extension when empty" example:"javascript"`
-		IsPublic *bool    `json:"is_public,omitempty" doc:"Default true. A private document is visible to its owner only."`
+		IsPublic *bool    `json:"is_public,omitempty" doc:"Default true. False makes the document private (visible to its owner and members only)."`
+		// Visibility and LinkRole are strings (not the enums) so that a bad
+		// value gets the API's own sentence.
+		Visibility *string `json:"visibility,omitempty" enum:"public,link,private" doc:"Default public (or what is_public says)."`
+		LinkRole   *string `json:"link_role,omitempty" enum:"editor,viewer" doc:"What signed-in non-members get on a public or link document; default editor."`
 	}
 }
 
@@ -192,16 +268,32 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 	if err := validContent(in.Body.Content, s.maxDoc); err != nil {
 		return nil, err
 	}
-	public := in.Body.IsPublic == nil || *in.Body.IsPublic
+	visibility, err := accessFields(in.Body.IsPublic, in.Body.Visibility)
+	if err != nil {
+		return nil, err
+	}
+	vis := gdoc.VisibilityPublic
+	if visibility != nil {
+		vis = *visibility
+	}
+	linkRole, err := linkRoleField(in.Body.LinkRole)
+	if err != nil {
+		return nil, err
+	}
+	link := gdoc.RoleEditor
+	if linkRole != nil {
+		link = *linkRole
+	}
 	id, err := s.nextDocumentID(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		d := &gdoc.Document{ID: strconv.Itoa(id + attempt), Title: title, Content: in.Body.Content, Language: lang, OwnerID: user.ID, Public: public}
+		d := &gdoc.Document{ID: strconv.Itoa(id + attempt), Title: title, Content: in.Body.Content, Language: lang, OwnerID: user.ID,
+			Public: vis == gdoc.VisibilityPublic, Visibility: vis, LinkRole: link}
 		err := s.store.CreateDocument(ctx, d)
 		if err == nil {
-			return &documentOutput{Body: d}, nil
+			return &documentOutput{Body: documentBody(ctx, d)}, nil
 		}
 		// Another request took the id first: try the next (bounded).
 		if gdoc.ErrorCode(err) != gdoc.ECONFLICT || attempt == 15 {
@@ -220,49 +312,68 @@ type DocumentSummary struct {
 	Rev       int64     `json:"rev" doc:"Revision of the latest snapshot; the live revision may be higher."`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	Visibility    gdoc.Visibility `json:"visibility" enum:"public,link,private"`
+	LinkRole      gdoc.Role       `json:"link_role" enum:"editor,viewer"`
+	OwnerUsername string          `json:"owner_username"`
+	Role          *gdoc.Role      `json:"role" nullable:"true" enum:"owner,editor,viewer" doc:"The caller's effective role; null when not signed in."`
+	Shared        bool            `json:"shared" doc:"The caller is a member (not the owner)."`
 }
 
 type listDocumentsOutput struct{ Body []DocumentSummary }
 
 func (s *Server) listDocuments(ctx context.Context, _ *struct{}) (*listDocumentsOutput, error) {
-	viewer := ""
-	if u := userFrom(ctx); u != nil {
-		viewer = u.ID
-	}
+	viewer := callerID(ctx)
 	docs, err := s.store.Documents(ctx, viewer)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]DocumentSummary, 0, len(docs))
 	for _, d := range docs {
+		b := documentBody(ctx, d)
+		if viewer != "" && b.Role == nil {
+			continue // the store lists only what the viewer may read; RoleOf has the last word
+		}
 		out = append(out, DocumentSummary{ID: d.ID, Title: d.Title, Language: d.Language, OwnerID: d.OwnerID,
-			IsPublic: d.Public, Rev: d.Rev, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt})
+			IsPublic: d.Public, Rev: d.Rev, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+			Visibility: d.EffectiveVisibility(), LinkRole: d.EffectiveLinkRole(), OwnerUsername: d.OwnerUsername,
+			Role: b.Role, Shared: viewer != "" && viewer != d.OwnerID && d.Members[viewer] != ""})
 	}
 	return &listDocumentsOutput{Body: out}, nil
 }
 
 func (s *Server) getDocument(ctx context.Context, in *DocumentPath) (*documentOutput, error) {
-	if !gdoc.ValidDocumentID(in.ID) {
-		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.")
-	}
-	d, err := s.collab.Current(ctx, in.ID)
+	d, _, err := s.access(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := canSee(d, userFrom(ctx)); err != nil {
+	return s.currentDocument(ctx, d)
+}
+
+// currentDocument is stored (metadata and access as stored) with the live
+// content and revision.
+func (s *Server) currentDocument(ctx context.Context, stored *gdoc.Document) (*documentOutput, error) {
+	cur, err := s.collab.Current(ctx, stored.ID)
+	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
+		return nil, errNoDocument()
+	} else if err != nil {
 		return nil, err
 	}
-	return &documentOutput{Body: d}, nil
+	d := *stored
+	d.Content, d.Rev = cur.Content, cur.Rev
+	return &documentOutput{Body: documentBody(ctx, &d)}, nil
 }
 
 type updateDocumentInput struct {
 	DocumentPath
 	Body struct {
-		_        struct{} `additionalProperties:"true"`
-		Title    *string  `json:"title,omitempty" maxLength:"200"`
-		Content  *string  `json:"content,omitempty" doc:"The whole new text; committed as the minimal edit from the current text."`
-		Language *string  `json:"language,omitempty"`
-		IsPublic *bool    `json:"is_public,omitempty" doc:"Owner only."`
+		_          struct{} `additionalProperties:"true"`
+		Title      *string  `json:"title,omitempty" maxLength:"200"`
+		Content    *string  `json:"content,omitempty" doc:"The whole new text; committed as the minimal edit from the current text."`
+		Language   *string  `json:"language,omitempty"`
+		IsPublic   *bool    `json:"is_public,omitempty" doc:"Owner only. True makes the document public, false private."`
+		Visibility *string  `json:"visibility,omitempty" enum:"public,link,private" doc:"Owner only."`
+		LinkRole   *string  `json:"link_role,omitempty" enum:"editor,viewer" doc:"Owner only."`
 	}
 }
 
@@ -271,11 +382,27 @@ func (s *Server) updateDocument(ctx context.Context, in *updateDocumentInput) (*
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.visibleDocument(ctx, in.ID)
+	d, role, err := s.access(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
 	body := in.Body
+	// Who may send what comes first: a refused request changes nothing,
+	// whatever its values.
+	if (body.IsPublic != nil || body.Visibility != nil || body.LinkRole != nil) && !role.IsOwner() {
+		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "Only the document's owner may change is_public, visibility or link_role.")
+	}
+	if (body.Title != nil || body.Content != nil || body.Language != nil) && !role.CanEdit() {
+		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "You can view this document but not edit it.")
+	}
+	visibility, err := accessFields(body.IsPublic, body.Visibility)
+	if err != nil {
+		return nil, err
+	}
+	linkRole, err := linkRoleField(body.LinkRole)
+	if err != nil {
+		return nil, err
+	}
 	if body.Title != nil {
 		title, err := validTitle(*body.Title)
 		if err != nil {
@@ -295,42 +422,44 @@ func (s *Server) updateDocument(ctx context.Context, in *updateDocumentInput) (*
 			return nil, err
 		}
 	}
-	if body.IsPublic != nil && *body.IsPublic != d.Public && user.ID != d.OwnerID {
-		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "Only the document's owner may change is_public.")
-	}
-	if body.Title != nil || body.Language != nil || body.IsPublic != nil {
-		meta, err := s.store.UpdateDocumentMeta(ctx, in.ID, body.Title, body.Language, body.IsPublic)
-		if err != nil {
+	meta := d
+	if body.Title != nil || body.Language != nil {
+		if meta, err = s.store.UpdateDocumentMeta(ctx, in.ID, body.Title, body.Language, nil); err != nil {
 			return nil, err
 		}
-		if meta.Title != d.Title || meta.Language != d.Language || meta.Public != d.Public {
-			s.collab.MetadataChanged(ctx, meta, user)
+	}
+	if visibility != nil || linkRole != nil {
+		if meta, err = s.store.SetDocumentAccess(ctx, in.ID, visibility, linkRole); err != nil {
+			return nil, err
 		}
+	}
+	if meta.Title != d.Title || meta.Language != d.Language || meta.Public != d.Public {
+		s.collab.MetadataChanged(ctx, meta, user)
+	}
+	if meta.EffectiveVisibility() != d.EffectiveVisibility() || meta.EffectiveLinkRole() != d.EffectiveLinkRole() {
+		s.accessChanged(ctx, meta.ID)
 	}
 	if body.Content != nil {
 		updated, err := s.collab.ReplaceContent(ctx, in.ID, user, *body.Content)
 		if err != nil {
 			return nil, err
 		}
-		return &documentOutput{Body: updated}, nil
+		out := *meta
+		out.Content, out.Rev = updated.Content, updated.Rev
+		return &documentOutput{Body: documentBody(ctx, &out)}, nil
 	}
-	current, err := s.collab.Current(ctx, in.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &documentOutput{Body: current}, nil
+	return s.currentDocument(ctx, meta)
 }
 
 func (s *Server) deleteDocument(ctx context.Context, in *DocumentPath) (*struct{}, error) {
-	user, err := requireUser(ctx)
+	if _, err := requireUser(ctx); err != nil {
+		return nil, err
+	}
+	_, role, err := s.access(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.visibleDocument(ctx, in.ID)
-	if err != nil {
-		return nil, err
-	}
-	if d.OwnerID != user.ID {
+	if !role.IsOwner() {
 		return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "Only the document's owner may delete it.")
 	}
 	if err := s.store.DeleteDocument(ctx, in.ID); err != nil {

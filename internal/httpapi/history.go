@@ -13,24 +13,10 @@ import (
 )
 
 // readableDocument loads document id and checks the caller may read it
-// (gdoc.Document.RoleOf), returning it with the caller's role.
+// (gdoc.Document.RoleOf, through s.access: 404 without access, like a
+// missing document), returning it with the caller's role.
 func (s *Server) readableDocument(ctx context.Context, id string) (*gdoc.Document, gdoc.Role, error) {
-	if !gdoc.ValidDocumentID(id) {
-		return nil, gdoc.RoleNone, gdoc.Errorf(gdoc.ENOTFOUND, "Document not found.")
-	}
-	d, err := s.store.Document(ctx, id)
-	if err != nil {
-		return nil, gdoc.RoleNone, err
-	}
-	viewer := ""
-	if u := userFrom(ctx); u != nil {
-		viewer = u.ID
-	}
-	role := d.RoleOf(viewer)
-	if !role.CanRead() {
-		return nil, role, gdoc.Errorf(gdoc.EFORBIDDEN, "This document is private.")
-	}
-	return d, role, nil
+	return s.access(ctx, id)
 }
 
 // usernames resolves user ids to usernames for one response ("" for an
@@ -185,7 +171,9 @@ func (s *Server) restoreDocument(ctx context.Context, in *restoreInput) (*docume
 	if err != nil {
 		return nil, err
 	}
-	return &documentOutput{Body: after}, nil
+	out := *d
+	out.Content, out.Rev = after.Content, after.Rev
+	return &documentOutput{Body: documentBody(ctx, &out)}, nil
 }
 
 // BlameLine is who last changed one line.

@@ -133,7 +133,7 @@ func NewHandler(cfg Config) http.Handler {
 		Summary: "Create a document", Tags: []string{"documents"}, Errors: []int{413, 422, 429},
 		Middlewares: huma.Middlewares{limitWrites}, MaxBodyBytes: docBody, BodyReadTimeout: docBodyReadTimeout}), s.createDocument)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "list-documents", Method: http.MethodGet, Path: "/documents",
-		Summary: "Public documents, plus the caller's own when authenticated", Tags: []string{"documents"}}), s.listDocuments)
+		Summary: "Public documents, plus the caller's own and those shared with them when authenticated", Tags: []string{"documents"}}), s.listDocuments)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "get-document", Method: http.MethodGet, Path: "/documents/{id}",
 		Summary: "A document with its current content and revision", Tags: []string{"documents"}, Errors: []int{403, 404}}), s.getDocument)
 	register(s, api, authed(huma.Operation{OperationID: "update-document", Method: http.MethodPut, Path: "/documents/{id}",
@@ -161,6 +161,14 @@ func NewHandler(cfg Config) http.Handler {
 	register(s, api, optionalAuth(huma.Operation{OperationID: "download-document", Method: http.MethodGet, Path: "/documents/{id}/download",
 		Summary: "The text (at a revision) as a file", Tags: []string{"history"}, Errors: []int{403, 404, 422}}), s.downloadDocument)
 
+	register(s, api, optionalAuth(huma.Operation{OperationID: "document-members", Method: http.MethodGet, Path: "/documents/{id}/members",
+		Summary: "The document's owner and members, owner first", Tags: []string{"sharing"}, Errors: []int{404}}), s.listMembers)
+	register(s, api, authed(huma.Operation{OperationID: "set-document-member", Method: http.MethodPut, Path: "/documents/{id}/members/{username}",
+		Summary: "Add a member or change a member's role (owner only)", Tags: []string{"sharing"}, Errors: []int{403, 404, 422}}), s.setMember)
+	register(s, api, authed(huma.Operation{OperationID: "remove-document-member", Method: http.MethodDelete, Path: "/documents/{id}/members/{username}", DefaultStatus: http.StatusNoContent,
+		Summary: "Remove a member (the owner, or the member themselves)", Tags: []string{"sharing"}, Errors: []int{403, 404}}), s.removeMember)
+	register(s, api, authed(huma.Operation{OperationID: "transfer-document-owner", Method: http.MethodPost, Path: "/documents/{id}/owner",
+		Summary: "Transfer the ownership to a member; the old owner becomes an editor (owner only)", Tags: []string{"sharing"}, Errors: []int{403, 404, 422}}), s.transferOwner)
 	register(s, api, optionalAuth(huma.Operation{OperationID: "list-comments", Method: http.MethodGet, Path: "/documents/{id}/comments",
 		Summary: "Every comment thread and reply, anchors at the current revision", Tags: []string{"comments"}, Errors: []int{404}}), s.listComments)
 	register(s, api, authed(huma.Operation{OperationID: "create-comment", Method: http.MethodPost, Path: "/documents/{id}/comments", DefaultStatus: http.StatusCreated,

@@ -292,7 +292,7 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 	})
 	t.Run("PrivateAndMissing", func(t *testing.T) {
 		for _, path := range []string{"/chat", "/ops", "/users"} {
-			if r := do(t, "GET", base+"/api/documents/"+private.ID+path, bob, ""); r.Status != 403 {
+			if r := do(t, "GET", base+"/api/documents/"+private.ID+path, bob, ""); r.Status != 404 { // no probing of ids
 				t.Errorf("bob GET private %s: %d %s", path, r.Status, r.Body)
 			}
 			if r := do(t, "GET", base+"/api/documents/nope"+path, bob, ""); r.Status != 404 {
@@ -305,7 +305,7 @@ func TestDocumentsWithoutCollab(t *testing.T) {
 		if r := do(t, "PUT", base+"/api/documents/"+doc.ID, bob, `{"is_public":false}`); r.Status != 403 {
 			t.Errorf("bob makes alice's document private: %d %s", r.Status, r.Body)
 		}
-		if r := do(t, "PUT", base+"/api/documents/"+private.ID, bob, `{"title":"mine"}`); r.Status != 403 {
+		if r := do(t, "PUT", base+"/api/documents/"+private.ID, bob, `{"title":"mine"}`); r.Status != 404 {
 			t.Errorf("bob renames a private document: %d %s", r.Status, r.Body)
 		}
 	})
@@ -395,10 +395,19 @@ func TestOpenAPIAndDocs(t *testing.T) {
 	for path, method := range map[string]string{
 		"/auth/register": "post", "/auth/login": "post", "/auth/refresh": "post", "/auth/logout": "post", "/auth/me": "get",
 		"/documents": "post", "/documents/{id}": "put", "/documents/{id}/users": "get", "/documents/{id}/chat": "get",
-		"/documents/{id}/ops": "get",
+		"/documents/{id}/ops": "get", "/documents/{id}/members": "get", "/documents/{id}/members/{username}": "put",
+		"/documents/{id}/owner": "post",
 	} {
 		if spec.Paths[path][method] == nil {
 			t.Errorf("openapi lacks %s %s", method, path)
+		}
+	}
+	if spec.Paths["/documents/{id}/members/{username}"]["delete"] == nil {
+		t.Error("openapi lacks delete /documents/{id}/members/{username}")
+	}
+	for _, field := range []string{`"visibility"`, `"link_role"`, `"owner_username"`, `"shared"`} {
+		if !bytes.Contains(r.Body, []byte(field)) {
+			t.Errorf("openapi does not describe %s", field)
 		}
 	}
 	if !bytes.Contains(r.Body, []byte(`"detail"`)) {

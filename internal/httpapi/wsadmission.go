@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gdoc/gdoc/internal/ws"
 )
 
 // WebSocketLimits bounds WebSocket admission on one instance; a zero field
@@ -88,7 +90,14 @@ func (a *wsAdmission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, msg)
 		return
 	}
-	defer a.close(ip, user)
+	// The WebSocket handler returns while the connection stays open; it
+	// then releases the count itself when the connection ends.
+	r, end := ws.WithConnectionEnd(r, func() { a.close(ip, user) })
+	defer func() {
+		if !end.Kept() {
+			a.close(ip, user)
+		}
+	}()
 	a.next.ServeHTTP(w, r)
 }
 

@@ -21,9 +21,10 @@ var (
 const subscriptionQueueSize = 1024
 
 // Bus is an in-process gdoc.Bus. It serves one instance: every subscriber
-// lives in this process. Each subscription has its own bounded queue and
-// goroutine, so a slow handler never blocks Publish or other subscribers,
-// and events reach one subscriber in publish order.
+// lives in this process. Each subscription has its own bounded queue and,
+// while events wait, its own delivery goroutine, so a slow handler never
+// blocks Publish or other subscribers, and events reach one subscriber in
+// publish order.
 type Bus struct {
 	mu     sync.Mutex
 	subs   map[string]map[*subscription]struct{} // doc id -> live subscriptions
@@ -33,9 +34,6 @@ type Bus struct {
 type subscription struct {
 	docID  string
 	handle func(gdoc.Event)
-	wake   chan struct{} // capacity 1: events are waiting
-	done   chan struct{}
-	once   sync.Once
 
 	mu sync.Mutex
 	// queue holds the waiting events. It grows with a burst and is dropped
@@ -45,6 +43,12 @@ type subscription struct {
 	// lost is set when an event was dropped because queue was full; the
 	// delivery goroutine then emits one EventResync.
 	lost bool
+	// delivering is set while a delivery goroutine runs. There is at most
+	// one, started by the push that finds none and ending when the queue
+	// is drained, so an idle subscription has no goroutine and events
+	// still reach the handler one at a time, in publish order.
+	delivering bool
+	cancelled  bool
 }
 
 // NewBus returns an empty bus.
@@ -68,27 +72,27 @@ func (b *Bus) Publish(ctx context.Context, ev gdoc.Event) error {
 
 func (sub *subscription) push(ev gdoc.Event) {
 	sub.mu.Lock()
+	if sub.cancelled {
+		sub.mu.Unlock()
+		return
+	}
 	if len(sub.queue) < subscriptionQueueSize {
 		sub.queue = append(sub.queue, ev)
 	} else {
 		sub.lost = true
 	}
+	start := !sub.delivering
+	sub.delivering = true
 	sub.mu.Unlock()
-	select {
-	case sub.wake <- struct{}{}:
-	default: // already woken
+	if start {
+		go sub.deliver()
 	}
 }
 
 // Subscribe registers handle for docID's events; it is active when
 // Subscribe returns. EUNAVAILABLE after Close.
 func (b *Bus) Subscribe(ctx context.Context, docID string, handle func(gdoc.Event)) (cancel func(), err error) {
-	sub := &subscription{
-		docID:  docID,
-		handle: handle,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-	}
+	sub := &subscription{docID: docID, handle: handle}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -99,8 +103,6 @@ func (b *Bus) Subscribe(ctx context.Context, docID string, handle func(gdoc.Even
 	}
 	b.subs[docID][sub] = struct{}{}
 	b.mu.Unlock()
-
-	go sub.deliver()
 	return func() { b.unsubscribe(sub) }, nil
 }
 
@@ -113,39 +115,39 @@ func (b *Bus) unsubscribe(sub *subscription) {
 		}
 	}
 	b.mu.Unlock()
-	sub.once.Do(func() { close(sub.done) })
+	sub.cancel()
 }
 
+// cancel stops deliveries: a cancelled subscription delivers nothing more,
+// even what was already queued.
+func (sub *subscription) cancel() {
+	sub.mu.Lock()
+	sub.cancelled = true
+	sub.queue = nil
+	sub.lost = false
+	sub.mu.Unlock()
+}
+
+// deliver hands the waiting events to the handler until none is left
+// (or the subscription is cancelled), then ends.
 func (sub *subscription) deliver() {
 	for {
-		select {
-		case <-sub.done:
+		ev, ok := sub.next()
+		if !ok {
 			return
-		case <-sub.wake:
 		}
-		for {
-			ev, ok := sub.next()
-			if !ok {
-				break
-			}
-			// A cancelled subscription delivers nothing more, even what
-			// was already queued.
-			select {
-			case <-sub.done:
-				return
-			default:
-			}
-			sub.handle(ev)
-		}
+		sub.handle(ev)
 	}
 }
 
 // next takes the oldest waiting event; once the queue is drained after a
-// loss, it returns one EventResync.
+// loss, it returns one EventResync. When there is nothing to deliver it
+// reports false and the caller's goroutine ends: the next push starts
+// another.
 func (sub *subscription) next() (gdoc.Event, bool) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	if len(sub.queue) > 0 {
+	if !sub.cancelled && len(sub.queue) > 0 {
 		ev := sub.queue[0]
 		sub.queue = sub.queue[1:]
 		if len(sub.queue) == 0 {
@@ -153,10 +155,11 @@ func (sub *subscription) next() (gdoc.Event, bool) {
 		}
 		return ev, true
 	}
-	if sub.lost {
+	if !sub.cancelled && sub.lost {
 		sub.lost = false
 		return gdoc.Event{DocID: sub.docID, Kind: gdoc.EventResync}, true
 	}
+	sub.delivering = false
 	return gdoc.Event{}, false
 }
 
@@ -170,7 +173,7 @@ func (b *Bus) Close() error {
 	b.mu.Unlock()
 	for _, set := range subs {
 		for sub := range set {
-			sub.once.Do(func() { close(sub.done) })
+			sub.cancel()
 		}
 	}
 	return nil

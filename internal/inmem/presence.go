@@ -12,14 +12,17 @@ import (
 // connection is present from Join until Leave. Nothing expires, because
 // the only instance that could stop heartbeating is this one.
 type Presence struct {
-	mu     sync.Mutex
-	docs   map[string]map[string]gdoc.Participant // doc id -> conn id -> participant
+	mu sync.Mutex
+	// docs maps doc id -> conn id -> participant. The values are pointers:
+	// a map's slots hold eight entries at a time, and a participant is 120
+	// bytes, so a document with one connection would hold about 1 KiB.
+	docs   map[string]map[string]*gdoc.Participant
 	closed bool
 }
 
 // NewPresence returns an empty presence registry.
 func NewPresence() *Presence {
-	return &Presence{docs: make(map[string]map[string]gdoc.Participant)}
+	return &Presence{docs: make(map[string]map[string]*gdoc.Participant)}
 }
 
 // Join records p on docID, replacing an earlier entry with the same ConnID.
@@ -30,9 +33,9 @@ func (p *Presence) Join(ctx context.Context, docID string, part gdoc.Participant
 		return gdoc.Errorf(gdoc.EUNAVAILABLE, "Presence is closed.")
 	}
 	if p.docs[docID] == nil {
-		p.docs[docID] = make(map[string]gdoc.Participant)
+		p.docs[docID] = make(map[string]*gdoc.Participant, 1)
 	}
-	p.docs[docID][part.ConnID] = part
+	p.docs[docID][part.ConnID] = &part
 	return nil
 }
 
@@ -58,7 +61,7 @@ func (p *Presence) Participants(ctx context.Context, docID string) ([]gdoc.Parti
 	}
 	parts := make([]gdoc.Participant, 0, len(p.docs[docID]))
 	for _, part := range p.docs[docID] {
-		parts = append(parts, part)
+		parts = append(parts, *part)
 	}
 	sort.Slice(parts, func(i, j int) bool {
 		if !parts[i].JoinedAt.Equal(parts[j].JoinedAt) {
@@ -74,6 +77,6 @@ func (p *Presence) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	p.docs = make(map[string]map[string]gdoc.Participant)
+	p.docs = make(map[string]map[string]*gdoc.Participant)
 	return nil
 }

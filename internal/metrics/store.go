@@ -132,6 +132,10 @@ func (s *store) StartSession(ctx context.Context, ds *gdoc.DocSession) error {
 	return s.check("start_session", s.Store.StartSession(ctx, ds))
 }
 
+func (s *store) StartSessions(ctx context.Context, ss []*gdoc.DocSession) error {
+	return s.check("start_sessions", s.Store.StartSessions(ctx, ss))
+}
+
 func (s *store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
 	return s.check("end_session", s.Store.EndSession(ctx, id, leftAt))
 }

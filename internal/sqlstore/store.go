@@ -143,15 +143,34 @@ func ownerParam(ownerID string) (any, error) {
 }
 
 // CreateDocument stores d (Rev 0 unless set: its op log then continues from
-// d.Rev), setting CreatedAt and UpdatedAt. ECONFLICT if the id exists,
-// EINVALID for a malformed id, ENOTFOUND for an unknown owner.
+// d.Rev), setting CreatedAt, UpdatedAt, Public, Visibility, LinkRole (see
+// gdoc.DocumentStore), OwnerUsername and an empty Members; a deleted id is
+// used again (its tombstone goes). ECONFLICT if the id exists, EINVALID for
+// a malformed id, visibility or link role, ENOTFOUND for an unknown owner.
 func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
+	return s.createDocument(ctx, d, true)
+}
+
+// CreateDocumentUnlessDeleted is CreateDocument, but ENOTFOUND when the id
+// was deleted: a join never brings a deleted document back.
+func (s *Store) CreateDocumentUnlessDeleted(ctx context.Context, d *gdoc.Document) error {
+	return s.createDocument(ctx, d, false)
+}
+
+func (s *Store) createDocument(ctx context.Context, d *gdoc.Document, reuse bool) error {
 	if !gdoc.ValidDocumentID(d.ID) {
 		return gdoc.Errorf(gdoc.EINVALID, "A document id must match %s.", gdoc.DocumentIDPattern)
 	}
 	if d.Rev < 0 {
 		return gdoc.Errorf(gdoc.EINVALID, "A document revision cannot be negative.")
 	}
+	if d.Visibility != "" && !gdoc.ValidVisibility(d.Visibility) {
+		return gdoc.Errorf(gdoc.EINVALID, "A document's visibility is public, link or private, not %q.", d.Visibility)
+	}
+	if d.LinkRole != "" && !gdoc.ValidMemberRole(d.LinkRole) {
+		return gdoc.Errorf(gdoc.EINVALID, "A document's link role is editor or viewer, not %q.", d.LinkRole)
+	}
+	visibility, linkRole := d.EffectiveVisibility(), d.EffectiveLinkRole()
 	if err := checkTexts("title", d.Title, "language", d.Language, "content", d.Content); err != nil {
 		return err
 	}
@@ -165,10 +184,18 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 		return s.dialect.Fault("create document", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO documents (id, title, language, owner_id, is_public, snapshot_rev, head_rev, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $7)`,
-		d.ID, d.Title, d.Language, owner, d.Public, d.Rev, unixMS(created))
+	if reuse {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deleted_documents WHERE id = $1`, d.ID); err != nil {
+			return s.dialect.Fault("create document", err)
+		}
+	}
+	// Otherwise a tombstoned id is refused in the same statement, so no
+	// join re-creates a document deleted a moment before.
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO documents (id, title, language, owner_id, created_by, is_public, visibility, link_role, snapshot_rev, head_rev, created_at, updated_at)
+		SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8, $8, $9, $9
+		WHERE NOT EXISTS (SELECT 1 FROM deleted_documents WHERE id = $1)`,
+		d.ID, d.Title, d.Language, owner, visibility == gdoc.VisibilityPublic, string(visibility), string(linkRole), d.Rev, unixMS(created))
 	switch kind, _ := s.dialect.Constraint(err); {
 	case kind == Unique:
 		return gdoc.Errorf(gdoc.ECONFLICT, "A document with id %q exists.", d.ID)
@@ -176,6 +203,17 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", d.OwnerID)
 	case err != nil:
 		return s.dialect.Fault("create document", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.dialect.Fault("create document", err)
+	} else if n == 0 {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "The document %q was deleted.", d.ID)
+	}
+	var ownerName sql.NullString
+	if owner != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = $1`, owner).Scan(&ownerName); err != nil {
+			return s.dialect.Fault("create document", err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO snapshots (doc_id, content) VALUES ($1, $2)`, d.ID, d.Content); err != nil {
 		return s.dialect.Fault("create document", err)
@@ -188,13 +226,17 @@ func (s *Store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 		return s.dialect.Fault("create document", err)
 	}
 	d.CreatedAt, d.UpdatedAt = created, created
+	d.Public, d.Visibility, d.LinkRole = visibility == gdoc.VisibilityPublic, visibility, linkRole
+	d.OwnerUsername, d.Members = ownerName.String, map[string]gdoc.Role{}
 	return nil
 }
 
 // documentColumns are read from documents; a document's text is in
 // snapshots (one row per document, written with it), so that the documents
 // row every commit updates stays small.
-const documentColumns = `id, title, language, owner_id, is_public, snapshot_rev, created_at, updated_at`
+const documentColumns = `documents.id, documents.title, documents.language, documents.owner_id, documents.is_public,
+	documents.snapshot_rev, documents.created_at, documents.updated_at, documents.visibility, documents.link_role,
+	(SELECT username FROM users WHERE users.id = documents.owner_id)`
 
 // snapshotContent is the text of the document of the documents row in
 // scope, as a scalar subquery.
@@ -255,16 +297,21 @@ func scanDocument(row rowScanner, extra ...any) (*gdoc.Document, error) {
 	var d gdoc.Document
 	var owner sql.NullInt64
 	var created, updated int64
-	dest := append([]any{&d.ID, &d.Title, &d.Language, &owner, &d.Public, &d.Rev, &created, &updated}, extra...)
+	var visibility, linkRole string
+	var ownerName sql.NullString
+	dest := append([]any{&d.ID, &d.Title, &d.Language, &owner, &d.Public, &d.Rev, &created, &updated,
+		&visibility, &linkRole, &ownerName}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	d.OwnerID = formatID(owner)
+	d.OwnerID, d.OwnerUsername = formatID(owner), ownerName.String
+	d.Visibility, d.LinkRole = gdoc.Visibility(visibility), gdoc.Role(linkRole)
 	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
 	return &d, nil
 }
 
-// Document returns the document with its latest snapshot. ENOTFOUND.
+// Document returns the document with its latest snapshot and all its
+// Members. ENOTFOUND.
 func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error) {
 	var content string
 	d, err := scanDocument(s.read.QueryRowContext(ctx,
@@ -273,20 +320,35 @@ func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error)
 		return nil, err
 	}
 	d.Content = content
+	if d.Members, err = s.memberRoles(ctx, id); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
 // Documents lists public documents and, when viewerID != "", the viewer's
-// own, most recently updated first, without Content.
+// own and those the viewer is a member of (Members holds the viewer's role
+// there), most recently updated first, without Content.
 func (s *Store) Documents(ctx context.Context, viewerID string) ([]*gdoc.Document, error) {
 	viewer, ok := parseID(viewerID)
 	if !ok {
 		viewer = 0 // no user has id 0: public documents only
 	}
-	return queryList(ctx, s, "list documents", func(row rowScanner) (*gdoc.Document, error) { return scanDocument(row) }, `
-		SELECT `+documentColumns+` FROM documents
-		WHERE is_public OR owner_id = $1
-		ORDER BY updated_at DESC, id`, viewer)
+	return queryList(ctx, s, "list documents", func(row rowScanner) (*gdoc.Document, error) {
+		var role sql.NullString
+		d, err := scanDocument(row, &role)
+		if err == nil {
+			d.Members = map[string]gdoc.Role{}
+			if role.Valid {
+				d.Members[viewerID] = gdoc.Role(role.String)
+			}
+		}
+		return d, err
+	}, `
+		SELECT `+documentColumns+`, m.role FROM documents
+		LEFT JOIN document_members m ON m.doc_id = documents.id AND m.user_id = $1
+		WHERE documents.visibility = 'public' OR documents.owner_id = $1 OR m.user_id IS NOT NULL
+		ORDER BY documents.updated_at DESC, documents.id`, viewer)
 }
 
 // UpdateDocumentMeta changes title, language and publicity where non-nil,
@@ -302,28 +364,121 @@ func (s *Store) UpdateDocumentMeta(ctx context.Context, id string, title, langua
 			return nil, err
 		}
 	}
-	var content string
-	d, err := scanDocument(s.write.QueryRowContext(ctx, `
-		UPDATE documents SET
+	var visibility *string
+	if public != nil {
+		v := string(gdoc.VisibilityPrivate)
+		if *public {
+			v = string(gdoc.VisibilityPublic)
+		}
+		visibility = &v
+	}
+	return s.updateDocument(ctx, id, `
 			title = COALESCE($2, title),
 			language = COALESCE($3, language),
-			is_public = COALESCE($4, is_public),
-			updated_at = $5
+			visibility = COALESCE($4, visibility),
+			is_public = (COALESCE($4, visibility) = 'public')`, title, language, visibility)
+}
+
+// SetDocumentAccess changes visibility and link role where non-nil, and
+// returns the document with its snapshot and members. ENOTFOUND, EINVALID.
+func (s *Store) SetDocumentAccess(ctx context.Context, id string, visibility *gdoc.Visibility, linkRole *gdoc.Role) (*gdoc.Document, error) {
+	var v, l *string
+	if visibility != nil {
+		if !gdoc.ValidVisibility(*visibility) {
+			return nil, gdoc.Errorf(gdoc.EINVALID, "visibility: must be public, link or private, not %q.", *visibility)
+		}
+		v = (*string)(visibility)
+	}
+	if linkRole != nil {
+		if !gdoc.ValidMemberRole(*linkRole) {
+			return nil, gdoc.Errorf(gdoc.EINVALID, "link_role: must be editor or viewer, not %q.", *linkRole)
+		}
+		l = (*string)(linkRole)
+	}
+	return s.updateDocument(ctx, id, `
+			visibility = COALESCE($2, visibility),
+			link_role = COALESCE($3, link_role),
+			is_public = (COALESCE($2, visibility) = 'public')`, v, l)
+}
+
+// updateDocument runs UPDATE documents SET <set>, updated_at = now WHERE id
+// = $1 with args as $2..., and returns the document with its snapshot and
+// members.
+func (s *Store) updateDocument(ctx context.Context, id, set string, args ...any) (*gdoc.Document, error) {
+	var content string
+	n := len(args) + 2
+	d, err := scanDocument(s.write.QueryRowContext(ctx, `
+		UPDATE documents SET `+set+`,
+			updated_at = $`+strconv.Itoa(n)+`
 		WHERE id = $1
 		RETURNING `+documentColumns+`, `+snapshotContent,
-		id, title, language, public, unixMS(s.stamp(time.Time{}))), &content)
+		append(append([]any{id}, args...), unixMS(s.stamp(time.Time{})))...), &content)
 	if err = s.rowErr("update document", err, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)); err != nil {
 		return nil, err
 	}
 	d.Content = content
+	if d.Members, err = s.memberRoles(ctx, id); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
-// DeleteDocument removes the document; its ops, chat and sessions go with
-// it (ON DELETE CASCADE). ENOTFOUND.
+// DeleteDocument removes the document; its ops, chat, sessions and members
+// go with it (ON DELETE CASCADE), and a tombstone keeps its id from being
+// created again. ENOTFOUND.
 func (s *Store) DeleteDocument(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete document", gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id),
-		`DELETE FROM documents WHERE id = $1`, id)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("delete document", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO deleted_documents (id, created_by, created_at, deleted_at)
+		SELECT id, created_by, created_at, $2 FROM documents WHERE id = $1
+		ON CONFLICT (id) DO UPDATE SET deleted_at = excluded.deleted_at`, id, unixMS(s.stamp(time.Time{}))); err != nil {
+		return s.dialect.Fault("delete document", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM documents WHERE id = $1`, id)
+	if err != nil {
+		return s.dialect.Fault("delete document", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.dialect.Fault("delete document", err)
+	} else if n == 0 {
+		return gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("delete document", err)
+	}
+	return nil
+}
+
+// DocumentDeleted reports whether document id existed and was deleted.
+func (s *Store) DocumentDeleted(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM deleted_documents WHERE id = $1`, id).Scan(&n)
+	if err != nil {
+		return false, s.dialect.Fault("read tombstone", err)
+	}
+	return n > 0, nil
+}
+
+// DocumentsCreatedSince counts the documents userID created at or after
+// since, deleted ones included.
+func (s *Store) DocumentsCreatedSince(ctx context.Context, userID string, since time.Time) (int, error) {
+	user, ok := parseID(userID)
+	if !ok {
+		return 0, nil
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, `
+		SELECT (SELECT COUNT(*) FROM documents WHERE created_by = $1 AND created_at >= $2)
+		     + (SELECT COUNT(*) FROM deleted_documents WHERE created_by = $1 AND created_at >= $2)`,
+		user, unixMS(since)).Scan(&n)
+	if err != nil {
+		return 0, s.dialect.Fault("count created documents", err)
+	}
+	return n, nil
 }
 
 // SaveSnapshot stores content as the document's text at revision rev unless
@@ -524,6 +679,55 @@ func (s *Store) StartSession(ctx context.Context, sess *gdoc.DocSession) error {
 		return err
 	}
 	sess.ID, sess.JoinedAt = id, joined
+	return nil
+}
+
+// StartSessions stores every session of ss in one transaction (one
+// commit for a batch of joins), setting their IDs (and JoinedAt unless
+// set). A session whose document does not exist is skipped and keeps ID 0.
+func (s *Store) StartSessions(ctx context.Context, ss []*gdoc.DocSession) error {
+	for _, sess := range ss {
+		if err := checkTexts("user id", sess.UserID, "server id", sess.ServerID); err != nil {
+			return err
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("start sessions", err)
+	}
+	defer tx.Rollback()
+	ids := make([]int64, len(ss))
+	joined := make([]time.Time, len(ss))
+	for i, sess := range ss {
+		joined[i] = s.stamp(sess.JoinedAt)
+		var left any
+		if sess.LeftAt != nil {
+			left = unixMS(*sess.LeftAt)
+		}
+		// The EXISTS skips a deleted document's session instead of failing
+		// the transaction on the foreign key (PostgreSQL would abort it).
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO doc_sessions (doc_id, user_id, server_id, joined_at, left_at)
+			SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($5 AS BIGINT)
+			WHERE EXISTS (SELECT 1 FROM documents WHERE id = $1) RETURNING id`,
+			sess.DocID, sess.UserID, sess.ServerID, unixMS(joined[i]), left).Scan(&ids[i])
+		if errors.Is(err, sql.ErrNoRows) {
+			ids[i] = 0
+			continue
+		}
+		if err != nil {
+			return s.dialect.Fault("start sessions", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("start sessions", err)
+	}
+	for i, sess := range ss {
+		sess.ID = ids[i]
+		if ids[i] != 0 {
+			sess.JoinedAt = joined[i]
+		}
+	}
 	return nil
 }
 

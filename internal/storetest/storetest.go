@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Chat/ErrBadLimit", testChatBadLimit},
 		{"Sessions/StartEndList", testSessions},
 		{"Sessions/ErrNotFound", testSessionsNotFound},
+		{"Sessions/StartBatch", testStartSessions},
 		{"RevokedTokens", testRevokedTokens},
 		{"RaiseTokenEpoch", testRaiseTokenEpoch},
 		{"DeleteDocument/Cascades", testDeleteCascades},
@@ -78,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Unicode/ErrNUL", testUnicodeNUL},
 		{"Unicode/ErrInvalidUTF8", testInvalidUTF8},
 	}
+	tests = append(tests, sharingTests...)
 	tests = append(tests, commentTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -915,6 +917,42 @@ func testSessions(t *testing.T, s gdoc.Store) {
 	requireCode(t, s.StartSession(ctx, &gdoc.DocSession{DocID: "nope", UserID: "1"}), gdoc.ENOTFOUND)
 	_, err = s.Sessions(ctx, "doc", 0)
 	requireCode(t, err, gdoc.EINVALID)
+}
+
+func testStartSessions(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	mustDoc(t, s, "doc", "", true)
+	mustDoc(t, s, "other", "", true)
+	base := time.UnixMilli(1764150000000).UTC()
+	left := base.Add(time.Hour)
+	batch := []*gdoc.DocSession{
+		{DocID: "doc", UserID: "1", ServerID: "server-a", JoinedAt: base},
+		{DocID: "gone", UserID: "2", ServerID: "server-a", JoinedAt: base.Add(time.Minute)},
+		{DocID: "other", UserID: "3", ServerID: "server-b", JoinedAt: base.Add(2 * time.Minute), LeftAt: &left},
+		{DocID: "doc", UserID: "4", ServerID: "server-a", JoinedAt: base.Add(3 * time.Minute)},
+	}
+	must(t, s.StartSessions(ctx, batch))
+	if batch[0].ID == 0 || batch[2].ID == 0 || batch[3].ID == 0 || batch[1].ID != 0 {
+		t.Fatalf("IDs %d %d %d %d: want the three rows of existing documents stored, the one of a missing document skipped",
+			batch[0].ID, batch[1].ID, batch[2].ID, batch[3].ID)
+	}
+	if batch[0].ID == batch[3].ID || batch[0].ID == batch[2].ID {
+		t.Fatalf("IDs %d %d %d are not distinct", batch[0].ID, batch[2].ID, batch[3].ID)
+	}
+	got, err := s.Sessions(ctx, "doc", 10)
+	must(t, err)
+	if len(got) != 2 || got[0].ID != batch[3].ID || got[1].ID != batch[0].ID || got[0].UserID != "4" || !got[1].JoinedAt.Equal(base) || got[1].LeftAt != nil {
+		t.Fatalf("Sessions(doc) = %+v", got)
+	}
+	got, err = s.Sessions(ctx, "other", 10)
+	must(t, err)
+	if len(got) != 1 || got[0].ServerID != "server-b" || got[0].LeftAt == nil || !got[0].LeftAt.Equal(left) {
+		t.Fatalf("Sessions(other) = %+v", got)
+	}
+	// A stored row ends like one from StartSession.
+	must(t, s.EndSession(ctx, batch[0].ID, left))
+	must(t, s.StartSessions(ctx, nil))
+	requireCode(t, s.StartSessions(ctx, []*gdoc.DocSession{{DocID: "doc", UserID: "a\x00b", ServerID: "x"}}), gdoc.EINVALID)
 }
 
 func testSessionsNotFound(t *testing.T, s gdoc.Store) {

@@ -69,7 +69,7 @@ func closingRefusal(reason string) refusal {
 	switch reason {
 	case collab.ReasonDeleted:
 		return refusedNotFound
-	case collab.ReasonPrivate:
+	case collab.ReasonPrivate, collab.ReasonAccessRevoked:
 		return refusedForbidden
 	case reasonOutOfSync:
 		return endInternal

@@ -12,6 +12,9 @@ import (
 // burst goes out in several writes.
 const maxCorkedBytes = 64 << 10
 
+// connBufferSize is the size of a connection's read and write buffers.
+const connBufferSize = 1 << 10
+
 // corkedConn is the hijacked TCP connection under one session. The
 // WebSocket library flushes every message with its own write system call;
 // while the session's writer holds the cork, those flushes collect here
@@ -106,7 +109,16 @@ func (w *corkingResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkedConn{Conn: nc}
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(w.conn, brw.Writer.Size())), nil
+	// Buffers of connBufferSize instead of net/http's 4 KiB ones: an idle
+	// connection keeps both for as long as it is open. A message larger
+	// than the read buffer is read straight into the reader's slice, and
+	// the writer's bytes collect in the cork anyway. net/http's reader
+	// stays when it holds bytes the client sent after the handshake.
+	r := brw.Reader
+	if r.Buffered() == 0 {
+		r = bufio.NewReaderSize(w.conn, connBufferSize)
+	}
+	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, connBufferSize)), nil
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

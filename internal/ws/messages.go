@@ -290,15 +290,25 @@ type updateData struct {
 }
 
 type documentOut struct {
-	ID       string `json:"id"`
-	Title    string `json:"title"`
-	Language string `json:"language"`
-	OwnerID  string `json:"owner_id"`
-	Public   bool   `json:"is_public"`
+	ID            string          `json:"id"`
+	Title         string          `json:"title"`
+	Language      string          `json:"language"`
+	OwnerID       string          `json:"owner_id"`
+	Public        bool            `json:"is_public"`
+	Visibility    gdoc.Visibility `json:"visibility,omitempty"`
+	LinkRole      gdoc.Role       `json:"link_role,omitempty"`
+	OwnerUsername string          `json:"owner_username,omitempty"`
 }
 
 func newDocumentOut(d gdoc.Document) documentOut {
-	return documentOut{ID: d.ID, Title: d.Title, Language: d.Language, OwnerID: d.OwnerID, Public: d.Public}
+	return documentOut{ID: d.ID, Title: d.Title, Language: d.Language, OwnerID: d.OwnerID, Public: d.Public,
+		Visibility: d.Visibility, LinkRole: d.LinkRole, OwnerUsername: d.OwnerUsername}
+}
+
+// accessOut tells a client its role changed.
+type accessOut struct {
+	Type string    `json:"type"`
+	Role gdoc.Role `json:"role"`
 }
 
 // documentChangedOut tells a client the document's title, language or
@@ -326,6 +336,7 @@ type initOut struct {
 	Comments    []*gdoc.Comment   `json:"comments"` // open threads (review.go)
 	Ops         *[]opOut          `json:"ops,omitempty"`
 	Reset       bool              `json:"reset,omitempty"`
+	Role        gdoc.Role         `json:"role,omitempty"`
 }
 
 var pongFrame = []byte(`{"type":"pong"}`)

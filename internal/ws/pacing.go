@@ -22,20 +22,46 @@ type frame struct {
 	err      error // reading failed: the connection is done
 }
 
+// readFrame reads the client's next message.
+func (s *session) readFrame() frame {
+	limit := s.h.cfg.MaxMessageBytes
+	var f frame
+	_, r, err := s.conn.Reader(s.ctx)
+	if err == nil {
+		f.data, err = io.ReadAll(io.LimitReader(r, limit+1))
+		f.tooLarge = int64(len(f.data)) > limit
+	}
+	f.err = err
+	return f
+}
+
+// readAhead is a goroutine reading the client's messages for readLoop.
+// readLoop reads them itself (one goroutine per idle connection) until a
+// seed update has to wait for its budget: from then on this goroutine
+// reads on meanwhile, so that a newer update can replace the waiting one.
+type readAhead struct {
+	frames chan frame
+	done   chan struct{}
+}
+
+// startReadAhead starts the read-ahead goroutine once; readLoop then takes
+// its messages from it.
+func (s *session) startReadAhead() *readAhead {
+	if s.readAhead == nil {
+		ra := &readAhead{frames: make(chan frame), done: make(chan struct{})}
+		go func() { defer close(ra.done); s.readFrames(ra.frames) }()
+		s.readAhead = ra
+	}
+	return s.readAhead
+}
+
 // readFrames reads the client's messages and hands them to readLoop one at
 // a time: it reads the next only once readLoop took the last, so a paced
 // connection holds at most one message read ahead. It returns after a
 // failed or oversized read, or once the session stopped.
 func (s *session) readFrames(out chan<- frame) {
-	limit := s.h.cfg.MaxMessageBytes
 	for {
-		var f frame
-		_, r, err := s.conn.Reader(s.ctx)
-		if err == nil {
-			f.data, err = io.ReadAll(io.LimitReader(r, limit+1))
-			f.tooLarge = int64(len(f.data)) > limit
-		}
-		f.err = err
+		f := s.readFrame()
 		select {
 		case out <- f:
 		case <-s.stopped:
@@ -61,12 +87,13 @@ func (s *session) pace(n int) bool {
 // (whole texts supersede each other; it pays its frame and byte budget
 // all the same), and anything else is returned as held, to be handled
 // once the update is.
-func (s *session) waitUpdate(in *inbound, frames <-chan frame) (latest *inbound, held *frame) {
+func (s *session) waitUpdate(in *inbound) (latest *inbound, held *frame) {
 	r := s.opLimit.Reserve()
 	delay := r.Delay()
 	if delay == 0 {
 		return in, nil
 	}
+	frames := s.startReadAhead().frames
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
 	for {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
@@ -45,8 +44,9 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. One goroutine reads, one writes, one pings; a seed connection has
-// a fourth that submits its ops (seedShadow.submitLoop).
+// blocks. One goroutine reads (serve); a writer runs while messages wait,
+// the keepalive from a timer, and the closer once it stops (idle.go); a
+// seed connection also has one that submits its ops (seedShadow.submitLoop).
 type session struct {
 	h       *Handler
 	conn    *websocket.Conn
@@ -59,10 +59,14 @@ type session struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	queue  chan outItem
+
+	qmu   sync.Mutex
+	q     sendQueue      // guarded by qmu
+	tasks sync.WaitGroup // the writer and keepalive tasks running
 
 	stopOnce    sync.Once
 	stopped     chan struct{}
+	finished    chan struct{} // closed when finish is done
 	closeCode   websocket.StatusCode
 	closeReason string
 	closeNow    bool // the peer is gone or stuck: skip the close handshake
@@ -71,6 +75,10 @@ type session struct {
 	// cannot legitimately base an op on a later one.
 	knownRev atomic.Int64
 	color    string
+	// role is the user's role as collab last said (JoinState, then
+	// AccessMessage); ops and updates need one that may edit. collab checks
+	// again on its side.
+	role atomic.Pointer[gdoc.Role]
 
 	opLimit, chatLimit, otherLimit *rate.Limiter
 	frameLimit, byteLimit          *rate.Limiter // pace reading (pacing.go)
@@ -78,6 +86,12 @@ type session struct {
 	slowCounted atomic.Bool // counted once as a slow consumer
 
 	seed *seedShadow // seed dialect only
+
+	// readAhead is the goroutine reading the client's messages ahead of
+	// readLoop, started by the first seed update that waits for its budget
+	// (pacing.go); until then readLoop reads them itself. Touched only by
+	// the reading goroutine.
+	readAhead *readAhead
 
 	// cork lets the writer send a burst of queued messages in one system
 	// call; nil when the connection was not hijacked through the handler.
@@ -100,8 +114,8 @@ func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User,
 		log:        h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
 		ctx:        ctx,
 		cancel:     cancel,
-		queue:      make(chan outItem, h.cfg.SendQueue),
 		stopped:    make(chan struct{}),
+		finished:   make(chan struct{}),
 		opLimit:    rate.NewLimiter(h.cfg.OpRate, h.cfg.OpBurst),
 		chatLimit:  rate.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst),
 		otherLimit: rate.NewLimiter(h.cfg.OtherRate, h.cfg.OtherBurst),
@@ -125,11 +139,14 @@ func (s *session) Deliver(m collab.Message) bool {
 		s.raiseKnownRev(m.Op.Rev)
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
+	case collab.AccessMessage:
+		role := m.Role
+		s.role.Store(&role) // before the next message is read, not when the frame is written
 	case collab.CursorMessage:
 		// A cursor is superseded by the next one: when the queue is three
 		// quarters full it is dropped rather than the connection, so that
 		// another connection's cursors never make this one a slow consumer.
-		if !m.Cursor.Removed && len(s.queue) >= cap(s.queue)*3/4 {
+		if !m.Cursor.Removed && s.queued() >= s.h.cfg.SendQueue*3/4 {
 			return true
 		}
 	}
@@ -146,16 +163,14 @@ func (s *session) raiseKnownRev(rev int64) {
 }
 
 func (s *session) enqueue(it outItem) bool {
-	select {
-	case s.queue <- it:
+	if s.push(it) {
 		return true
-	default:
-		if s.slowCounted.CompareAndSwap(false, true) {
-			s.h.slowConsumers.Add(1)
-		}
-		s.stop(refusedSlowConsumer, "Slow consumer", false)
-		return false
 	}
+	if s.slowCounted.CompareAndSwap(false, true) {
+		s.h.slowConsumers.Add(1)
+	}
+	s.stop(refusedSlowConsumer, "Slow consumer", false)
+	return false
 }
 
 func (s *session) sendFrame(frame []byte) { s.enqueue(sessionFrame(frame)) }
@@ -171,57 +186,88 @@ func (s *session) sendError(e *wireError) {
 }
 
 // stop asks the session to close for r with reason; the first call wins.
+// Once the session serves, the first call also starts the closer.
 func (s *session) stop(r refusal, reason string, now bool) {
 	s.stopOnce.Do(func() {
 		code := closeCode(r)
 		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
+		s.qmu.Lock()
 		close(s.stopped)
+		serving := s.q.serving
+		s.qmu.Unlock()
+		if serving {
+			go s.finish()
+		}
 	})
 }
 
-// run joins the document, sends init, serves the connection until it
-// stops, then leaves the document and closes the socket.
-func (s *session) run(since int64) {
-	defer s.cancel()
+// start joins the document and sends init. It reports false when the
+// connection ended there (refused, or init could not be written); else
+// serve takes it on.
+func (s *session) start(since int64) bool {
 	st, err := s.h.cfg.Collab.Join(s.ctx, s.docID, s, since)
 	if err != nil {
 		s.refuseJoin(err, since)
-		return
+		s.cancel()
+		return false
 	}
 	s.color = st.Color
 	s.raiseKnownRev(st.Rev)
+	role := st.Role
+	s.role.CompareAndSwap(nil, &role) // an AccessMessage during Join is newer
 	if s.dialect == dialectSeed {
 		s.seed = newSeedShadow(s, st.Document.Content, st.Rev)
 	}
 
 	// init goes out before anything Deliver queued meanwhile: the writer
-	// starts only after it.
+	// starts only after it. It is corked, so that a frame larger than the
+	// connection's write buffer still leaves in one system call.
+	frame := s.initFrame(st, since, s.openComments())
+	if s.cork != nil {
+		s.cork.cork(s.h.cfg.WriteTimeout)
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
-	init := s.initFrame(st, since, s.openComments())
-	err = s.conn.Write(ctx, websocket.MessageText, init)
+	err = s.conn.Write(ctx, websocket.MessageText, frame)
 	cancel()
+	if s.cork != nil {
+		if uerr := s.cork.uncork(); err == nil {
+			err = uerr
+		}
+	}
 	if err != nil {
 		s.h.cfg.Collab.Leave(s.docID, s)
 		s.conn.CloseNow()
-		return
+		s.cancel()
+		return false
 	}
-
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); s.readLoop() }()
-	go func() { defer wg.Done(); s.writeLoop() }()
-	go func() { defer wg.Done(); s.pingLoop() }()
+	s.startWriting()
+	s.startKeepalive()
 	if s.seed != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.seed.submitLoop(s.ctx) }()
+		s.tasks.Add(1)
+		go func() { defer s.tasks.Done(); s.seed.submitLoop(s.ctx) }()
 	}
+	return true
+}
 
-	select {
-	case <-s.stopped:
-	case <-s.h.ctx.Done():
+// serve reads the client's messages until the connection stops, and
+// returns once the closer (finish) left the document and closed the
+// socket.
+func (s *session) serve() {
+	defer s.cancel()
+	stopOnShutdown := context.AfterFunc(s.h.ctx, func() {
 		s.stop(endGoingAway, collab.ReasonShutdown, false)
-	}
+	})
+	defer stopOnShutdown()
+	s.serving()
+	s.readLoop()
+	<-s.finished
+}
+
+// finish leaves the document, closes the socket and waits for the
+// session's tasks. It runs once, in its own goroutine, after stop.
+func (s *session) finish() {
+	defer close(s.finished)
 	s.h.cfg.Collab.Leave(s.docID, s)
 	if s.seed != nil {
 		s.seed.close()
@@ -232,7 +278,7 @@ func (s *session) run(since int64) {
 		s.conn.Close(s.closeCode, s.closeReason)
 	}
 	s.cancel()
-	wg.Wait()
+	s.stopTasks()
 }
 
 func (s *session) refuseJoin(err error, since int64) {
@@ -245,7 +291,7 @@ func (s *session) refuseJoin(err error, since int64) {
 	case code == gdoc.EINVALID && since >= 0:
 		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedBadRevision, "Bad revision")
-	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND:
+	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND || code == gdoc.ERATELIMITED:
 		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedNotFound, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
@@ -285,6 +331,7 @@ func (s *session) initFrame(st collab.JoinState, since int64, comments []*gdoc.C
 		Cursors:     make([]cursorOut, 0, len(st.Cursors)),
 		Comments:    comments,
 		Reset:       st.Reset,
+		Role:        s.currentRole(),
 	}
 	if out.Users == nil {
 		out.Users = []gdoc.ActiveUser{}
@@ -313,21 +360,26 @@ func (s *session) initFrame(st collab.JoinState, since int64, comments []*gdoc.C
 	return mustJSON(out)
 }
 
-// readLoop handles the client's messages in order, paced (pacing.go):
-// readFrames reads them, one ahead at most.
+// readLoop handles the client's messages in order, paced (pacing.go). It
+// reads them itself, or, once a seed update waited for its budget, takes
+// them from the read-ahead goroutine (one ahead at most).
 func (s *session) readLoop() {
-	frames := make(chan frame)
-	readerDone := make(chan struct{})
-	go func() { defer close(readerDone); s.readFrames(frames) }()
-	defer func() { <-readerDone }() // it ends once the connection or the session does
+	defer func() {
+		if s.readAhead != nil {
+			<-s.readAhead.done // it ends once the connection or the session does
+		}
+	}()
 	var held *frame
 	for {
 		var f frame
-		if held != nil {
+		switch {
+		case held != nil:
 			f, held = *held, nil
-		} else {
+		case s.readAhead == nil:
+			f = s.readFrame()
+		default:
 			select {
-			case f = <-frames:
+			case f = <-s.readAhead.frames:
 			case <-s.stopped:
 				return
 			}
@@ -350,7 +402,7 @@ func (s *session) readLoop() {
 		if !s.pace(len(f.data)) {
 			return
 		}
-		held = s.handle(f.data, frames)
+		held = s.handle(f.data)
 	}
 }
 
@@ -358,7 +410,7 @@ func (s *session) readLoop() {
 // server: a panic is logged as a server fault and answered with internal.
 // An op or seed update first waits for the op budget; a frame read
 // meanwhile and not handled is returned, to be handled next.
-func (s *session) handle(data []byte, frames <-chan frame) (held *frame) {
+func (s *session) handle(data []byte) (held *frame) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
@@ -378,7 +430,7 @@ func (s *session) handle(data []byte, frames <-chan frame) (held *frame) {
 		werr = s.handleOp(in)
 	case "update":
 		if s.dialect == dialectSeed {
-			in, held = s.waitUpdate(in, frames)
+			in, held = s.waitUpdate(in)
 		}
 		werr = s.handleUpdate(in)
 	case "cursor":
@@ -413,6 +465,9 @@ func (s *session) handleOp(in *inbound) *wireError {
 		return refuse(codeInvalidMessage, "", "An op needs an id: a string of 1 to %d bytes.", gdoc.MaxOpIDBytes)
 	}
 	id := *in.ID
+	if !s.currentRole().CanEdit() {
+		return refuse(codeForbidden, id, "You can view this document but not edit it.")
+	}
 	if in.Rev == nil {
 		return refuse(codeInvalidMessage, id, "An op needs rev, the revision it is based on.")
 	}
@@ -442,6 +497,9 @@ func (s *session) handleUpdate(in *inbound) *wireError {
 	}
 	if in.Data == nil || in.Data.Content == nil {
 		return refuse(codeInvalidMessage, "", "An update needs data.content, the whole text.")
+	}
+	if !s.currentRole().CanEdit() {
+		return refuse(codeForbidden, "", "You can view this document but not edit it.")
 	}
 	return s.seed.clientUpdate(*in.Data.Content)
 }
@@ -522,48 +580,35 @@ func opErrorText(err error) string {
 	return strings.TrimPrefix(err.Error(), "ot: ")
 }
 
-func (s *session) writeLoop() {
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case it := <-s.queue:
-			if !s.writeBurst(it) {
-				return
-			}
+// writeBurst sends burst, corked so that its messages leave in one system
+// call. It reports false once the connection is stopping.
+func (s *session) writeBurst(burst []outItem) bool {
+	write := s.write
+	if s.cork != nil {
+		s.cork.cork(s.h.cfg.WriteTimeout)
+		write = s.writeCorked
+	}
+	ok := true
+	for i, it := range burst {
+		// A seed client's pending update goes out once nothing else waits.
+		last := s.seed != nil && i == len(burst)-1 && s.queued() == 0
+		if ok = s.writeItem(it, write, last); !ok {
+			break
 		}
 	}
-}
-
-// writeBurst sends it and whatever else is queued already (up to
-// maxWriteBurst messages), corked so that they leave in one system call.
-// It reports false once the connection is stopping.
-func (s *session) writeBurst(it outItem) bool {
-	if s.cork == nil {
-		return s.writeItem(it, s.write)
-	}
-	s.cork.cork(s.h.cfg.WriteTimeout)
-	ok := s.writeItem(it, s.writeCorked)
-	for n := 1; ok && n < maxWriteBurst; n++ {
-		select {
-		case it = <-s.queue:
-			ok = s.writeItem(it, s.writeCorked)
-			continue
-		default:
+	if s.cork != nil {
+		if err := s.cork.uncork(); err != nil {
+			s.log.Debug("write failed", "err", err)
+			s.stop(endGoingAway, "", true)
+			return false
 		}
-		break
-	}
-	if err := s.cork.uncork(); err != nil {
-		s.log.Debug("write failed", "err", err)
-		s.stop(endGoingAway, "", true)
-		return false
 	}
 	return ok
 }
 
 // writeItem sends one queued item. It reports false once the connection
 // is stopping.
-func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
+func (s *session) writeItem(it outItem, write func([]byte) bool, last bool) bool {
 	frames, closing, reason := s.encode(it)
 	for _, f := range frames {
 		if !write(f) {
@@ -574,7 +619,7 @@ func (s *session) writeItem(it outItem, write func([]byte) bool) bool {
 		s.stop(closingRefusal(reason), reason, false)
 		return false
 	}
-	if s.seed != nil && len(s.queue) == 0 {
+	if last {
 		if f := s.seed.flush(); f != nil && !write(f) {
 			return false
 		}
@@ -652,6 +697,8 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		return s.withSeedFlush(mustJSON(userLeftOut{Type: "user_left", UserID: m.UserID, Username: m.Username})), false, ""
 	case collab.DocumentMessage:
 		return s.withSeedFlush(mustJSON(documentChangedOut{Type: "document", Document: newDocumentOut(m.Document), UserID: m.UserID, Username: m.Username})), false, ""
+	case collab.AccessMessage:
+		return s.withSeedFlush(mustJSON(accessOut{Type: "access", Role: m.Role})), false, ""
 	case collab.ClosingMessage:
 		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
 	default:
@@ -683,36 +730,4 @@ func (s *session) withSeedFlush(frame []byte) [][]byte {
 		frames = append(frames, frame)
 	}
 	return frames
-}
-
-func (s *session) pingLoop() {
-	t := time.NewTicker(s.h.cfg.PingInterval)
-	defer t.Stop()
-	reauth := time.NewTicker(s.h.cfg.ReauthInterval)
-	defer reauth.Stop()
-	for {
-		select {
-		case <-s.stopped:
-			return
-		case <-reauth.C:
-			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-			_, err := s.h.cfg.Auth.Authenticate(ctx, s.token)
-			cancel()
-			// Only a verdict on the token ends the session; an unreachable
-			// store does not.
-			if code := gdoc.ErrorCode(err); code == gdoc.EUNAUTHORIZED || code == gdoc.EFORBIDDEN {
-				s.stop(refusedUnauthenticated, "Token expired or revoked", false)
-				return
-			}
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.PongTimeout)
-			err := s.conn.Ping(ctx)
-			cancel()
-			if err != nil {
-				// No pong: the peer is gone (half-open) or stuck.
-				s.stop(endGoingAway, "", true)
-				return
-			}
-		}
-	}
 }

@@ -205,7 +205,7 @@ func (h *Handler) QueuedMessages() int {
 	defer h.mu.Unlock()
 	n := 0
 	for s := range h.sessions {
-		n += len(s.queue)
+		n += s.queued()
 	}
 	return n
 }
@@ -235,7 +235,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.wg.Done()
+	// A connection that joined outlives this call (serve, below); until
+	// then every return ends it here.
+	kept := false
+	defer func() {
+		if !kept {
+			h.wg.Done()
+		}
+	}()
 
 	// Accept refuses a cross-origin handshake with 403 before anything else.
 	cw := &corkingResponseWriter{ResponseWriter: w}
@@ -299,7 +306,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s := newSession(h, conn, docID, user, dialect)
-	s.token = token
+	s.token = strings.Clone(token) // not the request's header block
 	s.cork = cw.conn
 	h.mu.Lock()
 	if h.closing {
@@ -309,13 +316,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.sessions[s] = struct{}{}
 	h.mu.Unlock()
-	defer func() {
+	forget := func() {
 		h.mu.Lock()
 		delete(h.sessions, s)
 		h.mu.Unlock()
+	}
+	if !s.start(since) {
+		forget()
+		return
+	}
+	// The session runs on in a goroutine of its own, and this call returns
+	// so that net/http lets go of the request, its buffers and this
+	// goroutine's stack (grown by the handshake, the token check and the
+	// join): an idle connection then costs one small goroutine.
+	kept = true
+	end, _ := r.Context().Value(connectionEndKey{}).(*ConnectionEnd)
+	if end != nil {
+		end.kept.Store(true)
+	}
+	go func() {
+		defer h.wg.Done()
+		s.serve()
+		forget()
+		if end != nil {
+			end.end()
+		}
 	}()
-	s.run(since)
 }
+
+// ConnectionEnd lets middleware in front of the Handler hold
+// per-connection state (an open-connection count) until the connection
+// ends. A connection that joined outlives the ServeHTTP call that opened
+// it: the Handler returns once the session runs.
+type ConnectionEnd struct {
+	end  func()
+	kept atomic.Bool
+}
+
+type connectionEndKey struct{}
+
+// WithConnectionEnd returns r carrying end. Once ServeHTTP returned, the
+// middleware calls end itself unless Kept reports that the Handler kept
+// the connection; the Handler then calls end once, when it closes.
+func WithConnectionEnd(r *http.Request, end func()) (*http.Request, *ConnectionEnd) {
+	ce := &ConnectionEnd{end: end}
+	return r.WithContext(context.WithValue(r.Context(), connectionEndKey{}, ce)), ce
+}
+
+// Kept reports whether the Handler kept the connection and will call end.
+func (c *ConnectionEnd) Kept() bool { return c.kept.Load() }
 
 // offeredSubprotocols lists the Sec-WebSocket-Protocol entries of r.
 func offeredSubprotocols(r *http.Request) []string {

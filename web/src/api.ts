@@ -10,6 +10,7 @@ import type {
   DocumentSummary,
   ErrorBody,
   LoginRequest,
+  Member,
   PresenceUser,
   RegisterRequest,
   UpdateDocumentRequest,
@@ -93,6 +94,13 @@ export const api = {
   getDocument: (id: string) => request<Document>(`/api/documents/${enc(id)}`),
   updateDocument: (id: string, body: UpdateDocumentRequest) =>
     request<Document>(`/api/documents/${enc(id)}`, { method: 'PUT', body }),
+  members: (id: string) => request<{ members: Member[] }>(`/api/documents/${enc(id)}/members`).then((r) => r.members),
+  setMember: (id: string, username: string, role: 'editor' | 'viewer') =>
+    request<Member>(`/api/documents/${enc(id)}/members/${enc(username)}`, { method: 'PUT', body: { role } }),
+  removeMember: (id: string, username: string) =>
+    request<void>(`/api/documents/${enc(id)}/members/${enc(username)}`, { method: 'DELETE' }),
+  transferOwner: (id: string, username: string) =>
+    request<Document>(`/api/documents/${enc(id)}/owner`, { method: 'POST', body: { username } }),
   documentUsers: (id: string) => request<PresenceUser[]>(`/api/documents/${enc(id)}/users`),
   chatBefore: (id: string, beforeId: number) =>
     request<ChatMessage[] | { messages: ChatMessage[] }>(`/api/documents/${enc(id)}/chat?before=${beforeId}&limit=50`).then(

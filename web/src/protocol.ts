@@ -30,6 +30,12 @@ export interface LoginRequest {
   password: string
 }
 
+/** What a user may do with a document: owner (everything), editor, viewer (read, chat, cursor). */
+export type Role = 'owner' | 'editor' | 'viewer'
+
+/** Who besides the owner and members has access: public (listed), link (anyone with the id), private. */
+export type Visibility = 'public' | 'link' | 'private'
+
 export interface DocumentSummary {
   id: string
   title: string
@@ -39,6 +45,21 @@ export interface DocumentSummary {
   rev: number
   created_at: string
   updated_at: string
+  owner_username?: string
+  visibility?: Visibility
+  /** What signed-in non-members get on a public or link document. */
+  link_role?: 'editor' | 'viewer'
+  /** The caller's effective role; null when not signed in. */
+  role?: Role | null
+  /** In lists: the caller is a member (not the owner). */
+  shared?: boolean
+}
+
+/** A member of a document (the owner is listed first with role owner). */
+export interface Member {
+  user_id: string
+  username: string
+  role: Role
 }
 
 export interface Document extends DocumentSummary {
@@ -57,6 +78,8 @@ export interface UpdateDocumentRequest {
   content?: string
   language?: string
   is_public?: boolean
+  visibility?: Visibility
+  link_role?: 'editor' | 'viewer'
 }
 
 /** The body of every REST error. */
@@ -110,6 +133,8 @@ export interface InitMessage {
   ops?: CommittedOpMessage[]
   /** The server could not serve ops since the client's rev: content replaces the text. */
   reset?: boolean
+  /** The user's role on the document: a viewer's edits are refused. */
+  role?: Role
   /** The open comment threads and their replies, anchors at rev. */
   comments?: Comment[]
 }
@@ -177,6 +202,12 @@ export interface DocumentChangedMessage {
   username: string
 }
 
+/** The user's role changed while connected; it applies from the next message. */
+export interface AccessChangedMessage {
+  type: 'access'
+  role: Role
+}
+
 /** Seed dialect only; an OT client never receives it but tolerates it. */
 export interface UpdateMessage {
   type: 'update'
@@ -236,6 +267,7 @@ export type ServerMessage =
   | PongMessage
   | ErrorMessage
   | DocumentChangedMessage
+  | AccessChangedMessage
   | UpdateMessage
   | CommentEvent
   | ViewportMessage

@@ -94,6 +94,25 @@ describe('DocumentSession over a simulated server', () => {
     })
     expect(a.getSnapshot()).toMatchObject({ title: 'main.py', language: 'python' })
   })
+
+  it('follows role changes and stops for good when access is withdrawn', () => {
+    const hub = new Hub()
+    const refused: number[] = []
+    const a = open(hub, 'a', { onRefused: (code) => refused.push(code) })
+    hub.pump()
+    expect(a.getSnapshot().role).toBeNull()
+    hub.sockets[0].deliver({ type: 'access', role: 'viewer' })
+    expect(a.getSnapshot().role).toBe('viewer')
+    hub.sockets[0].deliver({ type: 'access', role: 'editor' })
+    expect(a.getSnapshot().role).toBe('editor')
+    hub.sockets[0].readyState = 3
+    hub.sockets[0].onclose?.({ code: 4403, reason: 'You no longer have access to this document.' })
+    hub.pump()
+    expect(refused).toEqual([4403])
+    expect(a.getSnapshot().refusal).toBe(4403)
+    expect(a.getSnapshot().problem).toMatch(/no longer have access/)
+    expect(hub.sockets).toHaveLength(1) // no reconnect
+  })
 })
 
 describe('a server whose data went back in time', () => {

@@ -12,6 +12,7 @@ import type {
   InitMessage,
   PresenceUser,
   RefusalCode,
+  Role,
   ServerMessage,
 } from '../protocol'
 import { CLOSE_CODES, refusalMessage } from '../protocol'
@@ -49,6 +50,8 @@ export interface SessionSnapshot extends ChatState {
    * down or full): edits are kept and resent until one is acknowledged.
    */
   savingPaused: boolean
+  /** The user's role as the server last said (init, then access messages); null until known. */
+  role: Role | null
 }
 
 /** TextChange tells the editor binding how the text changed for a reason other than its own typing. */
@@ -137,6 +140,7 @@ export class DocumentSession {
       unreadChat: 0,
       cursors: [],
       problem: null,
+      role: null,
       refusal: null,
       savingPaused: false,
       olderChat: false,
@@ -420,6 +424,8 @@ export class DocumentSession {
       }
       case 'document':
         return this.update({ title: m.document.title, language: m.document.language || 'plaintext' })
+      case 'access':
+        return this.update({ role: m.role })
       case 'error':
         return this.onError(m.code, m.message, m.id)
       case 'pong':
@@ -432,6 +438,7 @@ export class DocumentSession {
     const me = { user_id: m.user_id, username: m.username, color: m.color ?? '#c678dd' }
     const users = m.users ?? [me, ...m.active_users.map((id) => ({ user_id: id, username: `user ${id}`, color: '#61afef' }))]
     const patch: Partial<SessionSnapshot> = { me, users, problem: null, refusal: null }
+    if (m.role) patch.role = m.role
     if (m.document) {
       patch.title = m.document.title
       patch.language = m.document.language || 'plaintext'

@@ -41,12 +41,6 @@ export class BlameLayer {
   private readonly onError: (message: string | null) => void
   private readonly onLoaded: (lines: BlameLine[]) => void
 
-  private readonly ed: CodeEditor
-  private readonly monaco: Monaco
-  private readonly docId: string
-  private readonly onError: (message: string | null) => void
-  private readonly onLoaded: (lines: BlameLine[]) => void
-
   constructor(
     ed: CodeEditor,
     monaco: Monaco,

@@ -8,6 +8,7 @@ import type { DocumentSummary } from '../protocol'
 import { DOCUMENT_ID_PATTERN } from '../protocol'
 import { FileDropZone, OpenFileButton } from '../history/OpenFile'
 import { navigate } from '../router'
+import { docMeta, splitDocuments } from '../sharing/lists'
 
 export function Dashboard() {
   const auth = useAuth()
@@ -85,8 +86,7 @@ export function Dashboard() {
     navigate('/login', true)
   }
 
-  const mine = docs?.filter((d) => d.owner_id === auth?.user.id) ?? []
-  const others = docs?.filter((d) => d.owner_id !== auth?.user.id) ?? []
+  const { mine, shared, others } = splitDocuments(docs ?? [], auth?.user.id)
 
   return (
     <FileDropZone>
@@ -132,6 +132,7 @@ export function Dashboard() {
         {listError && <p className="form-error" role="alert">{listError}</p>}
         {docs === null && !listError && <p role="status">Loading documents…</p>}
         <DocList title="Your documents" docs={mine} copied={copied} onCopy={copyLink} empty="You have no documents yet." />
+        <DocList title="Shared with you" docs={shared} copied={copied} onCopy={copyLink} empty="Nothing has been shared with you yet." />
         <DocList title="Public documents" docs={others} copied={copied} onCopy={copyLink} empty="No public documents from others." />
       </main>
     </div>
@@ -157,7 +158,7 @@ function DocList(props: {
             <li key={d.id} className="doc-item">
               <a href={`/d/${encodeURIComponent(d.id)}`} onClick={(e) => { e.preventDefault(); navigate(`/d/${encodeURIComponent(d.id)}`) }}>
                 <span className="doc-title">{d.title}</span>
-                <span className="doc-meta">{d.id} · {d.language} · rev {d.rev}</span>
+                <span className="doc-meta">{docMeta(d)}</span>
               </a>
               <button type="button" className="ghost small" aria-label={`Copy share link for ${d.title}`} onClick={() => props.onCopy(d.id)}>
                 {props.copied === d.id ? 'Copied' : 'Copy link'}

@@ -14,6 +14,8 @@ import type { Monaco } from '../editor/monacoSetup'
 import { CLOSE_CODES } from '../protocol'
 import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
+import { AccessHeader } from '../sharing/AccessHeader'
+import { useDocumentAccess } from '../sharing/useDocumentAccess'
 import { CommentsPanel, CommentsToggle } from '../review/CommentsPanel'
 import { FollowBanner, PeopleList, PresentButton } from '../review/FollowControls'
 import { useReview } from '../review/useReview'
@@ -47,6 +49,8 @@ export default function EditorPage({ docId }: { docId: string }) {
   const [languagePick, setLanguagePick] = useState<{ lang: string; base: string } | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
   const unbind = useRef<(() => void) | null>(null)
+  const access = useDocumentAccess(docId, snap.loaded, snap.role ?? undefined)
+  const viewOnly = access.role === 'viewer'
   const [mounted, setMounted] = useState<{ ed: CodeEditor; monaco: Monaco } | null>(null)
 
   useEffect(() => {
@@ -118,13 +122,14 @@ export default function EditorPage({ docId }: { docId: string }) {
         </div>
         <label className="lang-select">
           <span className="visually-hidden">Language</span>
-          <select aria-label="Language" value={LANGUAGES.some((l) => l.id === language) ? language : 'plaintext'} onChange={(e) => void changeLanguage(e.target.value)}>
+          <select aria-label="Language" disabled={viewOnly} value={LANGUAGES.some((l) => l.id === language) ? language : 'plaintext'} onChange={(e) => void changeLanguage(e.target.value)}>
             {LANGUAGES.map((l) => (
               <option key={l.id} value={l.id}>{l.label}</option>
             ))}
           </select>
         </label>
-        <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null} />
+        <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null && !viewOnly} />
+        <AccessHeader docId={docId} access={access} myUserId={getAuth()?.user.id} />
         <CommentsToggle review={review.review} />
         <PresentButton follow={review.follow} />
         <div className="people" role="group" aria-label="Active users">
@@ -168,7 +173,9 @@ export default function EditorPage({ docId }: { docId: string }) {
             wordWrap: 'on',
             ariaLabel: 'Document editor',
             // Until the first init there is no session text to edit: keys would be lost.
-            readOnly: !snap.loaded,
+            // A viewer reads only.
+            readOnly: !snap.loaded || viewOnly,
+            readOnlyMessage: { value: viewOnly ? 'You can view this document but not edit it.' : 'Loading the document…' },
           }}
         />
       </div>
