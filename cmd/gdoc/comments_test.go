@@ -228,3 +228,71 @@ func TestCommentWritesRateLimited(t *testing.T) {
 		t.Fatalf("the refused comment was stored: %+v", got)
 	}
 }
+
+// TestCommentsForAViewer: on a private document shared with a viewer, the
+// viewer comments and replies and resolves her own thread, but not the
+// owner's; a stranger gets 404 for everything (the rule of docs/protocol.md).
+func TestCommentsForAViewer(t *testing.T) {
+	s := start(t, nil)
+	alice := testenv.Register(t, s.URL, "alice")
+	vera := testenv.Register(t, s.URL, "vera")
+	carol := testenv.Register(t, s.URL, "carol")
+	r := call(t, "POST", s.URL+"/api/documents", alice.Token, `{"title":"p.go","content":"package p\n\nfunc f() {}\n","visibility":"private"}`)
+	var doc document
+	r.Decode(t, &doc)
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	docURL := s.URL + "/api/documents/" + doc.ID
+	if r := call(t, "PUT", docURL+"/members/vera", alice.Token, `{"role":"viewer"}`); r.Status != 200 {
+		t.Fatalf("share with vera: %d %s", r.Status, r.Body)
+	}
+	post := func(token, body string) (int, commentBody) {
+		r := call(t, "POST", docURL+"/comments", token, body)
+		var c commentBody
+		if r.Status == 201 {
+			r.Decode(t, &c)
+		}
+		return r.Status, c
+	}
+	status, owners := post(alice.Token, `{"anchor":{"rev":0,"from":11,"to":22},"body":"@vera look"}`)
+	if status != 201 {
+		t.Fatalf("owner's thread: %d", status)
+	}
+	status, reply := post(vera.Token, `{"parent_id":`+strconv.FormatInt(owners.ID, 10)+`,"body":"looks fine"}`)
+	if status != 201 || reply.Username != "vera" {
+		t.Fatalf("viewer's reply: %d %+v", status, reply)
+	}
+	status, hers := post(vera.Token, `{"anchor":{"rev":0,"from":0,"to":9},"body":"and this?"}`)
+	if status != 201 {
+		t.Fatalf("viewer's thread: %d", status)
+	}
+	patch := func(token string, id int64, body string) int {
+		return call(t, "PATCH", docURL+"/comments/"+strconv.FormatInt(id, 10), token, body).Status
+	}
+	if got := patch(vera.Token, owners.ID, `{"resolved":true}`); got != 403 {
+		t.Fatalf("viewer resolves the owner's thread: %d, want 403", got)
+	}
+	if got := patch(vera.Token, hers.ID, `{"resolved":true}`); got != 200 {
+		t.Fatalf("viewer resolves her own thread: %d", got)
+	}
+	if got := patch(alice.Token, owners.ID, `{"resolved":true}`); got != 200 {
+		t.Fatalf("owner resolves: %d", got)
+	}
+	if got := call(t, "DELETE", docURL+"/comments/"+strconv.FormatInt(reply.ID, 10), alice.Token, "").Status; got != 204 {
+		t.Fatalf("owner deletes the viewer's reply: %d", got)
+	}
+	for _, req := range [][3]string{
+		{"GET", docURL + "/comments", ""},
+		{"POST", docURL + "/comments", `{"anchor":{"rev":0,"from":0,"to":1},"body":"hi"}`},
+		{"PATCH", docURL + "/comments/" + strconv.FormatInt(hers.ID, 10), `{"resolved":false}`},
+		{"DELETE", docURL + "/comments/" + strconv.FormatInt(hers.ID, 10), ""},
+	} {
+		if r := call(t, req[0], req[1], carol.Token, req[2]); r.Status != 404 {
+			t.Fatalf("stranger %s %s: %d %s", req[0], req[1], r.Status, r.Body)
+		}
+	}
+	if got := listComments(t, docURL, vera.Token); len(got) != 2 || !got[0].Resolved || !got[1].Resolved {
+		t.Fatalf("vera's view: %+v", got)
+	}
+}
