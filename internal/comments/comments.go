@@ -122,6 +122,13 @@ func (s *Service) rebase(ctx context.Context, docID string, list []*gdoc.Comment
 	if len(log) > 0 {
 		head = log[len(log)-1].Rev
 	}
+	// The op log may start later than an anchor (HISTORY_KEEP_REVISIONS
+	// trimmed it): such a thread cannot be followed any more, so it is
+	// detached where the text starts, and kept with its quote.
+	kept := head + 1
+	if len(log) > 0 {
+		kept = log[0].Rev
+	}
 	threads := map[int64]*gdoc.Comment{}
 	for _, c := range list {
 		if c.ParentID != nil {
@@ -132,9 +139,13 @@ func (s *Service) rebase(ctx context.Context, docID string, list []*gdoc.Comment
 			continue
 		}
 		r := ot.Range{From: c.Anchor.From, To: c.Anchor.To, Detached: c.Detached}
-		for i, op := range ops {
-			if log[i].Rev > c.Anchor.Rev {
-				r = ot.TransformRange(r, op)
+		if c.Anchor.Rev+1 < kept {
+			r = ot.Range{Detached: true}
+		} else {
+			for i, op := range ops {
+				if log[i].Rev > c.Anchor.Rev {
+					r = ot.TransformRange(r, op)
+				}
 			}
 		}
 		c.Anchor, c.Detached = gdoc.Anchor{Rev: head, From: r.From, To: r.To}, r.Detached
@@ -288,7 +299,7 @@ func (s *Service) anchorAtHead(ctx context.Context, docID string, a gdoc.Anchor,
 		return err
 	}
 	if int64(len(log)) != cur.Rev-a.Rev {
-		return gdoc.Errorf(gdoc.EUNAVAILABLE, "The document's history is not readable right now; try again.")
+		return gdoc.Errorf(gdoc.EINVALID, "anchor.rev: revision %d is older than the history this server keeps; reload and select again.", a.Rev)
 	}
 	ops := make([]ot.Op, len(log))
 	text := []rune(cur.Content)

@@ -280,3 +280,37 @@ func joinSpace(s []string) string {
 	}
 	return out
 }
+
+// A thread older than the kept op history (HISTORY_KEEP_REVISIONS trimmed
+// it) cannot be followed: it is detached and kept with its quote; a new
+// thread at such a revision is refused with a sentence.
+func TestAnchorOlderThanTheKeptHistory(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "abc\ndef\n")
+	th, err := f.svc.Create(ctx, "doc", gdoc.RoleEditor, ann, NewComment{Anchor: &gdoc.Anchor{Rev: 0, From: 4, To: 7}, Body: "def?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.edit(`["x"]`)
+	f.edit(`["y"]`)
+	d, _ := f.texts.Current(ctx, "doc")
+	if err := f.store.SaveSnapshot(ctx, "doc", d.Content, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SaveCheckpoint(ctx, &gdoc.Checkpoint{DocID: "doc", Rev: 2, Content: d.Content}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.TrimHistory(ctx, "doc", 2); err != nil {
+		t.Fatal(err)
+	}
+	f.edit(`["z"]`)
+	list, err := f.svc.List(ctx, "doc", gdoc.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != th.ID || !list[0].Detached || list[0].Quote != "def" || list[0].Anchor.Rev != 3 {
+		t.Fatalf("a thread older than the kept history: %+v", list)
+	}
+	_, err = f.svc.Create(ctx, "doc", gdoc.RoleEditor, ann, NewComment{Anchor: &gdoc.Anchor{Rev: 1, From: 0, To: 1}, Body: "old"})
+	requireCode(t, err, gdoc.EINVALID)
+}
