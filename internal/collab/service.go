@@ -196,8 +196,18 @@ func (s *Service) Current(ctx context.Context, docID string) (*gdoc.Document, er
 		return nil, err
 	}
 	if d := s.loaded(docID); d != nil {
+		// With peers, another instance may have committed ops this one has
+		// not heard of yet (the bus is only a hint): the op log's head says
+		// whether the loaded text is current. A single instance commits
+		// every op itself, so its loaded text always is.
+		head := doc.Rev
+		if !s.cfg.SingleInstance {
+			if head, err = s.cfg.Store.HeadRev(ctx, docID); err != nil {
+				return nil, err
+			}
+		}
 		d.mu.Lock()
-		if d.open() && d.auth.head >= doc.Rev {
+		if d.open() && d.auth.head >= head {
 			doc.Content, doc.Rev = d.auth.text.String(), d.auth.head
 			d.mu.Unlock()
 			return doc, nil

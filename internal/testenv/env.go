@@ -118,9 +118,11 @@ func cleanupExec(t testing.TB, dbURL, sql string) {
 	}
 }
 
-// execOnce runs one statement on a connection of its own.
+// execOnce runs one statement on a connection of its own. CREATE and DROP
+// DATABASE wait for a checkpoint, which on a busy shared machine has taken
+// over 10 s: the bound is generous so it fails only when PostgreSQL is stuck.
 func execOnce(dbURL, sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {

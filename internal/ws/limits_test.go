@@ -21,13 +21,17 @@ var update = flag.Bool("update", false, "rewrite testdata/limits.json from the s
 // codes (ws) as the web client's test reads them to check
 // web/src/protocol.ts against the server.
 type limitsFile struct {
-	MaxMessageBytes     int        `json:"max_message_bytes"`
-	MaxOpIDBytes        int        `json:"max_op_id_bytes"`
-	MaxClientIDBytes    int        `json:"max_client_id_bytes"`
-	MaxCursorFieldBytes int        `json:"max_cursor_field_bytes"`
-	MaxChatChars        int        `json:"max_chat_chars"`
-	ChatHistoryLimit    int        `json:"chat_history_limit"`
-	CloseCodes          closeCodes `json:"close_codes"`
+	MaxMessageBytes     int `json:"max_message_bytes"`
+	MaxOpIDBytes        int `json:"max_op_id_bytes"`
+	MaxClientIDBytes    int `json:"max_client_id_bytes"`
+	MaxCursorFieldBytes int `json:"max_cursor_field_bytes"`
+	MaxChatChars        int `json:"max_chat_chars"`
+	ChatHistoryLimit    int `json:"chat_history_limit"`
+	// The defaults of MAX_DOCUMENT_BYTES and MAX_OP_BYTES (settings the
+	// client does not learn, so it assumes the defaults).
+	MaxDocumentBytes int        `json:"max_document_bytes"`
+	MaxOpBytes       int        `json:"max_op_bytes"`
+	CloseCodes       closeCodes `json:"close_codes"`
 }
 
 type closeCodes struct {
@@ -52,6 +56,8 @@ func TestLimitsFile(t *testing.T) {
 		MaxCursorFieldBytes: gdoc.MaxCursorFieldBytes,
 		MaxChatChars:        gdoc.MaxChatChars,
 		ChatHistoryLimit:    gdoc.ChatHistoryLimit,
+		MaxDocumentBytes:    gdoc.DefaultMaxDocumentBytes,
+		MaxOpBytes:          gdoc.DefaultMaxOpBytes,
 		CloseCodes: closeCodes{
 			Unauthenticated: ws.CloseUnauthenticated,
 			Forbidden:       ws.CloseForbidden,

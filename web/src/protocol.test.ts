@@ -6,7 +6,9 @@ import {
   MAX_CHAT_CHARS,
   MAX_CLIENT_ID_BYTES,
   MAX_CURSOR_FIELD_BYTES,
+  MAX_DOCUMENT_BYTES,
   MAX_MESSAGE_BYTES,
+  MAX_OP_BYTES,
   MAX_OP_ID_BYTES,
   isRefusal,
 } from './protocol'
@@ -20,6 +22,8 @@ const limits = JSON.parse(readFileSync(new URL('../../testdata/limits.json', imp
   max_cursor_field_bytes: number
   max_chat_chars: number
   chat_history_limit: number
+  max_document_bytes: number
+  max_op_bytes: number
   close_codes: Record<string, number>
 }
 
@@ -32,6 +36,8 @@ describe('wire limits and close codes', () => {
       max_cursor_field_bytes: MAX_CURSOR_FIELD_BYTES,
       max_chat_chars: MAX_CHAT_CHARS,
       chat_history_limit: CHAT_HISTORY_LIMIT,
+      max_document_bytes: MAX_DOCUMENT_BYTES,
+      max_op_bytes: MAX_OP_BYTES,
       close_codes: CLOSE_CODES,
     }).toEqual(limits)
   })

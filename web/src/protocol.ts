@@ -301,6 +301,14 @@ export const MAX_CURSOR_FIELD_BYTES = 1024
 export const MAX_CHAT_CHARS = 2000
 /** How many chat messages init carries, and one page of GET /api/documents/{id}/chat. */
 export const CHAT_HISTORY_LIMIT = 50
+/**
+ * A document's text, in UTF-8 bytes: the default of the server's
+ * MAX_DOCUMENT_BYTES setting (the server does not announce its value, so
+ * the editor assumes the default). An edit past it is refused locally.
+ */
+export const MAX_DOCUMENT_BYTES = 4_194_304
+/** The text one op may insert, in UTF-8 bytes: the default of MAX_OP_BYTES. */
+export const MAX_OP_BYTES = 1_048_576
 
 // ---- WebSocket close codes ----
 

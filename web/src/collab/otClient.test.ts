@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { OTClient, RevisionGapError } from './otClient'
 import type { TextOp } from './textOp'
 import { textType } from './textOp'
-import { Authority, prng, randomOp } from './testkit'
+import { jsonStringBytes, opCost } from './splitOp'
+import { Authority, prng, randomOp, randomText } from './testkit'
 
 type ToServer = { rev: number; op: TextOp; id: string }
 type ToClient = { kind: 'op'; rev: number; op: TextOp; id: string } | { kind: 'ack'; id: string; rev: number }
@@ -16,14 +17,24 @@ class Peer {
   connected = true
   sent = 0
 
-  constructor(name: string, text: string, rev: number) {
+  heaviest = 0
+
+  constructor(name: string, text: string, rev: number, budget?: number) {
     this.text = text
-    this.client = new OTClient(name, rev, (r, op, id) => {
-      this.sent++
-      if (!this.connected) return false
-      this.up.push({ rev: r, op, id })
-      return true
-    })
+    this.client = new OTClient(
+      name,
+      rev,
+      (r, op, id) => {
+        this.sent++
+        // The text an op carries: transforms against concurrent ops may
+        // split its components (a few bytes each) but never grow its text.
+        this.heaviest = Math.max(this.heaviest, textCost(op))
+        if (!this.connected) return false
+        this.up.push({ rev: r, op, id })
+        return true
+      },
+      budget,
+    )
   }
 
   edit(op: TextOp): void {
@@ -40,6 +51,9 @@ class Peer {
     if (local) this.text = textType.apply(this.text, local)
   }
 }
+
+const textCost = (op: TextOp) =>
+  op.reduce<number>((n, c) => n + (typeof c === 'string' ? jsonStringBytes(c) : typeof c === 'object' && typeof c.d === 'string' ? jsonStringBytes(c.d) : 0), 0)
 
 function deliverUp(server: Authority, peers: Peer[], from: Peer): void {
   const m = from.up.shift()!
@@ -61,14 +75,18 @@ function reconnect(server: Authority, p: Peer): void {
   p.client.resend()
 }
 
-function simulate(seed: number, peerCount: number, steps: number, churn: boolean): void {
+function simulate(seed: number, peerCount: number, steps: number, churn: boolean, budget?: number): void {
   const rand = prng(seed)
   const server = new Authority('hello world')
-  const peers = Array.from({ length: peerCount }, (_, i) => new Peer(`c${i}`, server.text, 0))
+  const peers = Array.from({ length: peerCount }, (_, i) => new Peer(`c${i}`, server.text, 0, budget))
   for (let step = 0; step < steps; step++) {
     const p = peers[Math.floor(rand() * peers.length)]
     const r = rand()
-    if (r < 0.35) p.edit(randomOp(rand, p.text))
+    if (budget !== undefined && r < 0.05) {
+      // A paste many times the budget, somewhere in the text.
+      const pos = Math.floor(rand() * (Array.from(p.text).length + 1))
+      p.edit(textType.normalize([pos, randomText(rand, 300) + '😀'.repeat(20)]))
+    } else if (r < 0.35) p.edit(randomOp(rand, p.text))
     else if (r < 0.6 && p.up.length > 0 && p.connected) deliverUp(server, peers, p)
     else if (r < 0.9 && p.down.length > 0) p.receive(p.down.shift()!)
     else if (churn && r < 0.95 && p.connected) {
@@ -88,6 +106,7 @@ function simulate(seed: number, peerCount: number, steps: number, churn: boolean
     else busy.receive(busy.down.shift()!)
   }
   for (const p of peers) {
+    if (budget !== undefined) expect(p.heaviest, `seed ${seed}`).toBeLessThanOrEqual(budget)
     expect(p.client.state.name, `seed ${seed}`).toBe('Synchronized')
     expect(p.client.rev, `seed ${seed}`).toBe(server.rev)
     expect(p.text, `seed ${seed}`).toBe(server.text)
@@ -95,6 +114,28 @@ function simulate(seed: number, peerCount: number, steps: number, churn: boolean
 }
 
 describe('OTClient states', () => {
+  it('sends an edit over the budget as pieces, one in flight at a time, counted once', () => {
+    const sent: ToServer[] = []
+    const c = new OTClient('me', 0, (rev, op, id) => sent.push({ rev, op, id }) > 0, 100)
+    const paste = 'abcdefghij'.repeat(30)
+    c.applyClient([paste])
+    expect(sent).toHaveLength(1)
+    expect(c.unsaved).toBe(1)
+    c.applyClient([paste.length, '!']) // typed after the paste: rides behind its pieces
+    let text = ''
+    for (let rev = 1; c.state.name !== 'Synchronized'; rev++) {
+      expect(sent).toHaveLength(rev)
+      expect(opCost(sent[rev - 1].op)).toBeLessThanOrEqual(100)
+      expect(sent[rev - 1].rev).toBe(rev - 1)
+      text = textType.apply(text, sent[rev - 1].op)
+      expect(c.unsaved).toBeGreaterThan(0)
+      c.serverAck(sent[rev - 1].id, rev)
+    }
+    expect(sent.length).toBeGreaterThan(3)
+    expect(text).toBe(paste + '!')
+    expect(c.unsaved).toBe(0)
+  })
+
   it('moves Synchronized -> AwaitingConfirm -> AwaitingWithBuffer -> back', () => {
     const sent: ToServer[] = []
     const c = new OTClient('me', 5, (rev, op, id) => sent.push({ rev, op, id }) > 0)
@@ -187,6 +228,12 @@ describe('OTClient states', () => {
     expect(sent.map((m) => m.id)).toEqual(['me:1', 'me:2'])
     server.receive(sent[1].rev, sent[1].op, sent[1].id)
     expect(server.text).toBe('hi!')
+  })
+})
+
+describe('OTClient convergence with large edits split', () => {
+  it('converges when pastes go out in pieces among concurrent edits and reconnects', () => {
+    for (let seed = 1; seed <= 20; seed++) simulate(seed, 3, 300, seed % 2 === 0, 120)
   })
 })
 

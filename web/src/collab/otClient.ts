@@ -2,6 +2,7 @@
 // at most one op in flight, later local edits buffered, server ops transformed
 // against both. Pure: no socket, no editor.
 
+import { OP_PIECE_BYTES, opCost, splitOp } from './splitOp'
 import type { TextOp } from './textOp'
 import { textType } from './textOp'
 
@@ -25,6 +26,18 @@ export interface AwaitingWithBuffer {
   readonly inflight: PendingOp
   readonly buffer: TextOp
   readonly bufferEdits: number
+  /**
+   * Ops after buffer, each sent on its own once the one before it is acked:
+   * the pieces of an edit too large for one op (splitOp.ts), and what was
+   * typed after them. Absent when empty (and in state saved before it existed).
+   */
+  readonly later?: readonly BufferedOp[]
+}
+
+/** BufferedOp is a local op waiting its turn; edits counts the local edits it completes. */
+export interface BufferedOp {
+  op: TextOp
+  edits: number
 }
 export type ClientState = Synchronized | AwaitingConfirm | AwaitingWithBuffer
 
@@ -58,11 +71,14 @@ export class OTClient {
   private readonly send: SendOp
   /** Whether the in-flight op went out on the current link (so a reconnect must resend it). */
   private inflightSent = false
+  /** The most one op sent may weigh (splitOp.opCost). */
+  private readonly budget: number
 
-  constructor(clientId: string, rev: number, send: SendOp) {
+  constructor(clientId: string, rev: number, send: SendOp, budget: number = OP_PIECE_BYTES) {
     this.clientId = clientId
     this.rev = rev
     this.send = send
+    this.budget = budget
   }
 
   /** unsaved counts local edits the server has not acknowledged. */
@@ -73,7 +89,7 @@ export class OTClient {
       case 'AwaitingConfirm':
         return this.state.inflight.edits
       case 'AwaitingWithBuffer':
-        return this.state.inflight.edits + this.state.bufferEdits
+        return this.state.inflight.edits + this.state.bufferEdits + (this.state.later ?? []).reduce((n, b) => n + b.edits, 0)
     }
   }
 
@@ -85,7 +101,7 @@ export class OTClient {
       case 'AwaitingConfirm':
         return [this.state.inflight.op]
       case 'AwaitingWithBuffer':
-        return [this.state.inflight.op, this.state.buffer]
+        return [this.state.inflight.op, this.state.buffer, ...(this.state.later ?? []).map((b) => b.op)]
     }
   }
 
@@ -95,8 +111,8 @@ export class OTClient {
   }
 
   /** restore rebuilds a saved client; its in-flight op counts as not sent on this link. */
-  static restore(saved: SavedClient, send: SendOp): OTClient {
-    const c = new OTClient(saved.clientId, saved.rev, send)
+  static restore(saved: SavedClient, send: SendOp, budget?: number): OTClient {
+    const c = new OTClient(saved.clientId, saved.rev, send, budget)
     c.seq = saved.seq
     c.state = saved.state
     return c
@@ -107,28 +123,49 @@ export class OTClient {
     return `${this.clientId}:${this.seq}`
   }
 
-  /** applyClient records a local op that is already applied to the local text. */
+  /**
+   * applyClient records a local op that is already applied to the local text.
+   * An op heavier than the budget goes out as several consecutive ops, each
+   * acked before the next is sent; the edit counts as unsaved until its last
+   * piece is acked. A later edit is composed into the last waiting op only
+   * while that stays within the budget.
+   */
   applyClient(op: TextOp): void {
     if (op.length === 0) return
+    const pieces = splitOp(op, this.budget)
+    pieces.forEach((piece, i) => this.applyPiece(piece, i === pieces.length - 1 ? 1 : 0))
+  }
+
+  private applyPiece(op: TextOp, edits: number): void {
     const s = this.state
     switch (s.name) {
       case 'Synchronized': {
-        const inflight = { id: this.nextId(), op, edits: 1 }
+        const inflight = { id: this.nextId(), op, edits }
         this.state = { name: 'AwaitingConfirm', inflight }
         this.inflightSent = this.send(this.rev, inflight.op, inflight.id)
         return
       }
       case 'AwaitingConfirm':
-        this.state = { name: 'AwaitingWithBuffer', inflight: s.inflight, buffer: op, bufferEdits: 1 }
+        this.state = { name: 'AwaitingWithBuffer', inflight: s.inflight, buffer: op, bufferEdits: edits }
         return
-      case 'AwaitingWithBuffer':
+      case 'AwaitingWithBuffer': {
+        const later = s.later ?? []
+        const last = later.length > 0 ? later[later.length - 1].op : s.buffer
+        const composed = textType.compose(last, op)
+        const fits = opCost(composed) <= this.budget
+        if (later.length === 0) {
+          this.state = fits
+            ? { name: 'AwaitingWithBuffer', inflight: s.inflight, buffer: composed, bufferEdits: s.bufferEdits + edits }
+            : { ...s, later: [{ op, edits }] }
+          return
+        }
+        const lastEdits = later[later.length - 1].edits
         this.state = {
-          name: 'AwaitingWithBuffer',
-          inflight: s.inflight,
-          buffer: textType.compose(s.buffer, op),
-          bufferEdits: s.bufferEdits + 1,
+          ...s,
+          later: fits ? [...later.slice(0, -1), { op: composed, edits: lastEdits + edits }] : [...later, { op, edits }],
         }
         return
+      }
     }
   }
 
@@ -161,12 +198,18 @@ export class OTClient {
         const inflightOp = textType.transform(s.inflight.op, op, 'left')
         const op1 = textType.transform(op, s.inflight.op, 'right')
         const buffer = textType.transform(s.buffer, op1, 'left')
-        const local = textType.transform(op1, s.buffer, 'right')
+        let local = textType.transform(op1, s.buffer, 'right')
+        const later: BufferedOp[] = []
+        for (const b of s.later ?? []) {
+          later.push({ op: textType.transform(b.op, local, 'left'), edits: b.edits })
+          local = textType.transform(local, b.op, 'right')
+        }
         this.state = {
           name: 'AwaitingWithBuffer',
           inflight: { ...s.inflight, op: inflightOp },
           buffer,
           bufferEdits: s.bufferEdits,
+          ...(later.length > 0 ? { later } : {}),
         }
         return local
       }
@@ -187,7 +230,17 @@ export class OTClient {
       return true
     }
     const inflight = { id: this.nextId(), op: s.buffer, edits: s.bufferEdits }
-    this.state = { name: 'AwaitingConfirm', inflight }
+    const later = s.later ?? []
+    this.state =
+      later.length > 0
+        ? {
+            name: 'AwaitingWithBuffer',
+            inflight,
+            buffer: later[0].op,
+            bufferEdits: later[0].edits,
+            ...(later.length > 1 ? { later: later.slice(1) } : {}),
+          }
+        : { name: 'AwaitingConfirm', inflight }
     this.inflightSent = this.send(this.rev, inflight.op, inflight.id)
     return true
   }

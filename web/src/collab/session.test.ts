@@ -1,10 +1,43 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Authority } from './testkit'
+import { MAX_DOCUMENT_BYTES } from '../protocol'
+import { TOO_LARGE_PASTE } from './session'
 import { Hub, open, stopAll } from './testHub'
 
 afterEach(stopAll)
 
 describe('DocumentSession over a simulated server', () => {
+  it('sends a large paste in pieces and refuses one past the document cap, changing nothing', () => {
+    const hub = new Hub()
+    const a = open(hub, 'a')
+    const b = open(hub, 'b')
+    hub.pump()
+    const big = 'x😀\n'.repeat(200_000) // 1.2 MB of UTF-8
+    expect(a.applyLocal([5, big])).toBe(true)
+    expect(a.getSnapshot().unsaved).toBe(1)
+    hub.pump()
+    expect(hub.sentIds.length).toBeGreaterThan(4)
+    expect(hub.doc.text).toBe('hello' + big)
+    expect(b.text).toBe(hub.doc.text)
+    expect(a.getSnapshot().unsaved).toBe(0)
+
+    const sent = hub.sentIds.length
+    const rev = a.getSnapshot().rev
+    const tooBig = 'y'.repeat(MAX_DOCUMENT_BYTES - new TextEncoder().encode(hub.doc.text).length + 1)
+    expect(a.applyLocal([2, tooBig])).toBe(false)
+    expect(a.getSnapshot().problem).toBe(TOO_LARGE_PASTE)
+    expect(a.text).toBe(hub.doc.text)
+    expect(a.getSnapshot().unsaved).toBe(0)
+    hub.pump()
+    expect(hub.sentIds.length).toBe(sent)
+    expect(a.getSnapshot().rev).toBe(rev)
+    // The next edit that fits goes through and clears the message.
+    expect(a.applyLocal(['!'])).toBe(true)
+    expect(a.getSnapshot().problem).toBeNull()
+    hub.pump()
+    expect(hub.doc.text).toBe('!hello' + big)
+  })
+
   it('joins, edits concurrently and converges', () => {
     const hub = new Hub()
     const a = open(hub, 'a')

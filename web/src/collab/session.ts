@@ -15,7 +15,7 @@ import type {
   Role,
   ServerMessage,
 } from '../protocol'
-import { CLOSE_CODES, refusalMessage } from '../protocol'
+import { CLOSE_CODES, MAX_DOCUMENT_BYTES, refusalMessage } from '../protocol'
 import type { ChatEntry, ChatState } from './chatLog'
 import { ChatLog } from './chatLog'
 import type { LinkStatus, SocketFactory } from './connection'
@@ -23,6 +23,7 @@ import { Connection } from './connection'
 import { OTClient, RevisionGapError } from './otClient'
 import type { RemoteCursor } from './remoteCursors'
 import { RemoteCursors } from './remoteCursors'
+import { insertedBytes, utf8Bytes } from './splitOp'
 import type { TextOp } from './textOp'
 import { diffOp, textType } from './textOp'
 import { UndoHistory } from './undo'
@@ -81,6 +82,9 @@ export interface SessionOptions {
 }
 
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal'])
+
+/** What the editor says when a local edit would take the document past MAX_DOCUMENT_BYTES. */
+export const TOO_LARGE_PASTE = 'This paste would make the document larger than 4 MiB; nothing was pasted.'
 
 export function newClientId(): string {
   const bytes = new Uint8Array(9)
@@ -309,16 +313,35 @@ export class DocumentSession {
 
   /**
    * applyLocal records an edit the user made in the editor (already shown
-   * there): it updates the text, the undo history and sends it.
+   * there): it updates the text, the undo history and sends it. An edit that
+   * would take the document past MAX_DOCUMENT_BYTES is refused: nothing
+   * changes, the problem says why, and it returns false so that the editor
+   * takes the edit back. (A large edit within the cap is sent in pieces.)
    */
-  applyLocal(op: TextOp): void {
-    if (op.length === 0 || !this.client) return
+  applyLocal(op: TextOp): boolean {
+    if (op.length === 0 || !this.client) return true
     const before = this.text
-    this.text = textType.apply(before, op)
+    const after = textType.apply(before, op)
+    if (this.overCap(before, after, op)) {
+      this.update({ problem: TOO_LARGE_PASTE })
+      return false
+    }
+    if (this.snap.problem === TOO_LARGE_PASTE) this.update({ problem: null })
+    this.text = after
     this.history.recordLocal(op, before, (this.opts.now ?? Date.now)())
     this.cursors.transform(op)
     this.client.applyClient(op)
     this.refreshCounters()
+    return true
+  }
+
+  /** overCap: the edit grows the text past MAX_DOCUMENT_BYTES (UTF-8 takes at most 3 bytes per UTF-16 unit). */
+  private overCap(before: string, after: string, op: TextOp): boolean {
+    if (after.length * 3 <= MAX_DOCUMENT_BYTES) return false
+    if (before.length * 3 + insertedBytes(op) <= MAX_DOCUMENT_BYTES) return false
+    const size = utf8Bytes(after)
+    // A text already past the cap (a server set higher) may still shrink.
+    return size > MAX_DOCUMENT_BYTES && size > utf8Bytes(before)
   }
 
   /** undo reverts the user's own last edit; the editor learns of it through onText. */

@@ -6,7 +6,8 @@ import type { editor as MonacoEditorNS, IDisposable } from 'monaco-editor/editor
 import type { Monaco } from './monacoSetup'
 import { OffsetMap } from '../collab/offsets'
 import type { DocumentSession, TextChange } from '../collab/session'
-import { diffOp } from '../collab/textOp'
+import type { TextOp } from '../collab/textOp'
+import { diffOp, invert, textType } from '../collab/textOp'
 import { RemoteCursorLayer } from './cursorLayer'
 import { changesToOp, opToEdits, transformOffset } from './monacoOps'
 
@@ -33,7 +34,24 @@ export function bindEditor(ed: CodeEditor, monaco: Monaco, session: DocumentSess
   // ever differ, by sending the difference as a local edit.
   const heal = () => {
     const shown = model.getValue()
-    if (shown !== session.text) session.applyLocal(diffOp(session.text, shown))
+    if (shown !== session.text && !session.applyLocal(diffOp(session.text, shown))) replaceAll(session.text)
+  }
+
+  // takeBack undoes in the editor an edit the session refused (one that
+  // would pass the document size cap), so the editor shows what the server
+  // has. It runs once Monaco has finished the paste (a microtask, before any
+  // socket message), not inside its change event.
+  const takeBack = (op: TextOp) => {
+    const before = session.text
+    const undo = invert(op, before)
+    const shown = textType.apply(before, op)
+    queueMicrotask(() => {
+      if (model.getValue() !== shown) {
+        replaceAll(session.text)
+        return
+      }
+      applyChange({ kind: 'op', op: undo, before: shown, after: before, own: true })
+    })
   }
 
   const applyChange = (c: TextChange) => {
@@ -101,7 +119,11 @@ export function bindEditor(ed: CodeEditor, monaco: Monaco, session: DocumentSess
         return
       }
       try {
-        session.applyLocal(changesToOp(session.text, e.changes))
+        const op = changesToOp(session.text, e.changes)
+        if (!session.applyLocal(op)) {
+          takeBack(op)
+          return
+        }
       } catch {
         heal()
         return
