@@ -21,6 +21,7 @@ import (
 
 	"github.com/gdoc/gdoc/internal/auth"
 	"github.com/gdoc/gdoc/internal/collab"
+	"github.com/gdoc/gdoc/internal/comments"
 	"github.com/gdoc/gdoc/internal/config"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/history"
@@ -141,8 +142,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		<-collabDone
 	}()
 
+	// Comments are stored, then announced to every connection (collab).
+	commentService := comments.New(store, collabService, collabService.CommentChanged)
 	wsHandler := ws.NewHandler(ws.Config{
 		Collab:         collabService,
+		Comments:       commentService,
 		Auth:           authService,
 		Logger:         logger,
 		OriginPatterns: cfg.CORSOrigins,
@@ -169,6 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxDocumentBytes:   cfg.MaxDocumentBytes,
 		WriteRatePerMinute: cfg.RESTWriteRateLimit,
 		ReadTimeout:        cfg.ReadTimeout,
+		Comments:           commentService,
 		Assets:             web.Assets(),
 	})
 	if mtr != nil {

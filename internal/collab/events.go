@@ -46,9 +46,10 @@ func (s *Service) handleEvent(d *document, ev gdoc.Event) {
 
 // followUp is what events ask of the store once d's lock is released.
 type followUp struct {
-	document bool               // re-read the document (metadata, existence)
-	by       gdoc.DocumentEvent // who the event says changed it
-	chat     []gdoc.ChatMessage // messages to look up before delivering them
+	document bool                // re-read the document (metadata, existence)
+	by       gdoc.DocumentEvent  // who the event says changed it
+	chat     []gdoc.ChatMessage  // messages to look up before delivering them
+	comments []gdoc.CommentEvent // comment changes to look up (review.go)
 }
 
 func (f *followUp) add(g followUp) {
@@ -56,6 +57,7 @@ func (f *followUp) add(g followUp) {
 		f.document, f.by = true, g.by
 	}
 	f.chat = append(f.chat, g.chat...)
+	f.comments = append(f.comments, g.comments...)
 }
 
 // handleEventLocked acts on ev for an open d, as far as it can without
@@ -116,6 +118,8 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (check followUp)
 			return check
 		}
 		check.document, check.by = true, doc
+	default:
+		check.comments = append(check.comments, s.handleReviewEventLocked(d, ev)...)
 	}
 	return check
 }
@@ -125,11 +129,12 @@ func (s *Service) handleEventLocked(d *document, ev gdoc.Event) (check followUp)
 // metadata change applies the stored metadata; a deletion closes the
 // document only when the store no longer has it.
 func (s *Service) verify(d *document, check followUp) {
-	if !check.document && len(check.chat) == 0 {
+	if !check.document && len(check.chat) == 0 && len(check.comments) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	s.verifyComments(ctx, d, check.comments)
 	for _, claimed := range check.chat {
 		stored, err := s.cfg.Store.ChatMessages(ctx, d.id, claimed.ID+1, 1)
 		if err != nil {

@@ -81,7 +81,7 @@ type Config struct {
 	// MaxOpBytes bounds the text one op inserts (UTF-8 bytes): a bigger op
 	// is refused with too_large and changes nothing.
 	MaxOpBytes int64
-	// RESTWriteRateLimit bounds document creates, updates, deletes and restores per
+	// RESTWriteRateLimit bounds document creates, updates, deletes, restores and comment writes per
 	// minute per user; 0 disables.
 	RESTWriteRateLimit int
 	// WebSocket admission, per instance (0 disables each):
@@ -310,7 +310,7 @@ var settings = []setting{
 		c.MaxOpBytes = n
 		return nil
 	}},
-	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes and restores per minute per user (0 disables)", func(c *Config, v string) (err error) {
+	{"REST_WRITE_RATE_LIMIT", "rest-write-rate-limit", "600", "document creates, updates, deletes, restores and comment writes per minute per user (0 disables)", func(c *Config, v string) (err error) {
 		c.RESTWriteRateLimit, err = parseCount("REST_WRITE_RATE_LIMIT", v)
 		return err
 	}},
@@ -571,7 +571,7 @@ func ParseDotenv(data string) (map[string]string, error) {
 		line = strings.TrimPrefix(line, "export ")
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
-		if !ok || key == "" || strings.ContainsAny(key, " \t\"'") {
+		if !ok || key == "" || strings.ContainsAny(key, " \t\"'#") {
 			return nil, errorf("line %d is not KEY=VALUE.", i+1)
 		}
 		value = strings.TrimSpace(value)

@@ -170,6 +170,7 @@ type Store interface {
 	ChatStore
 	SessionStore
 	TokenStore
+	CommentStore
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/gdoc/gdoc/internal/auth"
+	"github.com/gdoc/gdoc/internal/comments"
 	"github.com/gdoc/gdoc/internal/gdoc"
 	"github.com/gdoc/gdoc/internal/history"
 )
@@ -54,22 +55,26 @@ type Config struct {
 	// ReadTimeout bounds reading a document write's body (the server's
 	// READ_TIMEOUT); other bodies are small and get huma's 5 s. 0: a minute.
 	ReadTimeout time.Duration
-	// WriteRatePerMinute bounds document creates, updates, deletes and restores per
+	// WriteRatePerMinute bounds document creates, updates, deletes, restores and comment writes per
 	// user (bursts of the same size); 0 disables.
 	WriteRatePerMinute int
 	// Assets is the built web client (web.Assets()), nil when not built.
 	Assets fs.FS
+	// Comments serves the comment routes; nil: one on Store and Collab
+	// that tells no one of changes.
+	Comments *comments.Service
 }
 
 // Server holds the API's dependencies; its methods are the handlers.
 type Server struct {
-	store   gdoc.Store
-	collab  gdoc.Collab
-	auth    *auth.Service
-	logger  *slog.Logger
-	maxBody int64
-	maxDoc  int64
-	history *history.Service
+	store    gdoc.Store
+	collab   gdoc.Collab
+	auth     *auth.Service
+	logger   *slog.Logger
+	maxBody  int64
+	maxDoc   int64
+	history  *history.Service
+	comments *comments.Service
 }
 
 // NewHandler returns the whole HTTP surface of G-Doc. Every route is listed
@@ -87,11 +92,14 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Version == "" {
 		cfg.Version = "1.0.0"
 	}
+	if cfg.Comments == nil {
+		cfg.Comments = comments.New(cfg.Store, cfg.Collab, nil)
+	}
 	if cfg.MaxDocumentBytes <= 0 {
 		cfg.MaxDocumentBytes = gdoc.DefaultMaxDocumentBytes
 	}
 	s := &Server{store: cfg.Store, collab: cfg.Collab, auth: cfg.Auth, logger: cfg.Logger, maxBody: cfg.MaxBodyBytes, maxDoc: cfg.MaxDocumentBytes,
-		history: history.New(cfg.Store, cfg.CheckpointEvery)}
+		history: history.New(cfg.Store, cfg.CheckpointEvery), comments: cfg.Comments}
 	// A document write's body holds the text JSON-escaped: room for a
 	// document at the cap even when escaping doubles it. Reading it may
 	// take ReadTimeout rather than huma's 5 s, which a large document on a
@@ -161,6 +169,17 @@ func NewHandler(cfg Config) http.Handler {
 		Summary: "Remove a member (the owner, or the member themselves)", Tags: []string{"sharing"}, Errors: []int{403, 404}}), s.removeMember)
 	register(s, api, authed(huma.Operation{OperationID: "transfer-document-owner", Method: http.MethodPost, Path: "/documents/{id}/owner",
 		Summary: "Transfer the ownership to a member; the old owner becomes an editor (owner only)", Tags: []string{"sharing"}, Errors: []int{403, 404, 422}}), s.transferOwner)
+	register(s, api, optionalAuth(huma.Operation{OperationID: "list-comments", Method: http.MethodGet, Path: "/documents/{id}/comments",
+		Summary: "Every comment thread and reply, anchors at the current revision", Tags: []string{"comments"}, Errors: []int{404}}), s.listComments)
+	register(s, api, authed(huma.Operation{OperationID: "create-comment", Method: http.MethodPost, Path: "/documents/{id}/comments", DefaultStatus: http.StatusCreated,
+		Summary: "Start a thread on a range of the text, or reply in one (viewers too)", Tags: []string{"comments"}, Errors: []int{404, 413, 422, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.createComment)
+	register(s, api, authed(huma.Operation{OperationID: "update-comment", Method: http.MethodPatch, Path: "/documents/{id}/comments/{cid}",
+		Summary: "Edit your comment, or resolve or reopen a thread", Tags: []string{"comments"}, Errors: []int{403, 404, 413, 422, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.updateComment)
+	register(s, api, authed(huma.Operation{OperationID: "delete-comment", Method: http.MethodDelete, Path: "/documents/{id}/comments/{cid}", DefaultStatus: http.StatusNoContent,
+		Summary: "Delete a comment (its author or the document's owner), a thread with its replies", Tags: []string{"comments"}, Errors: []int{403, 404, 429},
+		Middlewares: huma.Middlewares{limitWrites}}), s.deleteComment)
 
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

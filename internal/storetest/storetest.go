@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Unicode/ErrInvalidUTF8", testInvalidUTF8},
 	}
 	tests = append(tests, sharingTests...)
+	tests = append(tests, commentTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, open(t))

@@ -88,6 +88,11 @@ type inbound struct {
 	// chat
 	Message     *string `json:"message"`
 	ClientMsgID *string `json:"client_msg_id"`
+	// viewport (review.go)
+	FirstLine  *int    `json:"first_line"`
+	LastLine   *int    `json:"last_line"`
+	Following  *string `json:"following"`
+	Presenting *bool   `json:"presenting"`
 }
 
 // wireError is a refusal to send back as {"type":"error"}.
@@ -328,6 +333,7 @@ type initOut struct {
 	Document    documentOut       `json:"document"`
 	Chat        []chatOut         `json:"chat"`
 	Cursors     []cursorOut       `json:"cursors"`
+	Comments    []*gdoc.Comment   `json:"comments"` // open threads (review.go)
 	Ops         *[]opOut          `json:"ops,omitempty"`
 	Reset       bool              `json:"reset,omitempty"`
 	Role        gdoc.Role         `json:"role,omitempty"`

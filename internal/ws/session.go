@@ -223,7 +223,7 @@ func (s *session) start(since int64) bool {
 	// init goes out before anything Deliver queued meanwhile: the writer
 	// starts only after it. It is corked, so that a frame larger than the
 	// connection's write buffer still leaves in one system call.
-	frame := s.initFrame(st, since)
+	frame := s.initFrame(st, since, s.openComments())
 	if s.cork != nil {
 		s.cork.cork(s.h.cfg.WriteTimeout)
 	}
@@ -316,7 +316,7 @@ func closeReason(s string) string {
 	return ""
 }
 
-func (s *session) initFrame(st collab.JoinState, since int64) []byte {
+func (s *session) initFrame(st collab.JoinState, since int64, comments []*gdoc.Comment) []byte {
 	out := initOut{
 		Type:        "init",
 		UserID:      s.user.ID,
@@ -329,6 +329,7 @@ func (s *session) initFrame(st collab.JoinState, since int64) []byte {
 		Document:    newDocumentOut(st.Document),
 		Chat:        make([]chatOut, 0, len(st.Chat)),
 		Cursors:     make([]cursorOut, 0, len(st.Cursors)),
+		Comments:    comments,
 		Reset:       st.Reset,
 		Role:        s.currentRole(),
 	}
@@ -436,6 +437,8 @@ func (s *session) handle(data []byte) (held *frame) {
 		werr = s.handleCursor(in)
 	case "chat":
 		werr = s.handleChat(in)
+	case "viewport":
+		werr = s.handleViewport(in)
 	case "ping":
 		if !s.otherLimit.Allow() {
 			werr = refuse(codeRateLimited, "", "Too many messages; slow down.")
@@ -699,6 +702,9 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 	case collab.ClosingMessage:
 		return s.withSeedFlush(nil), true, closeReasonOr(m.Reason, collab.ReasonShutdown)
 	default:
+		if frames, ok := s.reviewFrame(m); ok {
+			return frames, false, ""
+		}
 		s.log.Error("unknown collab message", "type", fmt.Sprintf("%T", m))
 		return nil, false, ""
 	}

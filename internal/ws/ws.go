@@ -58,8 +58,10 @@ const (
 // the defaults above.
 type Config struct {
 	Collab *collab.Service
-	Auth   gdoc.Authenticator
-	Logger *slog.Logger
+	// Comments gives init the open comment threads; nil sends none.
+	Comments OpenComments
+	Auth     gdoc.Authenticator
+	Logger   *slog.Logger
 	// OriginPatterns lists the origins allowed besides the request's own
 	// host: hosts ("app.example.com", "localhost:*") or full origins
 	// ("http://localhost:3000"), as path.Match patterns.

@@ -118,3 +118,6 @@ export function wsUrl(docId: string, since: number | null): string {
   const q = since === null ? '' : `?since=${since}`
   return `${proto}//${location.host}/ws/${enc(docId)}${q}`
 }
+
+/** apiRequest is the one REST call helper, for modules that add their own routes (review/). */
+export { request as apiRequest }

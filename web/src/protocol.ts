@@ -135,6 +135,8 @@ export interface InitMessage {
   reset?: boolean
   /** The user's role on the document: a viewer's edits are refused. */
   role?: Role
+  /** The open comment threads and their replies, anchors at rev. */
+  comments?: Comment[]
 }
 
 export interface OpMessage extends CommittedOpMessage {
@@ -215,6 +217,44 @@ export interface UpdateMessage {
   timestamp: number
 }
 
+// ---- Reviewing: comments (REST and live) and viewports ----
+
+/** A comment: a thread (parent_id null) anchored to code points [from, to) at rev, or a reply. */
+export interface Comment {
+  id: number
+  parent_id: number | null
+  user_id: string
+  username: string
+  body: string
+  created_at: string
+  updated_at: string
+  resolved: boolean
+  detached: boolean
+  anchor: { rev: number; from: number; to: number }
+  /** The text the thread's range covered when it was written. */
+  quote?: string
+}
+
+/** A change to the document's comments, sent to every connection. */
+export interface CommentEvent {
+  type: 'comment'
+  action: 'created' | 'updated' | 'resolved' | 'deleted'
+  comment: Comment
+}
+
+/** What part of the text a connection shows, who it follows and whether it presents. */
+export interface ViewportMessage {
+  type: 'viewport'
+  conn_id: string
+  user_id: string
+  username: string
+  color?: string
+  first_line: number
+  last_line: number
+  following?: string
+  presenting?: boolean
+}
+
 export type ServerMessage =
   | InitMessage
   | OpMessage
@@ -229,6 +269,8 @@ export type ServerMessage =
   | DocumentChangedMessage
   | AccessChangedMessage
   | UpdateMessage
+  | CommentEvent
+  | ViewportMessage
 
 // ---- WebSocket: client -> server ----
 
@@ -237,6 +279,7 @@ export type ClientMessage =
   | { type: 'cursor'; rev: number; anchor: number; head: number }
   | { type: 'chat'; message: string; client_msg_id: string }
   | { type: 'ping' }
+  | { type: 'viewport'; first_line: number; last_line: number; following?: string; presenting?: boolean }
 
 /** The subprotocol that selects the OT dialect. */
 export const OT_SUBPROTOCOL = 'gdoc.v1'

@@ -7,6 +7,7 @@
 
 import type {
   ChatMessage,
+  ClientMessage,
   CommittedOpMessage,
   InitMessage,
   PresenceUser,
@@ -168,7 +169,10 @@ export class DocumentSession {
       token: opts.token,
       socketFactory: opts.socketFactory,
       pingIntervalMs: opts.pingIntervalMs,
-      onMessage: (m) => this.onMessage(m),
+      onMessage: (m) => {
+        this.handleMessage(m)
+        for (const fn of this.messageListeners) fn(m)
+      },
       onOpen: () => {},
       onDown: (why) => {
         this.client?.disconnected()
@@ -213,6 +217,36 @@ export class DocumentSession {
   }
 
   private readonly onPageHide = () => this.unsavedStore.persistNow()
+
+  /** The server revision the local text is based on (0 before init). */
+  get serverRev(): number {
+    return this.client?.rev ?? 0
+  }
+
+  /** The local edits the server has not acknowledged yet, in order. */
+  get pendingOps(): TextOp[] {
+    return this.client?.pendingOps ?? []
+  }
+
+  private readonly serverOpListeners = new Set<(rev: number, op: TextOp) => void>()
+  private readonly messageListeners = new Set<(m: ServerMessage) => void>()
+
+  /** onServerOp calls fn with every op the server commits, in revision order, as the session applies it. */
+  onServerOp(fn: (rev: number, op: TextOp) => void): () => void {
+    this.serverOpListeners.add(fn)
+    return () => this.serverOpListeners.delete(fn)
+  }
+
+  /** onMessage calls fn with every server message after the session handled it (features built on the session). */
+  onMessage(fn: (m: ServerMessage) => void): () => void {
+    this.messageListeners.add(fn)
+    return () => this.messageListeners.delete(fn)
+  }
+
+  /** send sends a message of a feature built on the session; false while offline. */
+  send(m: ClientMessage): boolean {
+    return this.conn.send(m)
+  }
 
   // ---- lifecycle and subscriptions ----
 
@@ -378,7 +412,7 @@ export class DocumentSession {
 
   // ---- incoming ----
 
-  private onMessage(m: ServerMessage): void {
+  private handleMessage(m: ServerMessage): void {
     switch (m.type) {
       case 'init':
         return this.onInit(m)
@@ -526,6 +560,7 @@ export class DocumentSession {
   private remember(rev: number, op: TextOp): void {
     this.serverText = textType.apply(this.serverText, op)
     this.cursors.remember(rev, op)
+    for (const fn of this.serverOpListeners) fn(rev, op)
   }
 
   private afterServerProgress(): void {

@@ -3,10 +3,13 @@
 
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
 import type { DocumentSession, SessionSnapshot } from '../collab/session'
+import { reviewBus } from '../review/bus'
+import { ChatText } from '../review/ChatText'
+import type { ReviewPage } from '../review/useReview'
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
 
-export function ChatPanel({ session, snap }: { session: DocumentSession; snap: SessionSnapshot }) {
+export function ChatPanel({ session, snap, review }: { session: DocumentSession; snap: SessionSnapshot; review?: ReviewPage }) {
   const [open, setOpen] = useState(false)
   const [draft, setDraft] = useState('')
   const [error, setError] = useState<string | null>(null)
@@ -17,6 +20,16 @@ export function ChatPanel({ session, snap }: { session: DocumentSession; snap: S
     session.setChatOpen(open)
   }, [open, session])
 
+  // "Share selection in chat": the link goes into the draft.
+  useEffect(
+    () =>
+      reviewBus.shares.on((link) => {
+        setOpen(true)
+        setDraft((d) => (d && !d.endsWith(' ') ? `${d} ${link} ` : `${d}${link} `))
+      }),
+    [],
+  )
+
   useEffect(() => {
     const el = listRef.current
     if (el) el.scrollTop = el.scrollHeight
@@ -24,7 +37,7 @@ export function ChatPanel({ session, snap }: { session: DocumentSession; snap: S
 
   const send = (e?: FormEvent) => {
     e?.preventDefault()
-    const problem = session.sendChat(draft)
+    const problem = session.sendChat(review ? review.stamp(draft) : draft)
     setError(problem)
     if (!problem) setDraft('')
   }
@@ -81,7 +94,9 @@ export function ChatPanel({ session, snap }: { session: DocumentSession; snap: S
                   <time dateTime={new Date(m.timestamp * 1000).toISOString()}>{timeFormat.format(new Date(m.timestamp * 1000))}</time>
                   {m.pending && <span className="chat-pending">sending…</span>}
                 </div>
-                <div className="chat-text">{m.message}</div>
+                <div className="chat-text">
+                  {review ? <ChatText message={m.message} onOpen={(link) => void review.review.openLink(link).then(setError)} /> : m.message}
+                </div>
               </li>
             ))}
           </ol>

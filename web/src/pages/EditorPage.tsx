@@ -16,6 +16,9 @@ import { HistoryTools } from '../history/HistoryTools'
 import { navigate } from '../router'
 import { AccessHeader } from '../sharing/AccessHeader'
 import { useDocumentAccess } from '../sharing/useDocumentAccess'
+import { CommentsPanel, CommentsToggle } from '../review/CommentsPanel'
+import { FollowBanner, PeopleList, PresentButton } from '../review/FollowControls'
+import { useReview } from '../review/useReview'
 
 type CodeEditor = Parameters<typeof bindEditor>[0]
 
@@ -41,6 +44,7 @@ export default function EditorPage({ docId }: { docId: string }) {
       }),
   )
   const snap = useSyncExternalStore(session.subscribe, session.getSnapshot)
+  const review = useReview(docId, session)
   // A language picked here, until the server's language moves on from `base`.
   const [languagePick, setLanguagePick] = useState<{ lang: string; base: string } | null>(null)
   const [langError, setLangError] = useState<string | null>(null)
@@ -78,6 +82,7 @@ export default function EditorPage({ docId }: { docId: string }) {
   const onMount = (ed: CodeEditor, monaco: Monaco) => {
     unbind.current?.()
     unbind.current = bindEditor(ed, monaco, session)
+    review.bind(ed, monaco)
     ;(window as unknown as { gdocEditor?: CodeEditor }).gdocEditor = ed
     setMounted({ ed, monaco })
     ed.focus()
@@ -125,18 +130,11 @@ export default function EditorPage({ docId }: { docId: string }) {
         </label>
         <HistoryTools docId={docId} liveRev={snap.rev} language={highlight} editor={mounted} canRestore={getAuth() !== null && !viewOnly} />
         <AccessHeader docId={docId} access={access} myUserId={getAuth()?.user.id} />
+        <CommentsToggle review={review.review} />
+        <PresentButton follow={review.follow} />
         <div className="people" role="group" aria-label="Active users">
           <span className="user-count" data-testid="user-count">{snap.users.length} active</span>
-          <ul className="avatars">
-            {snap.users.map((u) => (
-              <li key={u.user_id} className="avatar" title={u.username}>
-                <span className="avatar-dot" style={{ backgroundColor: /^#[0-9a-fA-F]{3,8}$/.test(u.color) ? u.color : '#61afef' }} aria-hidden="true">
-                  {u.username.slice(0, 1).toUpperCase()}
-                </span>
-                <span className="avatar-name">{u.username}{snap.me?.user_id === u.user_id ? ' (you)' : ''}</span>
-              </li>
-            ))}
-          </ul>
+          <PeopleList follow={review.follow} users={snap.users} myId={snap.me?.user_id} />
         </div>
       </header>
       <div className={`status-bar status-${snap.status}`} role="status" aria-live="polite" data-testid="sync-status">
@@ -158,6 +156,7 @@ export default function EditorPage({ docId }: { docId: string }) {
         )}
         {(snap.problem || langError) && <span className="problem" role="alert">{snap.problem ?? langError}</span>}
       </div>
+      <FollowBanner follow={review.follow} />
       <div className="editor-wrap">
         {!snap.loaded && <div className="editor-loading" role="status">Loading document…</div>}
         <Editor
@@ -180,7 +179,8 @@ export default function EditorPage({ docId }: { docId: string }) {
           }}
         />
       </div>
-      <ChatPanel session={session} snap={snap} />
+      <CommentsPanel review={review.review} myId={snap.me?.user_id} />
+      <ChatPanel session={session} snap={snap} review={review} />
     </div>
   )
 }
