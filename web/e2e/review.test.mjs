@@ -3,80 +3,10 @@
 // mode and presenting. The real gdoc binary (GDOC_BIN) and Debian's
 // Chromium, driven by playwright-core, as in gdoc.test.mjs.
 
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const repoRoot = resolve(here, '..', '..')
-const artifacts = join(repoRoot, 'test-artifacts')
-const bin = process.env.GDOC_BIN ?? join(repoRoot, 'bin', 'gdoc')
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run',
-]
-
-let server
-let baseURL
-let dataDir
-let browser
-
-function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'gdoc-e2e-review-'))
-  server = spawn(bin, [], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, SECRET_KEY: randomBytes(36).toString('base64').slice(0, 48) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolveURL, reject) => {
-    let log = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s:\n${log}`)), 20_000)
-    const onData = (chunk) => {
-      log += chunk
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolveURL(m[1])
-      }
-    }
-    server.stdout.on('data', onData)
-    server.stderr.on('data', onData)
-    server.on('error', (err) => reject(new Error(`cannot start ${bin} (set GDOC_BIN; \`make build\` builds bin/gdoc): ${err.message}`)))
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)))
-  })
-}
-
-async function register(page, username) {
-  await page.goto('/register')
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Email').fill(`${username}@example.com`)
-  await page.getByLabel('Password').fill('securepass123')
-  await page.getByRole('button', { name: 'Register' }).click()
-  await page.waitForURL((u) => u.pathname === '/')
-}
-
-async function waitSynced(page) {
-  await page.getByTestId('unsaved').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 })
-}
-
-/** eventually retries fn until it stops throwing (bounded). */
-async function eventually(fn, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-}
+import { artifacts, eventually, makeArtifacts, register, useServerAndBrowser, waitSynced } from './harness.mjs'
 
 async function apiAs(page, method, path, body) {
   return page.evaluate(
@@ -130,6 +60,7 @@ const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}: value_${i + 
 const START = `${lines.join('\n')}\n`
 
 describe('reviewing code together', () => {
+  const env = useServerAndBrowser({ name: 'review' })
   let alice
   let bob
   let carol
@@ -138,26 +69,16 @@ describe('reviewing code together', () => {
   const pageErrors = []
 
   before(async () => {
-    mkdirSync(artifacts, { recursive: true })
-    if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install chromium, or set CHROMIUM_PATH`)
-    baseURL = await startServer()
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    makeArtifacts()
+    const { baseURL, browser } = env
     alice = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
     bob = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
     carol = await (await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } })).newPage()
     for (const page of [alice, bob, carol]) page.on('pageerror', (err) => pageErrors.push(String(err)))
   })
 
-  after(async () => {
-    await browser?.close()
+  after(() => {
     assert.deepEqual(pageErrors, [], 'no uncaught error in any page')
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r))
-      process.kill(server.pid, 'SIGTERM')
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-      if (server.exitCode === null) process.kill(server.pid, 'SIGKILL')
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   })
 
   it('opens one document for three people', async () => {
