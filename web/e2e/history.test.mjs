@@ -148,6 +148,7 @@ describe('History in the browser', () => {
     })
     await alice.screenshot({ path: join(artifacts, 'blame.png') })
     await alice.getByRole('button', { name: 'Blame' }).click()
+    await alice.locator('.blame-glyph').first().waitFor({ state: 'detached', timeout: 10_000 })
     assert.equal(await alice.locator('.blame-glyph').count(), 0)
   })
 

@@ -5,7 +5,7 @@
 
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createDocument, focusEditorEnd, register, useServerAndBrowser, waitSynced } from './harness.mjs'
+import { createDocument, eventually, focusEditorEnd, register, useServerAndBrowser, waitSynced } from './harness.mjs'
 
 describe('Content-Security-Policy in the browser', () => {
   const env = useServerAndBrowser({ name: 'csp' })
@@ -111,8 +111,10 @@ describe('Content-Security-Policy in the browser', () => {
     // This tab's REST calls carry the new token (a language change is a PUT).
     await tab.getByLabel('Language').selectOption('python')
     await tab.getByTestId('sync-status').filter({ hasText: 'Connected' }).waitFor()
-    const doc = await (await fetch(`${env.baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
-    assert.equal(doc.language, 'python')
+    await eventually(async () => {
+      const doc = await (await fetch(`${env.baseURL}/api/documents/${encodeURIComponent(docId)}`)).json()
+      assert.equal(doc.language, 'python')
+    })
 
     // The server closes the socket opened with the revoked token at its next
     // token check (60 s); the tab reconnects with the new one.
