@@ -2,7 +2,6 @@ package collab
 
 import (
 	"context"
-	"hash/fnv"
 	"sort"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -135,16 +134,5 @@ func groupUsers(parts []gdoc.Participant) []gdoc.ActiveUser {
 	return users
 }
 
-// palette holds colors readable on both light and dark editor themes.
-var palette = []string{
-	"#e06c75", "#61afef", "#98c379", "#c678dd", "#d19a66", "#56b6c2",
-	"#e5c07b", "#be5046", "#528bff", "#3fb950", "#d16d9e", "#f0883e",
-}
-
-// colorFor returns the user's color: stable across connections, instances
-// and restarts because it depends on the user id alone.
-func colorFor(userID string) string {
-	h := fnv.New32a()
-	h.Write([]byte(userID))
-	return palette[h.Sum32()%uint32(len(palette))]
-}
+// colorFor is the user's colour (gdoc.UserColor).
+func colorFor(userID string) string { return gdoc.UserColor(userID) }

@@ -3,7 +3,6 @@ package history
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -299,18 +298,4 @@ func (s *Service) Restore(ctx context.Context, collab gdoc.Collab, doc *gdoc.Doc
 		}
 	}
 	return after, nil
-}
-
-// palette and ColorFor are collab's presence colours (internal/collab
-// colorFor), so that a user's blame colour is their cursor's colour.
-var palette = []string{
-	"#e06c75", "#61afef", "#98c379", "#c678dd", "#d19a66", "#56b6c2",
-	"#e5c07b", "#be5046", "#528bff", "#3fb950", "#d16d9e", "#f0883e",
-}
-
-// ColorFor returns the user's colour, from the user id alone.
-func ColorFor(userID string) string {
-	h := fnv.New32a()
-	h.Write([]byte(userID))
-	return palette[h.Sum32()%uint32(len(palette))]
 }

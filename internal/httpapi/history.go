@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
-	"github.com/gdoc/gdoc/internal/history"
 )
 
 // readableDocument loads document id and checks the caller may read it
@@ -105,7 +104,7 @@ func (s *Server) documentHistory(ctx context.Context, in *historyInput) (*histor
 			if err != nil {
 				return nil, err
 			}
-			e.Authors = append(e.Authors, HistoryAuthor{UserID: id, Username: name, Color: history.ColorFor(id)})
+			e.Authors = append(e.Authors, HistoryAuthor{UserID: id, Username: name, Color: gdoc.UserColor(id)})
 		}
 		out.Entries = append(out.Entries, e)
 	}
@@ -234,7 +233,7 @@ func (s *Server) documentBlame(ctx context.Context, in *blameInput) (*blameOutpu
 		}
 		color := ""
 		if a.UserID != "" {
-			color = history.ColorFor(a.UserID)
+			color = gdoc.UserColor(a.UserID)
 		}
 		out.Lines[i] = BlameLine{Line: i + 1, UserID: a.UserID, Username: name, Color: color, Rev: a.Rev, CreatedAt: at}
 	}
