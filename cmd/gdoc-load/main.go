@@ -48,6 +48,17 @@ type options struct {
 	serverPID int
 	settle    time.Duration
 	mode      string
+
+	// soak (and -cursor-rate for the other modes too)
+	metricsURL     string
+	lifetime       time.Duration
+	seedClients    int
+	chatRate       float64
+	cursorRate     float64
+	dropFraction   float64
+	deleteFraction float64
+	sampleEvery    time.Duration
+	afterBaseline  func() // tests: called once the baseline is taken
 }
 
 func main() {
@@ -62,8 +73,25 @@ func main() {
 	flag.IntVar(&o.docSize, "doc-size", 0, "initial document size in bytes (e.g. 1048576 for S4)")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "server process id, to report its CPU time and RSS")
 	flag.DurationVar(&o.settle, "settle", 30*time.Second, "how long to wait for convergence at the end")
-	flag.StringVar(&o.mode, "mode", "edit", "edit (keystrokes), chat (chat messages) or idle (connections that send nothing; -duration is the idle time)")
+	flag.StringVar(&o.mode, "mode", "edit", "edit (keystrokes), chat (chat messages), idle (connections that send nothing; -duration is the idle time) or soak (a rolling mixed load of documents opened and closed, then a check that the server's goroutines and heap return to their baseline; needs -metrics-url; its own defaults: -docs 4 -clients 3 -rate 1 -doc-size 2048 -warmup 10s -settle 90s)")
+	flag.StringVar(&o.metricsURL, "metrics-url", "", "soak: base URL of the server's METRICS_ADDR listener (with PPROF=true), e.g. http://127.0.0.1:9090")
+	flag.DurationVar(&o.lifetime, "lifetime", time.Minute, "soak: mean time a document stays open (each lives 0.5 to 1.5 times this)")
+	flag.IntVar(&o.seedClients, "seed-clients", 1, "soak: seed-dialect clients per document (typing at half -rate)")
+	flag.Float64Var(&o.chatRate, "chat-rate", 0.05, "soak: chat messages per second per client")
+	flag.Float64Var(&o.cursorRate, "cursor-rate", 0.5, "soak: cursor messages per second per client")
+	flag.Float64Var(&o.dropFraction, "drop-fraction", 0.25, "soak: share of connections dropped without a close frame")
+	flag.Float64Var(&o.deleteFraction, "delete-fraction", 0.3, "soak: share of documents deleted at the end of their life (half of them while still open)")
+	flag.DurationVar(&o.sampleEvery, "sample-every", time.Minute, "soak: how often to print a line of server figures")
 	flag.Parse()
+	if o.mode == "soak" {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, value := range map[string]string{"docs": "4", "clients": "3", "rate": "1", "doc-size": "2048", "warmup": "10s", "settle": "90s"} {
+			if !set[name] {
+				_ = flag.Set(name, value)
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
@@ -121,8 +149,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.docs < 1 || o.clients < 1 || o.users < 1 || o.rate <= 0 {
 		return errors.New("docs, clients, users and rate must be positive")
 	}
-	if o.mode != "edit" && o.mode != "chat" && o.mode != "idle" {
-		return fmt.Errorf("mode must be edit, chat or idle, not %q", o.mode)
+	if o.mode != "edit" && o.mode != "chat" && o.mode != "idle" && o.mode != "soak" {
+		return fmt.Errorf("mode must be edit, chat, idle or soak, not %q", o.mode)
+	}
+	if o.mode == "soak" && (o.lifetime <= 0 || o.sampleEvery <= 0 || o.seedClients < 0 || o.chatRate < 0 || o.cursorRate < 0 ||
+		o.dropFraction < 0 || o.dropFraction > 1 || o.deleteFraction < 0 || o.deleteFraction > 1) {
+		return errors.New("soak: -lifetime and -sample-every must be positive, the rates and counts not negative, the fractions between 0 and 1")
 	}
 	tokens := make([]string, o.users)
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
@@ -132,6 +164,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return fmt.Errorf("register: %w", err)
 		}
 		tokens[i] = tok
+	}
+	if o.mode == "soak" {
+		return soak(ctx, o, tokens, tag, out)
 	}
 	content := initialText(o.docSize)
 	docIDs := make([]string, o.docs)
