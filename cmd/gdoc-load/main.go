@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ type options struct {
 	serverPID int
 	settle    time.Duration
 	mode      string
+	typists   int // edit: editors per document who type (0: all); the others watch
 
 	// soak (and -cursor-rate for the other modes too)
 	metricsURL     string
@@ -73,20 +75,33 @@ func main() {
 	flag.IntVar(&o.docSize, "doc-size", 0, "initial document size in bytes (e.g. 1048576 for S4)")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "server process id, to report its CPU time and RSS")
 	flag.DurationVar(&o.settle, "settle", 30*time.Second, "how long to wait for convergence at the end")
-	flag.StringVar(&o.mode, "mode", "edit", "edit (keystrokes), chat (chat messages), idle (connections that send nothing; -duration is the idle time) or soak (a rolling mixed load of documents opened and closed, then a check that the server's goroutines and heap return to their baseline; needs -metrics-url; its own defaults: -docs 4 -clients 3 -rate 1 -doc-size 2048 -warmup 10s -settle 90s)")
+	flag.StringVar(&o.mode, "mode", "edit", "edit (keystrokes), chat (chat messages), idle (connections that send nothing; -duration is the idle time) or soak (a rolling mixed load of documents opened and closed, then a check that the server's goroutines and heap return to their baseline; needs -metrics-url; its own defaults: -docs 4 -clients 3 -rate 1 -doc-size 2048 -warmup 10s -settle 90s -cursor-rate 0.5)")
 	flag.StringVar(&o.metricsURL, "metrics-url", "", "soak: base URL of the server's METRICS_ADDR listener (with PPROF=true), e.g. http://127.0.0.1:9090")
 	flag.DurationVar(&o.lifetime, "lifetime", time.Minute, "soak: mean time a document stays open (each lives 0.5 to 1.5 times this)")
 	flag.IntVar(&o.seedClients, "seed-clients", 1, "soak: seed-dialect clients per document (typing at half -rate)")
 	flag.Float64Var(&o.chatRate, "chat-rate", 0.05, "soak: chat messages per second per client")
-	flag.Float64Var(&o.cursorRate, "cursor-rate", 0.5, "soak: cursor messages per second per client")
+	flag.Float64Var(&o.cursorRate, "cursor-rate", 0, "cursor messages per second sent by each editor who does not type (edit; soak: by every client, default 0.5)")
+	flag.IntVar(&o.typists, "typists", 0, "edit: editors per document who type (the others are connected watchers; 0: all)")
 	flag.Float64Var(&o.dropFraction, "drop-fraction", 0.25, "soak: share of connections dropped without a close frame")
 	flag.Float64Var(&o.deleteFraction, "delete-fraction", 0.3, "soak: share of documents deleted at the end of their life (half of them while still open)")
 	flag.DurationVar(&o.sampleEvery, "sample-every", time.Minute, "soak: how often to print a line of server figures")
+	cpuProfile := flag.String("cpuprofile", "", "write the generator's own CPU profile to this file (to check that its costs do not dominate)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gdoc-load:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if o.mode == "soak" {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, value := range map[string]string{"docs": "4", "clients": "3", "rate": "1", "doc-size": "2048", "warmup": "10s", "settle": "90s"} {
+		for name, value := range map[string]string{"docs": "4", "clients": "3", "rate": "1", "doc-size": "2048", "warmup": "10s", "settle": "90s", "cursor-rate": "0.5"} {
 			if !set[name] {
 				_ = flag.Set(name, value)
 			}
@@ -96,6 +111,7 @@ func main() {
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "gdoc-load:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -132,6 +148,8 @@ type stats struct {
 	ack         recorder
 	sent        atomic.Int64
 	delivered   atomic.Int64
+	cursorsSent atomic.Int64 // while measuring
+	cursorsRecv atomic.Int64 // cursor deliveries while measuring
 	errors      atomic.Int64
 	measuring   atomic.Bool
 	intended    sync.Map // op id -> time.Time (intended send time of its first keystroke)
@@ -141,13 +159,19 @@ type editor struct {
 	name  string
 	mu    sync.Mutex
 	state *otclient.State
-	conn  *otclient.Conn
+	conn  *wsConn
 	rng   *rand.Rand
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
 	if o.docs < 1 || o.clients < 1 || o.users < 1 || o.rate <= 0 {
 		return errors.New("docs, clients, users and rate must be positive")
+	}
+	if o.typists < 0 || o.cursorRate < 0 {
+		return errors.New("typists and cursor-rate must not be negative")
+	}
+	if o.typists == 0 || o.typists > o.clients {
+		o.typists = o.clients
 	}
 	if o.mode != "edit" && o.mode != "chat" && o.mode != "idle" && o.mode != "soak" {
 		return fmt.Errorf("mode must be edit, chat, idle or soak, not %q", o.mode)
@@ -184,7 +208,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	editors := make([][]*editor, o.docs)
 	for d, id := range docIDs {
 		for c := 0; c < o.clients; c++ {
-			conn, init, err := otclient.Dial(ctx, o.url, id, tokens[(d*o.clients+c)%o.users], -1)
+			conn, init, err := dialOT(ctx, o.url, id, tokens[(d*o.clients+c)%o.users], -1)
 			if err != nil {
 				return fmt.Errorf("connect editor %d of %s: %w", c, id, err)
 			}
@@ -205,8 +229,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.mode == "idle" {
 		return idle(ctx, o, editors, rssBefore, connectTime, out)
 	}
-	fmt.Fprintf(out, "connected %d editors on %d documents; warm-up %s, measuring %s at %.1f %s/s each\n",
-		o.docs*o.clients, o.docs, o.warmup, o.duration, o.rate, map[string]string{"edit": "keys", "chat": "chat messages"}[o.mode])
+	fmt.Fprintf(out, "connected %d editors on %d documents in %s; warm-up %s, measuring %s at %.1f %s/s each",
+		o.docs*o.clients, o.docs, connectTime.Round(time.Millisecond), o.warmup, o.duration, o.rate, map[string]string{"edit": "keys", "chat": "chat messages"}[o.mode])
+	if o.typists < o.clients {
+		fmt.Fprintf(out, " for %d of them per document (the others watch", o.typists)
+		if o.cursorRate > 0 {
+			fmt.Fprintf(out, " and move their cursor %g times a second", o.cursorRate)
+		}
+		fmt.Fprint(out, ")")
+	}
+	fmt.Fprintln(out)
 
 	cpu0, _ := processCPU(o.serverPID)
 	ownCPU0 := ownCPU()
@@ -214,10 +246,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	measureFrom, measureTo := start.Add(o.warmup), start.Add(o.warmup+o.duration)
 	var wg sync.WaitGroup
 	for _, doc := range editors {
-		for _, e := range doc {
+		for i, e := range doc {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if i >= o.typists {
+					e.cursorLoop(ctx, st, o.cursorRate, measureFrom, measureTo)
+					return
+				}
 				if o.mode == "chat" {
 					e.chatLoop(ctx, st, o.rate, measureFrom, measureTo)
 				} else {
@@ -243,6 +279,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "ops sent (measured): %d, deliveries: %d (%.0f/s), errors: %d\n",
 		st.sent.Load(), delivered, float64(delivered)/elapsed.Seconds(), st.errors.Load())
 	fmt.Fprintf(out, "propagation: %s\n", st.propagation.summary())
+	if n := st.cursorsSent.Load(); n > 0 {
+		fmt.Fprintf(out, "cursors sent (measured): %d, deliveries: %d (%.0f/s; %.1f%% of the %d possible, the server drops cursors to a busy receiver)\n",
+			n, st.cursorsRecv.Load(), float64(st.cursorsRecv.Load())/elapsed.Seconds(),
+			100*float64(st.cursorsRecv.Load())/float64(n*int64(o.clients-1)), n*int64(o.clients-1))
+	}
 	fmt.Fprintf(out, "ack (durable commit): %s\n", st.ack.summary())
 	fmt.Fprintf(out, "generator: GOMAXPROCS=%d, own CPU %.0f%% of one core while measuring\n",
 		runtime.GOMAXPROCS(0), 100*float64(ownCPU()-ownCPU0)/float64(elapsed))
@@ -292,6 +333,35 @@ func (e *editor) typeLoop(ctx context.Context, st *stats, rate float64, measureF
 		}
 		if !next.Before(measureFrom) {
 			st.sent.Add(1)
+		}
+		next = next.Add(interval)
+	}
+}
+
+// cursorLoop moves the editor's cursor rate times a second (open loop) to
+// a random place of its text, at its current revision; rate 0 sends nothing.
+func (e *editor) cursorLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+	if rate <= 0 {
+		return
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	next := time.Now().Add(time.Duration(e.rng.Int64N(int64(interval))))
+	for next.Before(measureTo) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		e.mu.Lock()
+		pos := e.rng.IntN(e.state.Doc.Len() + 1)
+		err := e.conn.Send(ctx, map[string]any{"type": "cursor", "rev": e.state.Rev, "anchor": pos, "head": pos})
+		e.mu.Unlock()
+		if err != nil {
+			st.errors.Add(1)
+			return
+		}
+		if !next.Before(measureFrom) {
+			st.cursorsSent.Add(1)
 		}
 		next = next.Add(interval)
 	}
@@ -364,6 +434,10 @@ func (e *editor) readLoop(ctx context.Context, st *stats) {
 				if t, ok := st.intended.Load(ack.ClientMsgID); ok {
 					st.ack.add(now.Sub(t.(time.Time)))
 				}
+			}
+		case "cursor":
+			if st.measuring.Load() {
+				st.cursorsRecv.Add(1)
 			}
 		case "error":
 			st.errors.Add(1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,36 @@ func TestCompareToBaseline(t *testing.T) {
 			t.Errorf("%s: lines disagree with the verdict:\n%s", c.name, text)
 		}
 	}
+}
+
+// TestTypistsAndCursors runs a big-room shape in small: one typist per
+// document, the others watch and move their cursors; the op deliveries
+// reach the watchers (converged) and cursor deliveries are counted apart.
+func TestTypistsAndCursors(t *testing.T) {
+	srv := testenv.StartServer(t, "gdoc", t.TempDir(), "AUTH_RATE_LIMIT=0", "SECRET_KEY="+testenv.RandomHex(24))
+	var out bytes.Buffer
+	o := options{url: srv.URL, mode: "edit", docs: 1, clients: 6, typists: 1, cursorRate: 20, users: 2, rate: 20,
+		duration: time.Second, warmup: 200 * time.Millisecond, settle: 10 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, o, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	report := out.String()
+	m := regexp.MustCompile(`ops sent \(measured\): (\d+), deliveries: (\d+)`).FindStringSubmatch(report)
+	c := regexp.MustCompile(`cursors sent \(measured\): (\d+), deliveries: (\d+)`).FindStringSubmatch(report)
+	if m == nil || c == nil || !strings.Contains(report, "converged: every editor holds the server's text") {
+		t.Fatalf("report lacks ops, cursors or convergence:\n%s", report)
+	}
+	sent, _ := strconv.Atoi(m[1])
+	delivered, _ := strconv.Atoi(m[2])
+	// One typist at 20 keys/s for 1 s: about 20 keystrokes (not 120: the
+	// watchers do not type), delivered to up to 5 others each.
+	if sent == 0 || sent > 40 || delivered == 0 || delivered > 5*sent {
+		t.Errorf("one typist: %d ops sent, %d delivered:\n%s", sent, delivered, report)
+	}
+	if cs, _ := strconv.Atoi(c[1]); cs == 0 || c[2] == "0" {
+		t.Errorf("no cursor sent or delivered:\n%s", report)
+	}
+	t.Log(report)
 }
