@@ -585,6 +585,7 @@ func (s *soaker) rejoin(ctx context.Context, c *soakClient, id, token string, rn
 	if err != nil {
 		s.fail("%s: catch-up: %v", c.name, err)
 		conn.CloseNow()
+		close(c.done) // no read loop runs on this connection
 		return false
 	}
 	go s.read(ctx, c)
