@@ -143,6 +143,9 @@ type SessionStore interface {
 	StartSessions(ctx context.Context, ss []*DocSession) error
 	// EndSession sets the session's LeftAt. ENOTFOUND.
 	EndSession(ctx context.Context, id int64, leftAt time.Time) error
+	// EndSessions sets the LeftAt of every session of ends in one
+	// transaction; an id that is no session is skipped.
+	EndSessions(ctx context.Context, ends []SessionEnd) error
 	// Sessions lists a document's sessions, newest first, up to limit.
 	Sessions(ctx context.Context, docID string, limit int) ([]*DocSession, error)
 }

@@ -136,6 +136,10 @@ func (s *store) StartSessions(ctx context.Context, ss []*gdoc.DocSession) error 
 	return s.check("start_sessions", s.Store.StartSessions(ctx, ss))
 }
 
+func (s *store) EndSessions(ctx context.Context, ends []gdoc.SessionEnd) error {
+	return s.check("end_sessions", s.Store.EndSessions(ctx, ends))
+}
+
 func (s *store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
 	return s.check("end_session", s.Store.EndSession(ctx, id, leftAt))
 }

@@ -737,6 +737,29 @@ func (s *Store) EndSession(ctx context.Context, id int64, leftAt time.Time) erro
 		`UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, id, unixMS(s.stamp(leftAt)))
 }
 
+// EndSessions sets the LeftAt of every session of ends in one
+// transaction (one commit for a batch of leaves); an id that is no session
+// is skipped.
+func (s *Store) EndSessions(ctx context.Context, ends []gdoc.SessionEnd) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("end sessions", err)
+	}
+	defer tx.Rollback()
+	for _, e := range ends {
+		if _, err := tx.ExecContext(ctx, `UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, e.ID, unixMS(s.stamp(e.LeftAt))); err != nil {
+			return s.dialect.Fault("end sessions", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("end sessions", err)
+	}
+	return nil
+}
+
 // Sessions lists a document's sessions, newest first, up to limit. EINVALID
 // when limit < 1.
 func (s *Store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.DocSession, error) {
