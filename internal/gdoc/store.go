@@ -29,6 +29,9 @@ type DocumentStore interface {
 	// Document returns the document with its latest snapshot, its owner's
 	// username and all its Members. ENOTFOUND.
 	Document(ctx context.Context, id string) (*Document, error)
+	// DocumentMeta is Document without Content (and in one query on the
+	// SQL stores): what an access check needs. ENOTFOUND.
+	DocumentMeta(ctx context.Context, id string) (*Document, error)
 	// Documents lists public documents and, when viewerID != "", the
 	// viewer's own and those the viewer is a member of (Members holds the
 	// viewer's role there), newest first, without Content.

@@ -58,7 +58,7 @@ func (s *Server) nextDocumentID(ctx context.Context) (int, error) {
 	// A deleted id counts as taken: a stale tab of the deleted document
 	// must not reconnect to someone else's new one.
 	exists := func(n int) (bool, error) {
-		_, err := s.store.Document(ctx, strconv.Itoa(n))
+		_, err := s.store.DocumentMeta(ctx, strconv.Itoa(n))
 		if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
 			return s.store.DocumentDeleted(ctx, strconv.Itoa(n))
 		}

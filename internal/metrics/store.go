@@ -85,6 +85,11 @@ func (s *store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 	return s.check("create_document", s.Store.CreateDocument(ctx, d))
 }
 
+func (s *store) DocumentMeta(ctx context.Context, id string) (*gdoc.Document, error) {
+	d, err := s.Store.DocumentMeta(ctx, id)
+	return d, s.check("document_meta", err)
+}
+
 func (s *store) Document(ctx context.Context, id string) (*gdoc.Document, error) {
 	d, err := s.Store.Document(ctx, id)
 	return d, s.check("document", err)

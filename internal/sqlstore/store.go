@@ -326,6 +326,41 @@ func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error)
 	return d, nil
 }
 
+// DocumentMeta returns the document without Content, with its owner's
+// username and all its Members, in one query (the members joined: one row
+// each, or one row without a member). ENOTFOUND.
+func (s *Store) DocumentMeta(ctx context.Context, id string) (*gdoc.Document, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+documentColumns+`, m.user_id, m.role
+		FROM documents LEFT JOIN document_members m ON m.doc_id = documents.id WHERE documents.id = $1`, id)
+	if err != nil {
+		return nil, s.dialect.Fault("read document", err)
+	}
+	defer rows.Close()
+	var d *gdoc.Document
+	for rows.Next() {
+		var user sql.NullInt64
+		var role sql.NullString
+		row, err := scanDocument(rows, &user, &role)
+		if err != nil {
+			return nil, s.dialect.Fault("read document", err)
+		}
+		if d == nil {
+			d = row
+			d.Members = map[string]gdoc.Role{}
+		}
+		if user.Valid {
+			d.Members[strconv.FormatInt(user.Int64, 10)] = gdoc.Role(role.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.dialect.Fault("read document", err)
+	}
+	if d == nil {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
+	}
+	return d, nil
+}
+
 // Documents lists public documents and, when viewerID != "", the viewer's
 // own and those the viewer is a member of (Members holds the viewer's role
 // there), most recently updated first, without Content.
