@@ -282,7 +282,7 @@ func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc
 	}
 	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true,
 		Visibility: gdoc.VisibilityPublic, LinkRole: gdoc.RoleEditor}
-	err = s.cfg.Store.CreateDocumentUnlessDeleted(ctx, doc)
+	err = s.createForJoin(ctx, doc)
 	switch gdoc.ErrorCode(err) {
 	case gdoc.ECONFLICT: // created by a concurrent join
 		return s.cfg.Store.DocumentMeta(ctx, docID)

@@ -26,6 +26,11 @@ type DocumentStore interface {
 	// CreateDocumentUnlessDeleted is CreateDocument for a join: ENOTFOUND
 	// when the id was deleted (checked atomically with the insert).
 	CreateDocumentUnlessDeleted(ctx context.Context, d *Document) error
+	// CreateDocumentsUnlessDeleted is CreateDocumentUnlessDeleted for each
+	// of docs in one transaction; out[i] is docs[i]'s outcome. When the
+	// transaction fails, nothing is stored and each document that was
+	// well formed has its error.
+	CreateDocumentsUnlessDeleted(ctx context.Context, docs []*Document) (out []error)
 	// Document returns the document with its latest snapshot, its owner's
 	// username and all its Members. ENOTFOUND.
 	Document(ctx context.Context, id string) (*Document, error)

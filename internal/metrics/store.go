@@ -85,6 +85,17 @@ func (s *store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 	return s.check("create_document", s.Store.CreateDocument(ctx, d))
 }
 
+func (s *store) CreateDocumentsUnlessDeleted(ctx context.Context, docs []*gdoc.Document) []error {
+	out := s.Store.CreateDocumentsUnlessDeleted(ctx, docs)
+	for _, err := range out {
+		if isFault(err) { // one transaction: counted once
+			_ = s.check("create_documents", err)
+			break
+		}
+	}
+	return out
+}
+
 func (s *store) DocumentMeta(ctx context.Context, id string) (*gdoc.Document, error) {
 	d, err := s.Store.DocumentMeta(ctx, id)
 	return d, s.check("document_meta", err)

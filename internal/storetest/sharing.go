@@ -27,6 +27,54 @@ var sharingTests = []struct {
 	{"Sharing/DocumentsCreatedSince", testDocumentsCreatedSince},
 	{"Sharing/DocumentsByID", testDocumentsByID},
 	{"Sharing/DocumentMeta", testDocumentMeta},
+	{"Sharing/CreateDocumentsUnlessDeleted", testCreateDocuments},
+}
+
+// CreateDocumentsUnlessDeleted stores the documents it may in one go and
+// refuses each of the others on its own.
+func testCreateDocuments(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	mustDoc(t, s, "taken", alice.ID, true)
+	mustDoc(t, s, "gone", alice.ID, true)
+	must(t, s.DeleteDocument(ctx, "gone"))
+	doc := func(id, owner string) *gdoc.Document {
+		return &gdoc.Document{ID: id, Title: id, Language: "plaintext", OwnerID: owner, Public: true, Visibility: gdoc.VisibilityPublic}
+	}
+	docs := []*gdoc.Document{doc("a", alice.ID), doc("taken", alice.ID), doc("gone", alice.ID), doc("bad id!", alice.ID),
+		doc("a", alice.ID), doc("b", alice.ID), doc("c", "424242")}
+	out := s.CreateDocumentsUnlessDeleted(ctx, docs)
+	want := []string{"", gdoc.ECONFLICT, gdoc.ENOTFOUND, gdoc.EINVALID, gdoc.ECONFLICT, "", gdoc.ENOTFOUND}
+	if len(out) != len(docs) {
+		t.Fatalf("%d outcomes for %d documents", len(out), len(docs))
+	}
+	for i, code := range want {
+		if gdoc.ErrorCode(out[i]) != code && (code != "" || out[i] != nil) {
+			t.Errorf("document %d (%s): %v, want %q", i, docs[i].ID, out[i], code)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		got, err := s.Document(ctx, id)
+		must(t, err)
+		if got.OwnerID != alice.ID || got.Title != id || got.Rev != 0 {
+			t.Fatalf("Document(%s) = %+v", id, got)
+		}
+	}
+	if docs[0].CreatedAt.IsZero() || docs[0].Members == nil || docs[0].OwnerUsername != "alice" || docs[0].LinkRole != gdoc.RoleEditor {
+		t.Fatalf("created document's fields not set: %+v", docs[0])
+	}
+	for _, id := range []string{"gone", "c"} {
+		_, err := s.Document(ctx, id)
+		requireCode(t, err, gdoc.ENOTFOUND)
+	}
+	// One document, and none.
+	out = s.CreateDocumentsUnlessDeleted(ctx, []*gdoc.Document{doc("d", alice.ID)})
+	if len(out) != 1 || out[0] != nil {
+		t.Fatalf("one document: %v", out)
+	}
+	if out := s.CreateDocumentsUnlessDeleted(ctx, nil); len(out) != 0 {
+		t.Fatalf("no documents: %v", out)
+	}
 }
 
 // DocumentMeta is Document without the content, members included.
