@@ -169,17 +169,13 @@ func (s *Service) authenticate(ctx context.Context, token string) (*gdoc.User, *
 	if err != nil {
 		return nil, nil, err
 	}
-	revoked, err := s.store.TokenRevoked(ctx, claims.TokenID)
-	if err != nil {
-		return nil, nil, err
-	} else if revoked {
-		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked; log in again.")
-	}
-	user, err := s.store.UserByID(ctx, claims.UserID)
+	user, revoked, err := s.store.UserForToken(ctx, claims.UserID, claims.TokenID)
 	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
 		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token's user no longer exists.")
 	} else if err != nil {
 		return nil, nil, err
+	} else if revoked {
+		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked; log in again.")
 	}
 	if claims.Epoch < user.TokenEpoch {
 		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked (logged out everywhere); log in again.")

@@ -165,6 +165,9 @@ type TokenStore interface {
 	// its verification leeway). Revoking a token twice is fine.
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// UserForToken is UserByID(userID) and TokenRevoked(jti) in one read
+	// (every authenticated request needs both). ENOTFOUND for no such user.
+	UserForToken(ctx context.Context, userID, jti string) (user *User, revoked bool, err error)
 	// RaiseTokenEpoch increments the user's TokenEpoch and returns the new
 	// value: every token issued before refers to a lower epoch. ENOTFOUND.
 	RaiseTokenEpoch(ctx context.Context, userID string) (int64, error)

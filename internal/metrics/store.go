@@ -169,6 +169,11 @@ func (s *store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 	return s.check("revoke_token", s.Store.RevokeToken(ctx, jti, expiresAt))
 }
 
+func (s *store) UserForToken(ctx context.Context, userID, jti string) (*gdoc.User, bool, error) {
+	u, revoked, err := s.Store.UserForToken(ctx, userID, jti)
+	return u, revoked, s.check("user_for_token", err)
+}
+
 func (s *store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	ok, err := s.Store.TokenRevoked(ctx, jti)
 	return ok, s.check("token_revoked", err)

@@ -123,6 +123,26 @@ func (s *Store) UserByID(ctx context.Context, id string) (*gdoc.User, error) {
 		`SELECT `+userColumns+` FROM users WHERE id = $1`, n), "with id "+strconv.Quote(id))
 }
 
+// UserForToken returns user userID and whether token jti is revoked, in
+// one query. ENOTFOUND when there is no such user.
+func (s *Store) UserForToken(ctx context.Context, userID, jti string) (*gdoc.User, bool, error) {
+	n, ok := parseID(userID)
+	if !ok {
+		return nil, false, gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", userID)
+	}
+	var u gdoc.User
+	var id, created int64
+	var revoked bool
+	err := s.read.QueryRowContext(ctx, `SELECT `+userColumns+`, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)
+		FROM users WHERE id = $1`, n, jti).Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &created, &u.TokenEpoch, &revoked)
+	if err = s.rowErr("read user", err, gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", userID)); err != nil {
+		return nil, false, err
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	u.CreatedAt = fromMS(created)
+	return &u, revoked, nil
+}
+
 // UserByUsername matches case-insensitively; ENOTFOUND when none.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*gdoc.User, error) {
 	return s.scanUser(s.read.QueryRowContext(ctx,

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Sessions/EndBatch", testEndSessions},
 		{"RevokedTokens", testRevokedTokens},
 		{"RaiseTokenEpoch", testRaiseTokenEpoch},
+		{"UserForToken", testUserForToken},
 		{"DeleteDocument/Cascades", testDeleteCascades},
 		{"DeleteDocument/ErrNotFound", testDeleteNotFound},
 		{"Checkpoint/FirstIsTheTextAsCreated", testCheckpointFirstIsCreation},
@@ -1022,6 +1023,31 @@ func testRevokedTokens(t *testing.T, s gdoc.Store) {
 		t.Fatal("an expired revoked token was kept")
 	}
 	requireCode(t, s.RevokeToken(ctx, "", time.Now()), gdoc.EINVALID)
+}
+
+// UserForToken agrees with UserByID and TokenRevoked.
+func testUserForToken(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	must(t, s.RevokeToken(ctx, "jti-gone", time.Now().Add(time.Hour)))
+	for jti, want := range map[string]bool{"jti-gone": true, "jti-live": false} {
+		u, revoked, err := s.UserForToken(ctx, alice.ID, jti)
+		must(t, err)
+		byID, err := s.UserByID(ctx, alice.ID)
+		must(t, err)
+		if revoked != want || *u != *byID {
+			t.Fatalf("UserForToken(alice, %s) = %+v, revoked %v; want %+v, revoked %v", jti, u, revoked, byID, want)
+		}
+	}
+	_, err := s.RaiseTokenEpoch(ctx, alice.ID)
+	must(t, err)
+	if u, _, err := s.UserForToken(ctx, alice.ID, "jti-live"); err != nil || u.TokenEpoch != 1 {
+		t.Fatalf("after RaiseTokenEpoch: %+v, %v", u, err)
+	}
+	for _, id := range []string{"424242", "not-a-number"} {
+		_, _, err := s.UserForToken(ctx, id, "jti-live")
+		requireCode(t, err, gdoc.ENOTFOUND)
+	}
 }
 
 func testRaiseTokenEpoch(t *testing.T, s gdoc.Store) {
