@@ -139,22 +139,43 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*gdoc.User, e
 	return user, err
 }
 
+// parsedKey carries a token Parse accepted (WithParsed).
+type parsedKey struct{}
+
+type parsed struct {
+	token  string
+	claims *Claims
+}
+
+// WithParsed returns ctx noting that Parse accepted token with claims, so
+// that Authenticate on ctx does not verify the same token's signature a
+// second time (a WebSocket handshake parses it for admission first). The
+// store checks (revocation, the user and its token epoch) still run, and
+// the expiry is checked again.
+func WithParsed(ctx context.Context, token string, claims *Claims) context.Context {
+	return context.WithValue(ctx, parsedKey{}, parsed{token: token, claims: claims})
+}
+
+// parse is Parse, or the claims ctx carries for token (WithParsed).
+func (s *Service) parse(ctx context.Context, token string) (*Claims, error) {
+	if p, ok := ctx.Value(parsedKey{}).(parsed); ok && p.token == token && p.claims != nil && time.Now().Before(p.claims.ExpiresAt) {
+		return p.claims, nil
+	}
+	return s.Parse(token)
+}
+
 func (s *Service) authenticate(ctx context.Context, token string) (*gdoc.User, *Claims, error) {
-	claims, err := s.Parse(token)
+	claims, err := s.parse(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
-	revoked, err := s.store.TokenRevoked(ctx, claims.TokenID)
-	if err != nil {
-		return nil, nil, err
-	} else if revoked {
-		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked; log in again.")
-	}
-	user, err := s.store.UserByID(ctx, claims.UserID)
+	user, revoked, err := s.store.UserForToken(ctx, claims.UserID, claims.TokenID)
 	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
 		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token's user no longer exists.")
 	} else if err != nil {
 		return nil, nil, err
+	} else if revoked {
+		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked; log in again.")
 	}
 	if claims.Epoch < user.TokenEpoch {
 		return nil, nil, gdoc.Errorf(gdoc.EUNAUTHORIZED, "The token has been revoked (logged out everywhere); log in again.")

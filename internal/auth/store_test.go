@@ -155,3 +155,41 @@ func TestRevocationOutlivesTheLeeway(t *testing.T) {
 		t.Fatalf("a revoked token within the leeway authenticates again: %v", err)
 	}
 }
+
+// A token admission parsed already (WithParsed) is not parsed again, and
+// still goes through every store check.
+func TestAuthenticateWithParsed(t *testing.T) {
+	s, alice := newStoreService(t)
+	ctx := context.Background()
+	token, _, err := s.Issue(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.Parse(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The context's claims stand for the token text they were parsed from:
+	// "not-a-jwt" would fail Parse, so success shows no second parse.
+	fake := "not-a-jwt"
+	if user, err := s.Authenticate(WithParsed(ctx, fake, claims), fake); err != nil || user.ID != alice.ID {
+		t.Fatalf("Authenticate with parsed claims = %v, %v", user, err)
+	}
+	// Claims for another token text are ignored.
+	if _, err := s.Authenticate(WithParsed(ctx, token, claims), fake); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+		t.Fatalf("claims of another token: err = %v, want EUNAUTHORIZED", err)
+	}
+	// Expired claims are not taken.
+	expired := *claims
+	expired.ExpiresAt = time.Now().Add(-time.Second)
+	if _, err := s.Authenticate(WithParsed(ctx, fake, &expired), fake); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+		t.Fatalf("expired claims: err = %v, want EUNAUTHORIZED", err)
+	}
+	// Revocation is still checked in the store.
+	if err := s.Revoke(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(WithParsed(ctx, token, claims), token); gdoc.ErrorCode(err) != gdoc.EUNAUTHORIZED {
+		t.Fatalf("revoked token with parsed claims: err = %v, want EUNAUTHORIZED", err)
+	}
+}

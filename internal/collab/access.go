@@ -74,7 +74,7 @@ func (s *Service) recheckAll(ctx context.Context) {
 // recheckAccess reads d's access from the store and applies it. A store
 // error changes nothing: the next check retries.
 func (s *Service) recheckAccess(ctx context.Context, d *document) {
-	meta, err := s.cfg.Store.Document(ctx, d.id)
+	meta, err := s.cfg.Store.DocumentMeta(ctx, d.id)
 	if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
 		s.forgetLocal(d.id) // its delete event was lost
 		return

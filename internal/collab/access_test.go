@@ -2,6 +2,8 @@ package collab_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,4 +249,43 @@ func TestJoinCreateLimit(t *testing.T) {
 	}
 	join(t, s, "a1", newClient(alice), -1) // existing documents still open
 	join(t, s, "b1", newClient(bob), -1)   // the limit is per user
+}
+
+// TestConcurrentJoinsCreate: first joins that run at once (their documents
+// created in shared transactions) each get their document, and joins of
+// one new id all end on the one document its first join created.
+func TestConcurrentJoinsCreate(t *testing.T) {
+	e := newEnv(t)
+	alice := e.user(t, "alice")
+	s := e.service(t, serviceOptions{})
+	ctx, cancel := callCtx()
+	defer cancel()
+	const n = 24
+	errs := make(chan error, 2*n)
+	var wg sync.WaitGroup
+	for i := range n {
+		for _, id := range []string{fmt.Sprintf("new-%d", i), "shared"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, err := s.Join(ctx, id, newClient(alice), -1)
+				if err == nil && (st.Document.ID != id || st.Document.OwnerID != alice.ID) {
+					err = fmt.Errorf("join of %s got document %s owned by %s", id, st.Document.ID, st.Document.OwnerID)
+				}
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, err := e.store.Document(ctx, fmt.Sprintf("new-%d", i)); err != nil {
+			t.Fatalf("document new-%d: %v", i, err)
+		}
+	}
 }

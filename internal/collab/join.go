@@ -72,7 +72,7 @@ func (s *Service) Join(ctx context.Context, docID string, c Client, since int64)
 // after it finds c among d's clients when it re-checks. It sets the
 // client's role and the access fields of state.
 func (s *Service) confirmAccess(ctx context.Context, d *document, c Client, state *JoinState) error {
-	fresh, err := s.cfg.Store.Document(ctx, d.id)
+	fresh, err := s.cfg.Store.DocumentMeta(ctx, d.id)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func (s *Service) catchUpOlder(ctx context.Context, d *document, connID string, 
 // created again, and a user creates at most JoinCreateLimit documents an
 // hour this way.
 func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc.User, since int64) (*gdoc.Document, error) {
-	meta, err := s.cfg.Store.Document(ctx, docID)
+	meta, err := s.cfg.Store.DocumentMeta(ctx, docID)
 	if gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
 		return meta, err
 	}
@@ -282,10 +282,10 @@ func (s *Service) documentOrCreate(ctx context.Context, docID string, user *gdoc
 	}
 	doc := &gdoc.Document{ID: docID, Title: docID, Language: defaultLanguage, OwnerID: user.ID, Public: true,
 		Visibility: gdoc.VisibilityPublic, LinkRole: gdoc.RoleEditor}
-	err = s.cfg.Store.CreateDocumentUnlessDeleted(ctx, doc)
+	err = s.createForJoin(ctx, doc)
 	switch gdoc.ErrorCode(err) {
 	case gdoc.ECONFLICT: // created by a concurrent join
-		return s.cfg.Store.Document(ctx, docID)
+		return s.cfg.Store.DocumentMeta(ctx, docID)
 	case gdoc.ENOTFOUND: // deleted meanwhile
 		return nil, errDeleted()
 	}

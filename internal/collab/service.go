@@ -61,6 +61,7 @@ type Service struct {
 
 	workers     taskGroup    // document workers and presence recomputations
 	sessionRows sessionQueue // session rows waiting to be written (sessions.go)
+	creates     createQueue  // documents first joins create (create.go)
 }
 
 // New returns a Service. Commits work at once; Run does the periodic work

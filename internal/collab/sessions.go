@@ -14,8 +14,12 @@ import (
 // StartSession per join, an fsync'd transaction each, was about 40 % of a
 // join's time). Leaving waits for the row before ending
 // it, so when Leave returns the row and every row queued before it are
-// stored. The rows are bookkeeping of who was in a document; no edit's
-// durability depends on them.
+// stored. Ends are batched the same way: Leave queues its end and waits
+// until the transaction that holds it committed (so when Leave returns,
+// its row shows the leave), and the ends that queued meanwhile share that
+// transaction (one per leave, fsync'd, was most of a leave's time). The
+// rows are bookkeeping of who was in a document; no edit's durability
+// depends on them.
 
 // sessionRecord is one connection's session row.
 type sessionRecord struct {
@@ -25,11 +29,20 @@ type sessionRecord struct {
 	written chan struct{}
 }
 
-// sessionQueue holds the rows waiting to be written.
+// sessionEnd is one connection's leave, waiting to be stored.
+type sessionEnd struct {
+	end   gdoc.SessionEnd
+	docID string
+	done  chan struct{} // closed once stored or failed
+}
+
+// sessionQueue holds the rows and the ends waiting to be written.
 type sessionQueue struct {
 	mu      sync.Mutex
 	queue   []*sessionRecord
 	writing bool // a writer task runs
+	ends    []*sessionEnd
+	ending  bool // an end writer task runs
 }
 
 // startSession queues sess's row and returns at once.
@@ -116,7 +129,52 @@ func (s *Service) endSession(ctx context.Context, rec *sessionRecord, leftAt tim
 	if rec.sess.ID == 0 {
 		return
 	}
-	if err := s.cfg.Store.EndSession(ctx, rec.sess.ID, leftAt); err != nil && gdoc.ErrorCode(err) != gdoc.ENOTFOUND {
-		s.log.Warn("ending session failed", "doc", rec.sess.DocID, "err", err)
+	end := &sessionEnd{end: gdoc.SessionEnd{ID: rec.sess.ID, LeftAt: leftAt}, docID: rec.sess.DocID, done: make(chan struct{})}
+	q := &s.sessionRows
+	q.mu.Lock()
+	q.ends = append(q.ends, end)
+	start := !q.ending
+	q.ending = true
+	q.mu.Unlock()
+	if start {
+		s.workers.Go(s.writeEnds)
+	}
+	select {
+	case <-end.done:
+	case <-ctx.Done():
+		s.log.Warn("ending session failed", "doc", rec.sess.DocID, "err", ctx.Err())
+	}
+}
+
+// writeEnds stores the queued ends, all that queued meanwhile (up to
+// maxSessionBatch) in one transaction, until none is left.
+func (s *Service) writeEnds() {
+	q := &s.sessionRows
+	for {
+		q.mu.Lock()
+		batch := q.ends
+		q.ends = nil
+		if len(batch) == 0 {
+			q.ending = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		for len(batch) > 0 {
+			part := batch[:min(len(batch), maxSessionBatch)]
+			batch = batch[len(part):]
+			ends := make([]gdoc.SessionEnd, len(part))
+			for i, e := range part {
+				ends[i] = e.end
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			if err := s.cfg.Store.EndSessions(ctx, ends); err != nil {
+				s.log.Warn("ending sessions failed", "doc", part[0].docID, "sessions", len(part), "err", err)
+			}
+			cancel()
+			for _, e := range part {
+				close(e.done)
+			}
+		}
 	}
 }

@@ -86,6 +86,12 @@ type DocSession struct {
 	LeftAt   *time.Time `json:"left_at,omitempty"`
 }
 
+// SessionEnd is when the session ID ended (Store.EndSessions).
+type SessionEnd struct {
+	ID     int64
+	LeftAt time.Time
+}
+
 // Participant is one live connection to a document, as presence sees it.
 type Participant struct {
 	ConnID   string    `json:"conn_id"`

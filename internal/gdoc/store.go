@@ -26,9 +26,17 @@ type DocumentStore interface {
 	// CreateDocumentUnlessDeleted is CreateDocument for a join: ENOTFOUND
 	// when the id was deleted (checked atomically with the insert).
 	CreateDocumentUnlessDeleted(ctx context.Context, d *Document) error
+	// CreateDocumentsUnlessDeleted is CreateDocumentUnlessDeleted for each
+	// of docs in one transaction; out[i] is docs[i]'s outcome. When the
+	// transaction fails, nothing is stored and each document that was
+	// well formed has its error.
+	CreateDocumentsUnlessDeleted(ctx context.Context, docs []*Document) (out []error)
 	// Document returns the document with its latest snapshot, its owner's
 	// username and all its Members. ENOTFOUND.
 	Document(ctx context.Context, id string) (*Document, error)
+	// DocumentMeta is Document without Content (and in one query on the
+	// SQL stores): what an access check needs. ENOTFOUND.
+	DocumentMeta(ctx context.Context, id string) (*Document, error)
 	// Documents lists public documents and, when viewerID != "", the
 	// viewer's own and those the viewer is a member of (Members holds the
 	// viewer's role there), newest first, without Content.
@@ -143,6 +151,9 @@ type SessionStore interface {
 	StartSessions(ctx context.Context, ss []*DocSession) error
 	// EndSession sets the session's LeftAt. ENOTFOUND.
 	EndSession(ctx context.Context, id int64, leftAt time.Time) error
+	// EndSessions sets the LeftAt of every session of ends in one
+	// transaction; an id that is no session is skipped.
+	EndSessions(ctx context.Context, ends []SessionEnd) error
 	// Sessions lists a document's sessions, newest first, up to limit.
 	Sessions(ctx context.Context, docID string, limit int) ([]*DocSession, error)
 }
@@ -154,6 +165,9 @@ type TokenStore interface {
 	// its verification leeway). Revoking a token twice is fine.
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// UserForToken is UserByID(userID) and TokenRevoked(jti) in one read
+	// (every authenticated request needs both). ENOTFOUND for no such user.
+	UserForToken(ctx context.Context, userID, jti string) (user *User, revoked bool, err error)
 	// RaiseTokenEpoch increments the user's TokenEpoch and returns the new
 	// value: every token issued before refers to a lower epoch. ENOTFOUND.
 	RaiseTokenEpoch(ctx context.Context, userID string) (int64, error)

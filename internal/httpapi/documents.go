@@ -50,17 +50,29 @@ func GuessLanguage(title string) string {
 // first free. Ids taken out of order (a WebSocket join of "7") only make it
 // land on another free number; a concurrent create that wins the same id
 // makes CreateDocument fail with ECONFLICT and the caller tries the next one.
+// The search starts at the last id this server created when that one is
+// still taken (ids never become free again), so creating many documents
+// costs a few probes each, not 2 log n (the whole search was 60 % of the
+// server's CPU while gdoc-load created 2,000 documents).
 func (s *Server) nextDocumentID(ctx context.Context) (int, error) {
 	// A deleted id counts as taken: a stale tab of the deleted document
 	// must not reconnect to someone else's new one.
 	exists := func(n int) (bool, error) {
-		_, err := s.store.Document(ctx, strconv.Itoa(n))
+		_, err := s.store.DocumentMeta(ctx, strconv.Itoa(n))
 		if gdoc.ErrorCode(err) == gdoc.ENOTFOUND {
 			return s.store.DocumentDeleted(ctx, strconv.Itoa(n))
 		}
 		return err == nil, err
 	}
-	taken, free := 0, 1
+	base := 0 // probe base+1, base+2, base+4, ...
+	if last := int(s.lastDocID.Load()); last > 0 {
+		if ok, err := exists(last); err != nil {
+			return 0, err
+		} else if ok {
+			base = last
+		}
+	}
+	taken, free := base, base+1
 	for {
 		ok, err := exists(free)
 		if err != nil {
@@ -68,7 +80,7 @@ func (s *Server) nextDocumentID(ctx context.Context) (int, error) {
 		} else if !ok {
 			break
 		}
-		taken, free = free, free*2
+		taken, free = free, base+2*(free-base)
 	}
 	for free-taken > 1 {
 		mid := taken + (free-taken)/2
@@ -82,6 +94,16 @@ func (s *Server) nextDocumentID(ctx context.Context) (int, error) {
 		}
 	}
 	return free, nil
+}
+
+// noteDocumentID records that id was created (Server.lastDocID).
+func (s *Server) noteDocumentID(id int64) {
+	for {
+		last := s.lastDocID.Load()
+		if id <= last || s.lastDocID.CompareAndSwap(last, id) {
+			return
+		}
+	}
 }
 
 func validTitle(title string) (string, error) {
@@ -293,6 +315,7 @@ func (s *Server) createDocument(ctx context.Context, in *createDocumentInput) (*
 			Public: vis == gdoc.VisibilityPublic, Visibility: vis, LinkRole: link}
 		err := s.store.CreateDocument(ctx, d)
 		if err == nil {
+			s.noteDocumentID(int64(id + attempt))
 			return &documentOutput{Body: documentBody(ctx, d)}, nil
 		}
 		// Another request took the id first: try the next (bounded).

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -75,6 +76,9 @@ type Server struct {
 	maxDoc   int64
 	history  *history.Service
 	comments *comments.Service
+	// lastDocID is the largest id nextDocumentID's caller created: the
+	// search for the next free id starts there.
+	lastDocID atomic.Int64
 }
 
 // NewHandler returns the whole HTTP surface of G-Doc. Every route is listed
@@ -185,15 +189,16 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /docs", docsHandler(cfg.Assets, api.OpenAPI()))
 	if cfg.WebSocket != nil {
-		userOf := func(token string) (string, bool) {
+		userOf := func(r *http.Request, token string) (*http.Request, string, bool) {
 			if s.auth == nil {
-				return "", false
+				return r, "", false
 			}
 			claims, err := s.auth.Parse(token)
 			if err != nil {
-				return "", false
+				return r, "", false
 			}
-			return claims.UserID, true
+			// The handler's Authenticate then skips a second signature check.
+			return r.WithContext(auth.WithParsed(r.Context(), token, claims)), claims.UserID, true
 		}
 		mux.Handle("GET /ws/{document_id}", newWSAdmission(cfg.WebSocketLimits, cfg.TrustedProxies, userOf, cfg.WebSocket))
 	}

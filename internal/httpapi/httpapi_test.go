@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -647,6 +648,22 @@ func TestDocumentIDsSkipTakenNumbers(t *testing.T) {
 			t.Fatalf("create %d: %d %s", i, r.Status, r.Body)
 		}
 		seen[doc.ID] = true
+		// An id taken behind the server's back (a join) right after the
+		// one it created last is skipped too.
+		if i == 2 {
+			n, _ := strconv.Atoi(doc.ID)
+			next := strconv.Itoa(n + 1)
+			if err := store.CreateDocument(context.Background(), &gdoc.Document{ID: next, Title: next, OwnerID: "1", Public: true}); err != nil {
+				t.Fatal(err)
+			}
+			seen[next] = true
+		}
+	}
+	// The numbers stay dense: ten ids are taken, all of them at most 10.
+	for id := range seen {
+		if n, err := strconv.Atoi(id); err != nil || n < 1 || n > len(seen) {
+			t.Fatalf("ids %v are not 1 to %d", seen, len(seen))
+		}
 	}
 }
 

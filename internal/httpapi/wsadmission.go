@@ -27,13 +27,14 @@ type WebSocketLimits struct {
 // address and per user, in front of the WebSocket handler, and refuses a
 // handshake over a bound with 429 and a sentence before it is upgraded. The
 // user is read from the token without a database round trip (its signature
-// is checked); the handler authenticates it fully. A handshake without a
+// is checked, once: the request carries the claims, auth.WithParsed); the
+// handler authenticates it fully. A handshake without a
 // valid token counts only for its address.
 type wsAdmission struct {
 	limits    WebSocketLimits
 	addr      *ipRateLimiter // client address (TRUSTED_PROXIES) and its handshake budget
 	userRate  *ipRateLimiter // handshake budget per user id
-	userOf    func(token string) (string, bool)
+	userOf    func(r *http.Request, token string) (*http.Request, string, bool)
 	next      http.Handler
 	mu        sync.Mutex
 	openIP    map[string]int
@@ -41,7 +42,7 @@ type wsAdmission struct {
 	retryWait time.Duration
 }
 
-func newWSAdmission(limits WebSocketLimits, trusted []netip.Prefix, userOf func(string) (string, bool), next http.Handler) *wsAdmission {
+func newWSAdmission(limits WebSocketLimits, trusted []netip.Prefix, userOf func(*http.Request, string) (*http.Request, string, bool), next http.Handler) *wsAdmission {
 	return &wsAdmission{
 		limits:    limits,
 		addr:      newIPRateLimiter(limits.HandshakesPerIPPerMin, trusted),
@@ -76,7 +77,7 @@ func (a *wsAdmission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := a.addr.clientIP(r.RemoteAddr, r.Header.Get)
 	user := ""
 	if token := wsToken(r); token != "" {
-		user, _ = a.userOf(token)
+		r, user, _ = a.userOf(r, token)
 	}
 	if a.limits.HandshakesPerIPPerMin > 0 && !a.addr.allow(ip, now) {
 		a.refuse(w, fmt.Sprintf("Too many connection attempts from your network address (limit %d a minute); wait a moment and try again.", a.limits.HandshakesPerIPPerMin))

@@ -85,6 +85,22 @@ func (s *store) CreateDocument(ctx context.Context, d *gdoc.Document) error {
 	return s.check("create_document", s.Store.CreateDocument(ctx, d))
 }
 
+func (s *store) CreateDocumentsUnlessDeleted(ctx context.Context, docs []*gdoc.Document) []error {
+	out := s.Store.CreateDocumentsUnlessDeleted(ctx, docs)
+	for _, err := range out {
+		if isFault(err) { // one transaction: counted once
+			_ = s.check("create_documents", err)
+			break
+		}
+	}
+	return out
+}
+
+func (s *store) DocumentMeta(ctx context.Context, id string) (*gdoc.Document, error) {
+	d, err := s.Store.DocumentMeta(ctx, id)
+	return d, s.check("document_meta", err)
+}
+
 func (s *store) Document(ctx context.Context, id string) (*gdoc.Document, error) {
 	d, err := s.Store.Document(ctx, id)
 	return d, s.check("document", err)
@@ -136,6 +152,10 @@ func (s *store) StartSessions(ctx context.Context, ss []*gdoc.DocSession) error 
 	return s.check("start_sessions", s.Store.StartSessions(ctx, ss))
 }
 
+func (s *store) EndSessions(ctx context.Context, ends []gdoc.SessionEnd) error {
+	return s.check("end_sessions", s.Store.EndSessions(ctx, ends))
+}
+
 func (s *store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
 	return s.check("end_session", s.Store.EndSession(ctx, id, leftAt))
 }
@@ -147,6 +167,11 @@ func (s *store) Sessions(ctx context.Context, docID string, limit int) ([]*gdoc.
 
 func (s *store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	return s.check("revoke_token", s.Store.RevokeToken(ctx, jti, expiresAt))
+}
+
+func (s *store) UserForToken(ctx context.Context, userID, jti string) (*gdoc.User, bool, error) {
+	u, revoked, err := s.Store.UserForToken(ctx, userID, jti)
+	return u, revoked, s.check("user_for_token", err)
 }
 
 func (s *store) TokenRevoked(ctx context.Context, jti string) (bool, error) {

@@ -35,6 +35,7 @@ var dialect = sqlstore.Dialect{
 	Explain:            explain,
 	Migrations:         migrations,
 	Goose:              goose.DialectSQLite3,
+	PrepareStatements:  true,
 }
 
 // Store is gdoc.Store on one SQLite database file.

@@ -61,7 +61,7 @@ func (s *Store) Members(ctx context.Context, docID string) ([]gdoc.Member, error
 
 // documentOwner reads document docID's owner inside tx, locking its row on
 // PostgreSQL. ENOTFOUND.
-func (s *Store) documentOwner(ctx context.Context, tx *sql.Tx, what, docID string) (sql.NullInt64, error) {
+func (s *Store) documentOwner(ctx context.Context, tx *Tx, what, docID string) (sql.NullInt64, error) {
 	var owner sql.NullInt64
 	// The no-op update takes the row lock, so that two membership changes
 	// of one document serialize with each other and with a transfer.
@@ -184,11 +184,17 @@ func (s *Store) DocumentsByID(ctx context.Context, ids []string) ([]*gdoc.Docume
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), maxIDsPerQuery)]
 		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+		// The list is padded (with its last id) to a power of two, so
+		// that a few query texts serve every length (stmtcache.go).
+		n := 1
+		for n < len(chunk) {
+			n *= 2
 		}
-		in := placeholders(len(chunk))
+		args := make([]any, n)
+		for i := range args {
+			args[i] = chunk[min(i, len(chunk)-1)]
+		}
+		in := placeholders(n)
 		docs, err := queryList(ctx, s, "read documents", func(row rowScanner) (*gdoc.Document, error) { return scanDocument(row) },
 			`SELECT `+documentColumns+` FROM documents WHERE documents.id IN (`+in+`)`, args...)
 		if err != nil {

@@ -50,6 +50,10 @@ type Dialect struct {
 	// directory, in Goose's dialect.
 	Migrations fs.FS
 	Goose      goose.Dialect
+	// PrepareStatements keeps every query prepared on each connection
+	// (stmtcache.go), for a driver that does not cache statements itself
+	// (modernc SQLite; pgx does).
+	PrepareStatements bool
 }
 
 // Fault wraps an unexpected driver error. An unavailable database is
@@ -100,14 +104,19 @@ type Store struct {
 	dialect Dialect
 	// write takes every statement that writes; read the others. They may be
 	// one handle (PostgreSQL), or two pools of one file (SQLite).
-	write, read *sql.DB
+	write, read *pool
 	appendOps   AppendFunc
 	now         func() time.Time
 }
 
 // New returns a store on write and read, which Close closes.
 func New(dialect Dialect, write, read *sql.DB, appendOps AppendFunc) *Store {
-	return &Store{dialect: dialect, write: write, read: read, appendOps: appendOps, now: time.Now}
+	w := newPool(write, dialect.PrepareStatements)
+	r := w
+	if read != write {
+		r = newPool(read, dialect.PrepareStatements)
+	}
+	return &Store{dialect: dialect, write: w, read: r, appendOps: appendOps, now: time.Now}
 }
 
 // Ping reports whether the database answers.
@@ -120,6 +129,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the read handle, then the write handle.
 func (s *Store) Close() error {
+	if s.read == s.write {
+		return s.write.Close()
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

@@ -123,6 +123,26 @@ func (s *Store) UserByID(ctx context.Context, id string) (*gdoc.User, error) {
 		`SELECT `+userColumns+` FROM users WHERE id = $1`, n), "with id "+strconv.Quote(id))
 }
 
+// UserForToken returns user userID and whether token jti is revoked, in
+// one query. ENOTFOUND when there is no such user.
+func (s *Store) UserForToken(ctx context.Context, userID, jti string) (*gdoc.User, bool, error) {
+	n, ok := parseID(userID)
+	if !ok {
+		return nil, false, gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", userID)
+	}
+	var u gdoc.User
+	var id, created int64
+	var revoked bool
+	err := s.read.QueryRowContext(ctx, `SELECT `+userColumns+`, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2)
+		FROM users WHERE id = $1`, n, jti).Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &created, &u.TokenEpoch, &revoked)
+	if err = s.rowErr("read user", err, gdoc.Errorf(gdoc.ENOTFOUND, "No user with id %q.", userID)); err != nil {
+		return nil, false, err
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	u.CreatedAt = fromMS(created)
+	return &u, revoked, nil
+}
+
 // UserByUsername matches case-insensitively; ENOTFOUND when none.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*gdoc.User, error) {
 	return s.scanUser(s.read.QueryRowContext(ctx,
@@ -158,32 +178,130 @@ func (s *Store) CreateDocumentUnlessDeleted(ctx context.Context, d *gdoc.Documen
 }
 
 func (s *Store) createDocument(ctx context.Context, d *gdoc.Document, reuse bool) error {
-	if !gdoc.ValidDocumentID(d.ID) {
-		return gdoc.Errorf(gdoc.EINVALID, "A document id must match %s.", gdoc.DocumentIDPattern)
-	}
-	if d.Rev < 0 {
-		return gdoc.Errorf(gdoc.EINVALID, "A document revision cannot be negative.")
-	}
-	if d.Visibility != "" && !gdoc.ValidVisibility(d.Visibility) {
-		return gdoc.Errorf(gdoc.EINVALID, "A document's visibility is public, link or private, not %q.", d.Visibility)
-	}
-	if d.LinkRole != "" && !gdoc.ValidMemberRole(d.LinkRole) {
-		return gdoc.Errorf(gdoc.EINVALID, "A document's link role is editor or viewer, not %q.", d.LinkRole)
-	}
-	visibility, linkRole := d.EffectiveVisibility(), d.EffectiveLinkRole()
-	if err := checkTexts("title", d.Title, "language", d.Language, "content", d.Content); err != nil {
-		return err
-	}
-	owner, err := ownerParam(d.OwnerID)
+	row, err := s.newDocumentRow(d)
 	if err != nil {
 		return err
 	}
-	created := s.stamp(d.CreatedAt)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.dialect.Fault("create document", err)
 	}
 	defer tx.Rollback()
+	if err := s.insertDocument(ctx, tx, &row, reuse); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("create document", err)
+	}
+	row.done()
+	return nil
+}
+
+// CreateDocumentsUnlessDeleted is CreateDocumentUnlessDeleted for every
+// document of docs, in one transaction (one commit for the documents that
+// concurrent joins create); out[i] is docs[i]'s outcome. When the
+// transaction fails, nothing is committed and every document not refused
+// on its own has that error.
+func (s *Store) CreateDocumentsUnlessDeleted(ctx context.Context, docs []*gdoc.Document) []error {
+	out := make([]error, len(docs))
+	if len(docs) == 1 {
+		out[0] = s.CreateDocumentUnlessDeleted(ctx, docs[0])
+		return out
+	}
+	rows := make([]documentRow, len(docs))
+	for i, d := range docs {
+		rows[i], out[i] = s.newDocumentRow(d)
+	}
+	if err := s.createDocuments(ctx, rows, out); err != nil {
+		for i := range out {
+			if rows[i].d != nil { // not refused by newDocumentRow
+				out[i] = err
+			}
+		}
+		return out
+	}
+	for i := range rows {
+		if out[i] == nil {
+			rows[i].done()
+		}
+	}
+	return out
+}
+
+// createDocuments inserts the rows whose out entry is nil, each under a
+// savepoint so that one refused (ECONFLICT, ENOTFOUND, set in out) leaves
+// the others, and commits.
+func (s *Store) createDocuments(ctx context.Context, rows []documentRow, out []error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("create documents", err)
+	}
+	defer tx.Rollback()
+	for i := range rows {
+		if out[i] != nil {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT create_document`); err != nil {
+			return s.dialect.Fault("create documents", err)
+		}
+		err := s.insertDocument(ctx, tx, &rows[i], false)
+		if code := gdoc.ErrorCode(err); err != nil && code != gdoc.ECONFLICT && code != gdoc.ENOTFOUND {
+			return err
+		} else if err != nil {
+			out[i] = err
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT create_document`); err != nil {
+				return s.dialect.Fault("create documents", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT create_document`); err != nil {
+			return s.dialect.Fault("create documents", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("create documents", err)
+	}
+	return nil
+}
+
+// documentRow is a checked document about to be inserted.
+type documentRow struct {
+	d         *gdoc.Document
+	vis       gdoc.Visibility
+	linkRole  gdoc.Role
+	owner     any
+	created   time.Time
+	ownerName sql.NullString
+}
+
+// newDocumentRow checks d. EINVALID, ENOTFOUND for a malformed owner id.
+func (s *Store) newDocumentRow(d *gdoc.Document) (documentRow, error) {
+	if !gdoc.ValidDocumentID(d.ID) {
+		return documentRow{}, gdoc.Errorf(gdoc.EINVALID, "A document id must match %s.", gdoc.DocumentIDPattern)
+	}
+	if d.Rev < 0 {
+		return documentRow{}, gdoc.Errorf(gdoc.EINVALID, "A document revision cannot be negative.")
+	}
+	if d.Visibility != "" && !gdoc.ValidVisibility(d.Visibility) {
+		return documentRow{}, gdoc.Errorf(gdoc.EINVALID, "A document's visibility is public, link or private, not %q.", d.Visibility)
+	}
+	if d.LinkRole != "" && !gdoc.ValidMemberRole(d.LinkRole) {
+		return documentRow{}, gdoc.Errorf(gdoc.EINVALID, "A document's link role is editor or viewer, not %q.", d.LinkRole)
+	}
+	if err := checkTexts("title", d.Title, "language", d.Language, "content", d.Content); err != nil {
+		return documentRow{}, err
+	}
+	owner, err := ownerParam(d.OwnerID)
+	if err != nil {
+		return documentRow{}, err
+	}
+	return documentRow{d: d, vis: d.EffectiveVisibility(), linkRole: d.EffectiveLinkRole(), owner: owner, created: s.stamp(d.CreatedAt)}, nil
+}
+
+// insertDocument writes r's rows in tx: ECONFLICT if the id exists,
+// ENOTFOUND for an unknown owner or (unless reuse) a deleted id; another
+// error is a fault.
+func (s *Store) insertDocument(ctx context.Context, tx *Tx, r *documentRow, reuse bool) error {
+	d := r.d
 	if reuse {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deleted_documents WHERE id = $1`, d.ID); err != nil {
 			return s.dialect.Fault("create document", err)
@@ -195,7 +313,7 @@ func (s *Store) createDocument(ctx context.Context, d *gdoc.Document, reuse bool
 		INSERT INTO documents (id, title, language, owner_id, created_by, is_public, visibility, link_role, snapshot_rev, head_rev, created_at, updated_at)
 		SELECT $1, $2, $3, $4, $4, $5, $6, $7, $8, $8, $9, $9
 		WHERE NOT EXISTS (SELECT 1 FROM deleted_documents WHERE id = $1)`,
-		d.ID, d.Title, d.Language, owner, visibility == gdoc.VisibilityPublic, string(visibility), string(linkRole), d.Rev, unixMS(created))
+		d.ID, d.Title, d.Language, r.owner, r.vis == gdoc.VisibilityPublic, string(r.vis), string(r.linkRole), d.Rev, unixMS(r.created))
 	switch kind, _ := s.dialect.Constraint(err); {
 	case kind == Unique:
 		return gdoc.Errorf(gdoc.ECONFLICT, "A document with id %q exists.", d.ID)
@@ -209,9 +327,8 @@ func (s *Store) createDocument(ctx context.Context, d *gdoc.Document, reuse bool
 	} else if n == 0 {
 		return gdoc.Errorf(gdoc.ENOTFOUND, "The document %q was deleted.", d.ID)
 	}
-	var ownerName sql.NullString
-	if owner != nil {
-		if err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = $1`, owner).Scan(&ownerName); err != nil {
+	if r.owner != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = $1`, r.owner).Scan(&r.ownerName); err != nil {
 			return s.dialect.Fault("create document", err)
 		}
 	}
@@ -222,13 +339,15 @@ func (s *Store) createDocument(ctx context.Context, d *gdoc.Document, reuse bool
 	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (doc_id, rev, content) VALUES ($1, $2, $3)`, d.ID, d.Rev, d.Content); err != nil {
 		return s.dialect.Fault("create document", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return s.dialect.Fault("create document", err)
-	}
-	d.CreatedAt, d.UpdatedAt = created, created
-	d.Public, d.Visibility, d.LinkRole = visibility == gdoc.VisibilityPublic, visibility, linkRole
-	d.OwnerUsername, d.Members = ownerName.String, map[string]gdoc.Role{}
 	return nil
+}
+
+// done sets the fields of a committed document.
+func (r *documentRow) done() {
+	d := r.d
+	d.CreatedAt, d.UpdatedAt = r.created, r.created
+	d.Public, d.Visibility, d.LinkRole = r.vis == gdoc.VisibilityPublic, r.vis, r.linkRole
+	d.OwnerUsername, d.Members = r.ownerName.String, map[string]gdoc.Role{}
 }
 
 // documentColumns are read from documents; a document's text is in
@@ -322,6 +441,41 @@ func (s *Store) Document(ctx context.Context, id string) (*gdoc.Document, error)
 	d.Content = content
 	if d.Members, err = s.memberRoles(ctx, id); err != nil {
 		return nil, err
+	}
+	return d, nil
+}
+
+// DocumentMeta returns the document without Content, with its owner's
+// username and all its Members, in one query (the members joined: one row
+// each, or one row without a member). ENOTFOUND.
+func (s *Store) DocumentMeta(ctx context.Context, id string) (*gdoc.Document, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+documentColumns+`, m.user_id, m.role
+		FROM documents LEFT JOIN document_members m ON m.doc_id = documents.id WHERE documents.id = $1`, id)
+	if err != nil {
+		return nil, s.dialect.Fault("read document", err)
+	}
+	defer rows.Close()
+	var d *gdoc.Document
+	for rows.Next() {
+		var user sql.NullInt64
+		var role sql.NullString
+		row, err := scanDocument(rows, &user, &role)
+		if err != nil {
+			return nil, s.dialect.Fault("read document", err)
+		}
+		if d == nil {
+			d = row
+			d.Members = map[string]gdoc.Role{}
+		}
+		if user.Valid {
+			d.Members[strconv.FormatInt(user.Int64, 10)] = gdoc.Role(role.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.dialect.Fault("read document", err)
+	}
+	if d == nil {
+		return nil, gdoc.Errorf(gdoc.ENOTFOUND, "No document %q.", id)
 	}
 	return d, nil
 }
@@ -735,6 +889,29 @@ func (s *Store) StartSessions(ctx context.Context, ss []*gdoc.DocSession) error 
 func (s *Store) EndSession(ctx context.Context, id int64, leftAt time.Time) error {
 	return s.execOne(ctx, "end session", gdoc.Errorf(gdoc.ENOTFOUND, "No session %d.", id),
 		`UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, id, unixMS(s.stamp(leftAt)))
+}
+
+// EndSessions sets the LeftAt of every session of ends in one
+// transaction (one commit for a batch of leaves); an id that is no session
+// is skipped.
+func (s *Store) EndSessions(ctx context.Context, ends []gdoc.SessionEnd) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.dialect.Fault("end sessions", err)
+	}
+	defer tx.Rollback()
+	for _, e := range ends {
+		if _, err := tx.ExecContext(ctx, `UPDATE doc_sessions SET left_at = $2 WHERE id = $1`, e.ID, unixMS(s.stamp(e.LeftAt))); err != nil {
+			return s.dialect.Fault("end sessions", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.dialect.Fault("end sessions", err)
+	}
+	return nil
 }
 
 // Sessions lists a document's sessions, newest first, up to limit. EINVALID

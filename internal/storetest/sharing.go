@@ -26,6 +26,102 @@ var sharingTests = []struct {
 	{"Sharing/DeletedIDIsNotCreatedAgain", testTombstone},
 	{"Sharing/DocumentsCreatedSince", testDocumentsCreatedSince},
 	{"Sharing/DocumentsByID", testDocumentsByID},
+	{"Sharing/DocumentMeta", testDocumentMeta},
+	{"Sharing/CreateDocumentsUnlessDeleted", testCreateDocuments},
+}
+
+// CreateDocumentsUnlessDeleted stores the documents it may in one go and
+// refuses each of the others on its own.
+func testCreateDocuments(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	mustDoc(t, s, "taken", alice.ID, true)
+	mustDoc(t, s, "gone", alice.ID, true)
+	must(t, s.DeleteDocument(ctx, "gone"))
+	doc := func(id, owner string) *gdoc.Document {
+		return &gdoc.Document{ID: id, Title: id, Language: "plaintext", OwnerID: owner, Public: true, Visibility: gdoc.VisibilityPublic}
+	}
+	docs := []*gdoc.Document{doc("a", alice.ID), doc("taken", alice.ID), doc("gone", alice.ID), doc("bad id!", alice.ID),
+		doc("a", alice.ID), doc("b", alice.ID), doc("c", "424242")}
+	out := s.CreateDocumentsUnlessDeleted(ctx, docs)
+	want := []string{"", gdoc.ECONFLICT, gdoc.ENOTFOUND, gdoc.EINVALID, gdoc.ECONFLICT, "", gdoc.ENOTFOUND}
+	if len(out) != len(docs) {
+		t.Fatalf("%d outcomes for %d documents", len(out), len(docs))
+	}
+	for i, code := range want {
+		if gdoc.ErrorCode(out[i]) != code && (code != "" || out[i] != nil) {
+			t.Errorf("document %d (%s): %v, want %q", i, docs[i].ID, out[i], code)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		got, err := s.Document(ctx, id)
+		must(t, err)
+		if got.OwnerID != alice.ID || got.Title != id || got.Rev != 0 {
+			t.Fatalf("Document(%s) = %+v", id, got)
+		}
+	}
+	if docs[0].CreatedAt.IsZero() || docs[0].Members == nil || docs[0].OwnerUsername != "alice" || docs[0].LinkRole != gdoc.RoleEditor {
+		t.Fatalf("created document's fields not set: %+v", docs[0])
+	}
+	for _, id := range []string{"gone", "c"} {
+		_, err := s.Document(ctx, id)
+		requireCode(t, err, gdoc.ENOTFOUND)
+	}
+	// One document, and none.
+	out = s.CreateDocumentsUnlessDeleted(ctx, []*gdoc.Document{doc("d", alice.ID)})
+	if len(out) != 1 || out[0] != nil {
+		t.Fatalf("one document: %v", out)
+	}
+	if out := s.CreateDocumentsUnlessDeleted(ctx, nil); len(out) != 0 {
+		t.Fatalf("no documents: %v", out)
+	}
+}
+
+// DocumentMeta is Document without the content, members included.
+func testDocumentMeta(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice, bob, carol := mustUser(t, s, "alice"), mustUser(t, s, "bob"), mustUser(t, s, "carol")
+	mustDoc(t, s, "alone", alice.ID, false)
+	mustDoc(t, s, "shared", alice.ID, false)
+	_, err := s.SetMember(ctx, "shared", bob.ID, gdoc.RoleEditor)
+	must(t, err)
+	_, err = s.SetMember(ctx, "shared", carol.ID, gdoc.RoleViewer)
+	must(t, err)
+	vis, link := gdoc.VisibilityLink, gdoc.RoleViewer
+	_, err = s.SetDocumentAccess(ctx, "shared", &vis, &link)
+	must(t, err)
+	for _, id := range []string{"alone", "shared"} {
+		full, err := s.Document(ctx, id)
+		must(t, err)
+		meta, err := s.DocumentMeta(ctx, id)
+		must(t, err)
+		if meta.Content != "" || full.Content == "" {
+			t.Fatalf("%s: DocumentMeta content %q, Document content %q", id, meta.Content, full.Content)
+		}
+		full.Content = ""
+		if meta.ID != full.ID || meta.Title != full.Title || meta.Language != full.Language || meta.OwnerID != full.OwnerID ||
+			meta.OwnerUsername != full.OwnerUsername || meta.Public != full.Public || meta.Rev != full.Rev ||
+			meta.Visibility != full.Visibility || meta.LinkRole != full.LinkRole ||
+			!meta.CreatedAt.Equal(full.CreatedAt) || !meta.UpdatedAt.Equal(full.UpdatedAt) || len(meta.Members) != len(full.Members) {
+			t.Fatalf("%s: DocumentMeta = %+v, Document = %+v", id, meta, full)
+		}
+		for user, role := range full.Members {
+			if meta.Members[user] != role {
+				t.Fatalf("%s: DocumentMeta members %v, Document members %v", id, meta.Members, full.Members)
+			}
+		}
+	}
+	shared, err := s.DocumentMeta(ctx, "shared")
+	must(t, err)
+	if len(shared.Members) != 2 || shared.RoleOf(bob.ID) != gdoc.RoleEditor || shared.RoleOf(carol.ID) != gdoc.RoleViewer ||
+		shared.RoleOf(alice.ID) != gdoc.RoleOwner || shared.Visibility != gdoc.VisibilityLink {
+		t.Fatalf("DocumentMeta(shared) = %+v", shared)
+	}
+	if alone, err := s.DocumentMeta(ctx, "alone"); err != nil || alone.Members == nil || len(alone.Members) != 0 || alone.OwnerUsername != "alice" {
+		t.Fatalf("DocumentMeta(alone) = %+v, %v", alone, err)
+	}
+	_, err = s.DocumentMeta(ctx, "nope")
+	requireCode(t, err, gdoc.ENOTFOUND)
 }
 
 func testSharingDefaults(t *testing.T, s gdoc.Store) {

@@ -67,8 +67,10 @@ func Run(t *testing.T, open func(t *testing.T) gdoc.Store) {
 		{"Sessions/StartEndList", testSessions},
 		{"Sessions/ErrNotFound", testSessionsNotFound},
 		{"Sessions/StartBatch", testStartSessions},
+		{"Sessions/EndBatch", testEndSessions},
 		{"RevokedTokens", testRevokedTokens},
 		{"RaiseTokenEpoch", testRaiseTokenEpoch},
+		{"UserForToken", testUserForToken},
 		{"DeleteDocument/Cascades", testDeleteCascades},
 		{"DeleteDocument/ErrNotFound", testDeleteNotFound},
 		{"Checkpoint/FirstIsTheTextAsCreated", testCheckpointFirstIsCreation},
@@ -955,6 +957,40 @@ func testStartSessions(t *testing.T, s gdoc.Store) {
 	requireCode(t, s.StartSessions(ctx, []*gdoc.DocSession{{DocID: "doc", UserID: "a\x00b", ServerID: "x"}}), gdoc.EINVALID)
 }
 
+func testEndSessions(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	mustDoc(t, s, "doc", "", true)
+	base := time.UnixMilli(1764150000000).UTC()
+	batch := []*gdoc.DocSession{
+		{DocID: "doc", UserID: "1", ServerID: "a", JoinedAt: base},
+		{DocID: "doc", UserID: "2", ServerID: "a", JoinedAt: base.Add(time.Minute)},
+		{DocID: "doc", UserID: "3", ServerID: "a", JoinedAt: base.Add(2 * time.Minute)},
+	}
+	must(t, s.StartSessions(ctx, batch))
+	left0, left2 := base.Add(time.Hour), base.Add(2*time.Hour)
+	// The missing id 424242 is skipped; the others end; the second stays open.
+	must(t, s.EndSessions(ctx, []gdoc.SessionEnd{{ID: batch[0].ID, LeftAt: left0}, {ID: 424242, LeftAt: left0}, {ID: batch[2].ID, LeftAt: left2}}))
+	got, err := s.Sessions(ctx, "doc", 10)
+	must(t, err)
+	if len(got) != 3 {
+		t.Fatalf("Sessions(doc) = %+v", got)
+	}
+	byID := map[int64]*gdoc.DocSession{}
+	for _, g := range got {
+		byID[g.ID] = g
+	}
+	if g := byID[batch[0].ID]; g == nil || g.LeftAt == nil || !g.LeftAt.Equal(left0) {
+		t.Fatalf("first session %+v: want left at %v", g, left0)
+	}
+	if g := byID[batch[1].ID]; g == nil || g.LeftAt != nil {
+		t.Fatalf("second session %+v: want still open", g)
+	}
+	if g := byID[batch[2].ID]; g == nil || g.LeftAt == nil || !g.LeftAt.Equal(left2) {
+		t.Fatalf("third session %+v: want left at %v", g, left2)
+	}
+	must(t, s.EndSessions(ctx, nil))
+}
+
 func testSessionsNotFound(t *testing.T, s gdoc.Store) {
 	requireCode(t, s.EndSession(context.Background(), 424242, time.Now()), gdoc.ENOTFOUND)
 }
@@ -987,6 +1023,31 @@ func testRevokedTokens(t *testing.T, s gdoc.Store) {
 		t.Fatal("an expired revoked token was kept")
 	}
 	requireCode(t, s.RevokeToken(ctx, "", time.Now()), gdoc.EINVALID)
+}
+
+// UserForToken agrees with UserByID and TokenRevoked.
+func testUserForToken(t *testing.T, s gdoc.Store) {
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	must(t, s.RevokeToken(ctx, "jti-gone", time.Now().Add(time.Hour)))
+	for jti, want := range map[string]bool{"jti-gone": true, "jti-live": false} {
+		u, revoked, err := s.UserForToken(ctx, alice.ID, jti)
+		must(t, err)
+		byID, err := s.UserByID(ctx, alice.ID)
+		must(t, err)
+		if revoked != want || *u != *byID {
+			t.Fatalf("UserForToken(alice, %s) = %+v, revoked %v; want %+v, revoked %v", jti, u, revoked, byID, want)
+		}
+	}
+	_, err := s.RaiseTokenEpoch(ctx, alice.ID)
+	must(t, err)
+	if u, _, err := s.UserForToken(ctx, alice.ID, "jti-live"); err != nil || u.TokenEpoch != 1 {
+		t.Fatalf("after RaiseTokenEpoch: %+v, %v", u, err)
+	}
+	for _, id := range []string{"424242", "not-a-number"} {
+		_, _, err := s.UserForToken(ctx, id, "jti-live")
+		requireCode(t, err, gdoc.ENOTFOUND)
+	}
 }
 
 func testRaiseTokenEpoch(t *testing.T, s gdoc.Store) {

@@ -272,8 +272,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeConn(conn, refusedUnauthenticated, "Missing token")
 		return
 	}
-	authCtx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	// The request's values (a token admission parsed already, see
+	// auth.WithParsed), the server's lifetime.
+	authCtx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	stop := context.AfterFunc(h.ctx, cancel)
 	user, err := h.cfg.Auth.Authenticate(authCtx, token)
+	stop()
 	cancel()
 	if err != nil {
 		switch gdoc.ErrorCode(err) {
