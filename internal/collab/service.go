@@ -90,7 +90,7 @@ func New(cfg Config) *Service {
 		log:        cfg.Logger,
 		docs:       make(map[string]*document),
 	}
-	s.committer = &groupCommitter{store: cfg.Store}
+	s.committer = newGroupCommitter(cfg.Store)
 	s.usernames.store = cfg.Store
 	return s
 }
@@ -166,6 +166,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	s.committer.stop()
 	s.saveDirty(ctx)
 
 	s.mu.Lock()

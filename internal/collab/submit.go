@@ -398,7 +398,7 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 		opBatch.Ops[i] = op
 		ops[i] = committed{op: op, parsed: p.op, username: p.sub.username}
 	}
-	if err := s.committer.commit(ctx, opBatch); err != nil {
+	if err := s.committer.commit(opBatch); err != nil {
 		return err
 	}
 	d.mu.Lock()
