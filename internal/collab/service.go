@@ -167,6 +167,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	s.committer.stop()
+	s.workers.stopIdle()
 	s.saveDirty(ctx)
 
 	s.mu.Lock()
