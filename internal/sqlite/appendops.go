@@ -28,16 +28,33 @@ func insertChunk(n int) int {
 
 // appendOps is sqlstore.AppendFunc on the writer connection: one
 // transaction, two statements per batch (appendBatch).
+//
+// ctx bounds the wait for the writer connection and is checked again
+// before COMMIT (done: nothing is committed); the statements themselves
+// run without its cancellation. The driver watches a cancellable context
+// with a goroutine of its own per statement (BEGIN and COMMIT included:
+// four or five per group transaction in S2), and SQLite could interrupt
+// these short statements only between VM steps anyway; waits for another
+// process's lock end at busy_timeout.
 func (s *Store) appendOps(ctx context.Context, batches []gdoc.OpBatch, order []int, results []error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	run := context.WithoutCancel(ctx)
+	tx, err := conn.BeginTx(run, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	for _, i := range order {
-		if results[i], err = s.appendBatch(ctx, tx, &batches[i]); err != nil {
+		if results[i], err = s.appendBatch(run, tx, &batches[i]); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
