@@ -21,7 +21,8 @@ type Config struct {
 	// SingleInstance says every client connects to this process (in-process
 	// bus and presence): no event can come from elsewhere and no other
 	// instance can die, so the periodic sweep that re-reads every loaded
-	// document's head from the OpLog and recomputes presence is skipped.
+	// document's head from the OpLog and recomputes presence is skipped,
+	// and committed ops are not published on the bus (nobody would read them).
 	SingleInstance bool
 	// JoinCreateLimit: joining a fresh id creates it only while its user
 	// created fewer documents than this in the last hour (by any means,

@@ -91,7 +91,7 @@ func New(cfg Config) *Service {
 		log:        cfg.Logger,
 		docs:       make(map[string]*document),
 	}
-	s.committer = &groupCommitter{store: cfg.Store}
+	s.committer = newGroupCommitter(cfg.Store)
 	s.usernames.store = cfg.Store
 	return s
 }
@@ -167,6 +167,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	s.committer.stop()
+	s.workers.stopIdle()
 	s.saveDirty(ctx)
 
 	s.mu.Lock()

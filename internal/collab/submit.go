@@ -2,7 +2,6 @@ package collab
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -381,7 +380,8 @@ func (s *Service) prepare(ctx context.Context, d *document, subs []*submission) 
 }
 
 // commitPrepared makes batch durable and only then applies it, acks the
-// submitters, delivers it to the other local clients and publishes it.
+// submitters, delivers it to the other local clients and publishes it (when
+// there may be other instances).
 func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepared) error {
 	d.mu.Lock()
 	head := d.auth.head
@@ -390,7 +390,7 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 	ops := make([]committed, len(batch))
 	opBatch := gdoc.OpBatch{DocID: d.id, BaseRev: head, Ops: make([]gdoc.CommittedOp, len(batch))}
 	for i, p := range batch {
-		raw, err := json.Marshal(p.op)
+		raw, err := p.op.MarshalJSON() // compact already: json.Marshal would re-scan it
 		if err != nil {
 			return gdoc.Errorf(gdoc.EINTERNAL, "encoding op: %v", err)
 		}
@@ -398,7 +398,7 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 		opBatch.Ops[i] = op
 		ops[i] = committed{op: op, parsed: p.op, username: p.sub.username}
 	}
-	if err := s.committer.commit(ctx, opBatch); err != nil {
+	if err := s.committer.commit(opBatch); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -411,6 +411,11 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 		d.broadcastLocked(c.message(), batch[i].sub.connID)
 	}
 	s.unlock(d)
+	if s.cfg.SingleInstance {
+		// No other instance to tell: the only subscriber is this one's own,
+		// which ignores its own op events.
+		return nil
+	}
 	for _, c := range ops {
 		if ev, err := c.event(s.cfg.ServerID); err == nil {
 			s.publish(ctx, ev)

@@ -180,6 +180,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	for rows := 1; rows <= maxRowsPerInsert; rows *= 2 {
 		queries = append(queries, insertOpsSQL(rows))
 	}
+	for rows := 1; rows <= maxGuardedRows; rows++ {
+		queries = append(queries, insertGuardedSQL(rows))
+	}
 	s.stmts = make(map[string]*sql.Stmt, len(queries))
 	for _, q := range queries {
 		stmt, err := s.write.PrepareContext(ctx, q)
