@@ -225,15 +225,16 @@ func (s *session) start(since int64) bool {
 	// connection's write buffer still leaves in one system call.
 	frame := s.initFrame(st, since, s.openComments())
 	if s.cork != nil {
-		s.cork.cork(s.h.cfg.WriteTimeout)
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
-	err = s.conn.Write(ctx, websocket.MessageText, frame)
-	cancel()
-	if s.cork != nil {
+		if err = s.cork.cork(s.h.cfg.WriteTimeout); err == nil {
+			err = s.cork.appendText(frame)
+		}
 		if uerr := s.cork.uncork(); err == nil {
 			err = uerr
 		}
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
+		err = s.conn.Write(ctx, websocket.MessageText, frame)
+		cancel()
 	}
 	if err != nil {
 		s.h.cfg.Collab.Leave(s.docID, s)
@@ -585,7 +586,9 @@ func opErrorText(err error) string {
 func (s *session) writeBurst(burst []outItem) bool {
 	write := s.write
 	if s.cork != nil {
-		s.cork.cork(s.h.cfg.WriteTimeout)
+		if err := s.cork.cork(s.h.cfg.WriteTimeout); err != nil {
+			return s.writeFailed(err)
+		}
 		write = s.writeCorked
 	}
 	ok := true
@@ -595,15 +598,27 @@ func (s *session) writeBurst(burst []outItem) bool {
 		if ok = s.writeItem(it, write, last); !ok {
 			break
 		}
+		if s.cork != nil && s.cork.buffered() > maxCorkedBytes {
+			if err := s.cork.drain(); err != nil {
+				ok = false
+				break
+			}
+		}
 	}
 	if s.cork != nil {
 		if err := s.cork.uncork(); err != nil {
-			s.log.Debug("write failed", "err", err)
-			s.stop(endGoingAway, "", true)
-			return false
+			return s.writeFailed(err)
 		}
 	}
 	return ok
+}
+
+// writeFailed stops the session after a failed write (the peer is gone or
+// does not read) and reports false.
+func (s *session) writeFailed(err error) bool {
+	s.log.Debug("write failed", "err", err)
+	s.stop(endGoingAway, "", true)
+	return false
 }
 
 // writeItem sends one queued item. It reports false once the connection
@@ -628,13 +643,10 @@ func (s *session) writeItem(it outItem, write func([]byte) bool, last bool) bool
 }
 
 // writeCorked writes frame while the connection is corked: the bytes only
-// reach the cork's buffer (whose flush has its own deadline), so the write
-// needs no timer of its own.
+// reach the cork's buffer (whose flush has its own deadline).
 func (s *session) writeCorked(frame []byte) bool {
-	if err := s.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
-		s.log.Debug("write failed", "err", err)
-		s.stop(endGoingAway, "", true)
-		return false
+	if err := s.cork.appendText(frame); err != nil {
+		return s.writeFailed(err)
 	}
 	return true
 }
