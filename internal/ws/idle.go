@@ -36,9 +36,11 @@ type sendQueue struct {
 	nextPing, nextReauth time.Time
 }
 
-// push queues it, starting a writer when none runs. It reports false when
+// push queues it, starting a writer when none runs, or writes it at once
+// (writeNow), after any messages held back. With hold it only queues it,
+// held back for the message collab delivers next. It reports false when
 // the queue is full (a slow consumer).
-func (s *session) push(it outItem) bool {
+func (s *session) push(it outItem, hold bool) bool {
 	s.qmu.Lock()
 	q := &s.q
 	if q.closed {
@@ -49,11 +51,21 @@ func (s *session) push(it outItem) bool {
 		s.qmu.Unlock()
 		return false
 	}
+	if hold && !q.writing {
+		q.items = append(q.items, it)
+		s.qmu.Unlock()
+		return true
+	}
 	if s.inlineLocked() {
 		q.writing = true
 		s.tasks.Add(1)
+		items := []outItem{it}
+		if len(q.items) > 0 { // held back (push with hold)
+			items = append(slices.Clip(q.items), it)
+			q.items = nil
+		}
 		s.qmu.Unlock()
-		s.writeNow(it)
+		s.writeNow(items)
 		return true
 	}
 	q.items = append(q.items, it)
@@ -65,12 +77,13 @@ func (s *session) push(it outItem) bool {
 	return true
 }
 
-// inlineLocked reports whether the pushing goroutine may write it itself
-// (writeNow): nothing waits or is being written, and the session runs. A
-// seed connection always writes from its writer, which keeps its shadow.
+// inlineLocked reports whether the pushing goroutine may write itself
+// (writeNow): nothing is being written and the session runs (what waits
+// then was held back). A seed connection always writes from its writer,
+// which keeps its shadow.
 func (s *session) inlineLocked() bool {
 	q := &s.q
-	if !q.started || q.writing || q.closed || len(q.items) > 0 || s.seed != nil || s.cork == nil || s.cork.raw == nil {
+	if !q.started || q.writing || q.closed || s.seed != nil || s.cork == nil || s.cork.raw == nil {
 		return false
 	}
 	select {
@@ -87,8 +100,21 @@ func (s *session) inlineLocked() bool {
 // busy with an earlier write, is left to a writer goroutine, and messages
 // pushed meanwhile queue behind it. The caller set q.writing and counted
 // the task; a writer started here takes both over.
-func (s *session) writeNow(it outItem) {
-	frames, closing, reason := s.encode(it)
+func (s *session) writeNow(items []outItem) {
+	var frames [][]byte
+	closing, reason := false, ""
+	for i, it := range items {
+		f, c, r := s.encode(it)
+		if frames == nil {
+			frames = f
+		} else {
+			frames = append(frames, f...)
+		}
+		if c {
+			closing, reason, items = true, r, items[:i+1] // nothing after it
+			break
+		}
+	}
 	sent, pending, err := s.cork.sendNow(frames)
 	if err != nil {
 		s.writeFailed(err)
@@ -102,8 +128,8 @@ func (s *session) writeNow(it outItem) {
 	}
 	s.qmu.Lock()
 	if !sent {
-		// Its turn comes after what is being written: first in the queue.
-		s.q.items = slices.Insert(s.q.items, 0, it)
+		// Their turn comes after what is being written: first in the queue.
+		s.q.items = slices.Insert(s.q.items, 0, items...)
 	}
 	if !sent || pending || len(s.q.items) > 0 {
 		s.qmu.Unlock()

@@ -134,11 +134,14 @@ func (s *session) User() *gdoc.User { return s.user }
 // reports false when the queue is full, after which the connection closes
 // with 4429 "Slow consumer".
 func (s *session) Deliver(m collab.Message) bool {
+	hold := false // another message follows at once: write both together
 	switch m := m.(type) {
 	case collab.OpMessage:
 		s.raiseKnownRev(m.Op.Rev)
+		hold = m.More
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
+		hold = m.More
 	case collab.AccessMessage:
 		role := m.Role
 		s.role.Store(&role) // before the next message is read, not when the frame is written
@@ -149,6 +152,9 @@ func (s *session) Deliver(m collab.Message) bool {
 		if !m.Cursor.Removed && s.queued() >= s.h.cfg.SendQueue*3/4 {
 			return true
 		}
+	}
+	if hold {
+		return s.hold(m)
 	}
 	return s.enqueue(m)
 }
@@ -163,9 +169,23 @@ func (s *session) raiseKnownRev(rev int64) {
 }
 
 func (s *session) enqueue(it outItem) bool {
-	if s.push(it) {
+	if s.push(it, false) {
 		return true
 	}
+	return s.slowConsumer()
+}
+
+// hold queues it without writing it yet: the next message, which collab
+// delivers at once, writes both.
+func (s *session) hold(it outItem) bool {
+	if s.push(it, true) {
+		return true
+	}
+	return s.slowConsumer()
+}
+
+// slowConsumer closes the session, whose queue is full, and reports false.
+func (s *session) slowConsumer() bool {
 	if s.slowCounted.CompareAndSwap(false, true) {
 		s.h.slowConsumers.Add(1)
 	}
