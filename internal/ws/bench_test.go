@@ -21,11 +21,14 @@ func BenchmarkOpAck(b *testing.B) {
 	c := s.ot("bench", "alice")
 	rev := c.init.Rev
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := range b.N {
 		c.send(fmt.Sprintf(`{"type":"op","rev":%d,"op":["x"],"id":"b:%d"}`, rev, i))
 		ack := c.next("ack")
 		rev = ack.Rev
 	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkFanOut measures an edit reaching 8 other OT clients and 2 seed
@@ -42,6 +45,11 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	rev := w.init.Rev
 	b.ResetTimer()
+	cpu0 := processCPU()
+	defer func() {
+		b.StopTimer()
+		b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
+	}()
 	for i := range b.N {
 		w.send(fmt.Sprintf(`{"type":"op","rev":%d,"op":["y"],"id":"w:%d"}`, rev, i))
 		rev = w.next("ack").Rev
@@ -86,13 +94,15 @@ func BenchmarkDelivery(b *testing.B) {
 	for i := range b.N {
 		w.send(fmt.Sprintf(`{"type":"op","rev":%d,"op":["d"],"id":"d:%d"}`, rev, i))
 		rev = w.next("ack").Rev
+		timeout := time.NewTimer(waitFor)
 		for want := int64(readers * (i + 1)); got.Load() < want; {
 			select {
 			case <-notify:
-			case <-time.After(waitFor):
+			case <-timeout.C:
 				b.Fatalf("op %d: %d of %d deliveries after %v", i, got.Load(), want, waitFor)
 			}
 		}
+		timeout.Stop()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1e3/float64(b.N*readers), "cpu-µs/delivery")
