@@ -44,7 +44,8 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. One goroutine reads (serve); a writer runs while messages wait,
+// waits for the peer (it writes what the socket takes at once, else
+// queues). One goroutine reads (serve); a writer runs while messages wait,
 // the keepalive from a timer, and the closer once it stops (idle.go); a
 // seed connection also has one that submits its ops (seedShadow.submitLoop).
 type session struct {
@@ -93,8 +94,10 @@ type session struct {
 	// the reading goroutine.
 	readAhead *readAhead
 
-	// cork lets the writer send a burst of queued messages in one system
-	// call; nil when the connection was not hijacked through the handler.
+	// cork is the socket under the library (cork.go): Deliver writes to it
+	// without waiting, and the writer sends a burst of queued messages in
+	// one system call; nil when the connection was not hijacked through
+	// the handler.
 	cork *corkedConn
 }
 
