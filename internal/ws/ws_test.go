@@ -477,6 +477,31 @@ func TestStalledConsumerDelaysNoOne(t *testing.T) {
 	}
 }
 
+// TestFrameLengths: the session frames its messages itself (cork.go); a
+// library client reads every length form, at each boundary (7-bit, 16-bit
+// and 64-bit payload lengths: 125/126 and 65,535/65,536 bytes).
+func TestFrameLengths(t *testing.T) {
+	s := newServer(t, unlimited)
+	reader := s.ot("lengths", "reader")
+	writer := s.ot("lengths", "writer")
+	reader.until("writer joined", func(m msg) bool { return m.Type == "user_joined" && m.Username == "writer" })
+	rev := writer.init.Rev
+	for _, span := range [][2]int{{0, 140}, {65_380, 65_560}} {
+		for n := span[0]; n <= span[1]; n++ { // an op frame is about 76 bytes more than its text
+			ins := strings.Repeat("f", n+1)
+			writer.send(`{"type":"op","rev":` + itoa(rev) + `,"op":["` + ins + `"],"id":"f:` + itoa(int64(n)) + `"}`)
+			rev = writer.next("ack").Rev
+			m := reader.until("op", func(m msg) bool { return m.Type == "op" && m.Rev == rev })
+			if string(m.Op) != `["`+ins+`"]` {
+				t.Fatalf("op %d arrived as %.80s", rev, m.raw)
+			}
+			writer.send(`{"type":"op","rev":` + itoa(rev) + `,"op":[{"d":` + strconv.Itoa(len(ins)) + `}],"id":"g:` + itoa(int64(n)) + `"}`)
+			rev = writer.next("ack").Rev
+			reader.until("delete", func(m msg) bool { return m.Type == "op" && m.Rev == rev })
+		}
+	}
+}
+
 // TestHalfOpen: a peer that never answers pings is dropped and leaves.
 func TestHalfOpen(t *testing.T) {
 	s := newServer(t, func(c *ws.Config) { c.PingInterval, c.PongTimeout = 50*time.Millisecond, 200*time.Millisecond })
