@@ -63,12 +63,19 @@ type OpMessage struct {
 	Op       gdoc.CommittedOp
 	Username string
 	Parsed   ot.Op
+	// More: the client receives another message at once, for the next op
+	// of the same commit, and may hold this one back until then (so that
+	// a commit's ops leave in one write). The last message a commit
+	// delivers to a client never has More.
+	More bool
 }
 
-// AckMessage tells the submitter its op committed as revision Rev.
+// AckMessage tells the submitter its op committed as revision Rev. More is
+// OpMessage's.
 type AckMessage struct {
 	OpID string
 	Rev  int64
+	More bool
 }
 
 // OpErrorMessage tells the submitter its op was refused and changed

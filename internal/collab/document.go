@@ -58,6 +58,11 @@ type document struct {
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
+	// more is set while a commit's ops but its last are delivered: every
+	// client except the conn id moreSkip gets a message for the last op
+	// too, so deliverLocked marks theirs More (OpMessage.More).
+	more     bool
+	moreSkip string
 
 	presenceMu sync.Mutex // serializes presence recomputation
 	presenceQ  bool       // a presence recomputation is queued
@@ -98,6 +103,16 @@ func (d *document) broadcastLocked(m Message, skip string) {
 // its leaving (I/O) is left in d.dropped for whoever unlocks d through
 // Service.unlock.
 func (d *document) deliverLocked(c Client, m Message) {
+	if d.more && c.ConnID() != d.moreSkip {
+		switch mm := m.(type) {
+		case OpMessage:
+			mm.More = true
+			m = mm
+		case AckMessage:
+			mm.More = true
+			m = mm
+		}
+	}
 	if c.Deliver(m) {
 		return
 	}

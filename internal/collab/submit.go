@@ -402,14 +402,23 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 		return err
 	}
 	d.mu.Lock()
+	// Every client gets a message for the last op (its ack or the op),
+	// except that op's author when no ack goes to a connection.
+	last := batch[len(batch)-1].sub
+	d.moreSkip = ""
+	if last.done != nil || last.client == nil {
+		d.moreSkip = last.connID
+	}
 	for i, c := range ops {
 		if err := d.auth.apply(c); err != nil {
 			// receive checked exactly this op against exactly this text.
 			panic(fmt.Sprintf("collab: a checked op no longer applies: %v", err))
 		}
+		d.more = i < len(ops)-1
 		d.finishLocked(batch[i].sub, c.op.Rev, nil)
 		d.broadcastLocked(c.message(), batch[i].sub.connID)
 	}
+	d.more = false
 	s.unlock(d)
 	if s.cfg.SingleInstance {
 		// No other instance to tell: the only subscriber is this one's own,

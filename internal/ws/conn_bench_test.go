@@ -80,7 +80,7 @@ func BenchmarkIdleServerConnections(b *testing.B) {
 // rawDial opens a WebSocket connection to doc with a hand-made handshake
 // and returns the socket once the server switched protocols. It keeps no
 // goroutine and no buffer of its own.
-func rawDial(b *testing.B, addr, doc, tok string) net.Conn {
+func rawDial(b testing.TB, addr, doc, tok string) net.Conn {
 	b.Helper()
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {

@@ -2,9 +2,12 @@ package ws
 
 import (
 	"bufio"
+	"encoding/binary"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -12,81 +15,273 @@ import (
 // burst goes out in several writes.
 const maxCorkedBytes = 64 << 10
 
+// maxKeptHeld bounds the buffer an idle connection keeps between writes.
+const maxKeptHeld = 4 << 10
+
 // connBufferSize is the size of a connection's read and write buffers.
 const connBufferSize = 1 << 10
 
-// corkedConn is the hijacked TCP connection under one session. The
-// WebSocket library flushes every message with its own write system call;
-// while the session's writer holds the cork, those flushes collect here
-// instead and leave in one write at uncork. A burst of queued messages (the
-// ops of one group commit, an op and its ack) then costs one system call,
-// not one per message, and the bytes on the wire are the same frames in the
-// same order.
+// corkedConn is the hijacked TCP connection under one session, and the one
+// place where bytes reach its socket. The session writes its data frames
+// here itself (appendTextFrame: the same bytes coder/websocket would
+// write, with compression off); the library writes only control frames
+// (ping, pong, close) and a few small error frames, each in one Write, as
+// its write buffer (connBufferSize) holds any of them whole.
+//
+// Writing never waits for the peer while the connection's mutex is held,
+// so that a delivering goroutine (collab's, under a document's lock) may
+// write here: sendNow puts a message's frames in the buffer and writes
+// what the socket takes at once, without waiting for it to be writable.
+// Whatever the socket does not take stays held, in order, and a goroutine
+// that may wait (the session's writer, or the library's writer of a
+// control frame) writes it out under the write timeout (drain); meanwhile
+// later messages wait in the session's queue, which is what makes a peer
+// that does not read a slow consumer.
+//
+// While the session's writer holds the cork, frames collect in the buffer
+// and leave at uncork in one system call: a burst of queued messages (the
+// ops of one group commit, an op and its ack) costs one write, not one per
+// message, and the bytes on the wire are the same frames in the same
+// order. The write deadline is set only when a write must wait.
 type corkedConn struct {
 	net.Conn
-	mu      sync.Mutex
-	corked  bool
-	timeout time.Duration // bounds writing what was held back
-	held    []byte
+	raw     syscall.RawConn    // nil: no write without waiting (not a socket)
+	rawFunc func(uintptr) bool // raw's write callback, made once
+
+	mu        sync.Mutex
+	drained   sync.Cond     // signalled when a drain ends; L is &mu
+	corked    bool          // the session's writer collects a burst
+	draining  bool          // a goroutine writes held out, waiting for the peer
+	closeSent bool          // a close frame was written: no data frame may follow
+	timeout   time.Duration // bounds a write that waits for the peer
+	err       error         // a write failed: the connection is broken
+	held      []byte        // bytes not on the socket yet, in order
+
+	// The raw write's argument and results (under mu).
+	attempt    []byte
+	attemptN   int
+	attemptErr error
 }
 
-// Write implements net.Conn: it holds p back while corked, else writes it
-// (after anything still held, so order is kept).
+var errCloseSent = errors.New("ws: close frame sent")
+
+func newCorkedConn(nc net.Conn) *corkedConn {
+	c := &corkedConn{Conn: nc}
+	c.drained.L = &c.mu
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.rawFunc = c.rawWrite
+		}
+	}
+	return c
+}
+
+// Write implements net.Conn for the library: it holds p back behind what
+// is held already, writes what the socket takes now and, unless the
+// session's writer or a drain will write the rest, waits for the peer to
+// take it.
 func (c *corkedConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.corked {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
-		return c.Conn.Write(p)
+	if c.err != nil {
+		return 0, c.err
 	}
-	if len(c.held)+len(p) > maxCorkedBytes {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
+	// Each of the library's writes is one whole frame (above): 0x88 is a
+	// close frame (FIN, opcode 8).
+	if len(p) > 0 && p[0] == 0x88 {
+		c.closeSent = true
 	}
 	c.held = append(c.held, p...)
+	if c.corked || c.draining {
+		return len(p), nil // their owner writes it
+	}
+	if err := c.attemptLocked(); err != nil {
+		return 0, err
+	}
+	if err := c.drainLocked(); err != nil {
+		return 0, err
+	}
 	return len(p), nil
 }
 
-// cork starts holding writes back. The caller must uncork, which is what
-// bounds the time spent writing them.
-func (c *corkedConn) cork(writeTimeout time.Duration) {
+// sendNow writes frames, as data frames, without waiting: into the buffer
+// and from there as much as the socket takes at once. It reports sent
+// false, having written nothing, when the frames must wait their turn
+// (something is held or being written, or the connection is closing or
+// broken), and pending when part of them is still held: the caller must
+// then drain in a goroutine that may wait.
+func (c *corkedConn) sendNow(frames [][]byte) (sent, pending bool, err error) {
 	c.mu.Lock()
-	c.corked = true
-	c.timeout = writeTimeout
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.raw == nil || c.corked || c.draining || len(c.held) > 0 || c.closeSent || c.err != nil {
+		return false, false, nil
+	}
+	for _, f := range frames {
+		c.held = appendTextFrame(c.held, f)
+	}
+	if err := c.attemptLocked(); err != nil {
+		return true, false, err
+	}
+	return true, len(c.held) > 0, nil
 }
 
-// uncork writes what was held back and stops holding writes back.
+// cork starts holding writes back, once no drain runs. The caller must
+// uncork, which is what bounds the time spent writing them.
+func (c *corkedConn) cork(writeTimeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timeout = writeTimeout
+	for c.draining {
+		c.drained.Wait()
+	}
+	if c.err != nil {
+		return c.err
+	}
+	c.corked = true
+	return nil
+}
+
+// appendText holds frame back, as a data frame, while corked.
+func (c *corkedConn) appendText(frame []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.closeSent {
+		return errCloseSent
+	}
+	c.held = appendTextFrame(c.held, frame)
+	return nil
+}
+
+// buffered returns the bytes held back.
+func (c *corkedConn) buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.held)
+}
+
+// uncork stops holding writes back and writes what was held: what the
+// socket takes at once, then the rest waiting for the peer up to the
+// cork's write timeout.
 func (c *corkedConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	return c.flushLocked()
+	if err := c.attemptLocked(); err != nil {
+		return err
+	}
+	return c.drainLocked()
 }
 
-// flushLocked writes what is held back, giving up after the cork's write
-// timeout (a peer that does not read).
-func (c *corkedConn) flushLocked() error {
-	if len(c.held) == 0 {
-		return nil
+// drain writes what is held, waiting for the peer up to the write timeout,
+// after any drain already running.
+func (c *corkedConn) drain() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.drainLocked()
+}
+
+func (c *corkedConn) drainLocked() error {
+	for c.draining {
+		c.drained.Wait()
 	}
-	err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	if err == nil {
-		_, err = c.Conn.Write(c.held)
+	if c.err != nil || len(c.held) == 0 {
+		return c.err
 	}
-	if err == nil {
+	c.draining = true
+	var err error
+	if c.timeout > 0 {
+		err = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	for err == nil && len(c.held) > 0 {
+		// Others append behind these bytes while they are written.
+		buf := c.held
+		c.held = nil
+		c.mu.Unlock()
+		_, err = c.Conn.Write(buf)
+		c.mu.Lock()
+		if c.held == nil && cap(buf) <= maxKeptHeld {
+			c.held = buf[:0]
+		}
+	}
+	if err == nil && c.timeout > 0 {
 		err = c.Conn.SetWriteDeadline(time.Time{})
 	}
-	// An idle connection should not keep a burst's buffer.
-	if cap(c.held) > 4<<10 {
-		c.held = nil
-	} else {
-		c.held = c.held[:0]
+	c.draining = false
+	c.drained.Broadcast()
+	if err != nil {
+		c.failLocked(err)
 	}
 	return err
+}
+
+// attemptLocked writes what is held as far as the socket takes it at once,
+// without waiting for it to become writable.
+func (c *corkedConn) attemptLocked() error {
+	if len(c.held) == 0 || c.raw == nil {
+		return nil
+	}
+	c.attempt = c.held
+	err := c.raw.Write(c.rawFunc)
+	n := c.attemptN
+	if err == nil {
+		err = c.attemptErr
+	}
+	c.attempt, c.attemptN, c.attemptErr = nil, 0, nil
+	if err != nil {
+		c.failLocked(err)
+		return err
+	}
+	switch {
+	case n == len(c.held) && cap(c.held) > maxKeptHeld:
+		c.held = nil // an idle connection should not keep a burst's buffer
+	default:
+		c.held = c.held[:copy(c.held, c.held[n:])]
+	}
+	return nil
+}
+
+// rawWrite is the raw connection's write callback: one write(2), whatever
+// it does; a full socket (EAGAIN) writes nothing and is no error.
+func (c *corkedConn) rawWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), c.attempt)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			n, err = 0, nil
+		case err != nil:
+			n = 0
+		}
+		c.attemptN, c.attemptErr = n, err
+		return true
+	}
+}
+
+func (c *corkedConn) failLocked(err error) {
+	c.err = err
+	c.held = nil
+}
+
+// appendTextFrame appends payload as one unmasked, uncompressed text frame
+// (RFC 6455, section 5.2): what coder/websocket writes for a message when
+// compression is off.
+func appendTextFrame(b, payload []byte) []byte {
+	const finText = 0x81 // FIN, opcode 1
+	switch n := len(payload); {
+	case n <= 125:
+		b = append(b, finText, byte(n))
+	case n <= 0xffff:
+		b = append(b, finText, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, finText, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
 }
 
 // corkingResponseWriter hands the WebSocket library a corkedConn, and a
@@ -108,7 +303,7 @@ func (w *corkingResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc.Close()
 		return nil, nil, err
 	}
-	w.conn = &corkedConn{Conn: nc}
+	w.conn = newCorkedConn(nc)
 	// Buffers of connBufferSize instead of net/http's 4 KiB ones: an idle
 	// connection keeps both for as long as it is open. A message larger
 	// than the read buffer is read straight into the reader's slice, and

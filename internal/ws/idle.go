@@ -2,17 +2,20 @@ package ws
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
 )
 
 // An idle connection holds one goroutine, its reader (session.serve); the
-// HTTP handler that joined returns. The writer runs only while messages
-// wait (sendQueue), and the keepalive ping and the token re-check run from
-// one timer (keepalive), each in a goroutine of its own only while it
-// works. So 10,000 idle connections cost 10,000 parked goroutines with
-// small stacks, not 40,000.
+// HTTP handler that joined returns. A message pushed while nothing waits is
+// written by the pushing goroutine itself, without waiting for the peer
+// (writeNow); a writer goroutine runs only while messages wait behind a
+// write the socket did not take at once (sendQueue). The keepalive ping
+// and the token re-check run from one timer (keepalive), each in a
+// goroutine of its own only while it works. So 10,000 idle connections
+// cost 10,000 parked goroutines with small stacks, not 40,000.
 
 // maxKeptQueue bounds the queue buffer an idle connection keeps between
 // bursts (entries); a larger burst's buffer is let go.
@@ -33,9 +36,11 @@ type sendQueue struct {
 	nextPing, nextReauth time.Time
 }
 
-// push queues it, starting a writer when none runs. It reports false when
+// push queues it, starting a writer when none runs, or writes it at once
+// (writeNow), after any messages held back. With hold it only queues it,
+// held back for the message collab delivers next. It reports false when
 // the queue is full (a slow consumer).
-func (s *session) push(it outItem) bool {
+func (s *session) push(it outItem, hold bool) bool {
 	s.qmu.Lock()
 	q := &s.q
 	if q.closed {
@@ -46,6 +51,23 @@ func (s *session) push(it outItem) bool {
 		s.qmu.Unlock()
 		return false
 	}
+	if hold && !q.writing {
+		q.items = append(q.items, it)
+		s.qmu.Unlock()
+		return true
+	}
+	if s.inlineLocked() {
+		q.writing = true
+		s.tasks.Add(1)
+		items := []outItem{it}
+		if len(q.items) > 0 { // held back (push with hold)
+			items = append(slices.Clip(q.items), it)
+			q.items = nil
+		}
+		s.qmu.Unlock()
+		s.writeNow(items)
+		return true
+	}
 	q.items = append(q.items, it)
 	start := s.startWriterLocked()
 	s.qmu.Unlock()
@@ -53,6 +75,78 @@ func (s *session) push(it outItem) bool {
 		go s.writeLoop()
 	}
 	return true
+}
+
+// inlineLocked reports whether the pushing goroutine may write itself
+// (writeNow): nothing is being written and the session runs (what waits
+// then was held back). A seed connection always writes from its writer,
+// which keeps its shadow.
+func (s *session) inlineLocked() bool {
+	q := &s.q
+	if !q.started || q.writing || q.closed || s.seed != nil || s.cork == nil || s.cork.raw == nil {
+		return false
+	}
+	select {
+	case <-s.stopped:
+		return false
+	default:
+		return true
+	}
+}
+
+// writeNow writes it from the pushing goroutine (collab's, often under a
+// document's lock), which must never wait for the peer: the frames go out
+// as far as the socket takes them at once. A remainder, or a connection
+// busy with an earlier write, is left to a writer goroutine, and messages
+// pushed meanwhile queue behind it. The caller set q.writing and counted
+// the task; a writer started here takes both over.
+func (s *session) writeNow(items []outItem) {
+	var frames [][]byte
+	closing, reason := false, ""
+	for i, it := range items {
+		f, c, r := s.encode(it)
+		if frames == nil {
+			frames = f
+		} else {
+			frames = append(frames, f...)
+		}
+		if c {
+			closing, reason, items = true, r, items[:i+1] // nothing after it
+			break
+		}
+	}
+	sent, pending, err := s.cork.sendNow(frames)
+	if err != nil {
+		s.writeFailed(err)
+		s.endWriting()
+		return
+	}
+	if closing && sent {
+		s.stop(closingRefusal(reason), reason, false)
+		s.endWriting()
+		return
+	}
+	s.qmu.Lock()
+	if !sent {
+		// Their turn comes after what is being written: first in the queue.
+		s.q.items = slices.Insert(s.q.items, 0, items...)
+	}
+	if !sent || pending || len(s.q.items) > 0 {
+		s.qmu.Unlock()
+		go s.writeLoop()
+		return
+	}
+	s.q.writing = false
+	s.qmu.Unlock()
+	s.tasks.Done()
+}
+
+// endWriting ends a writer that stops early.
+func (s *session) endWriting() {
+	s.qmu.Lock()
+	s.q.writing = false
+	s.qmu.Unlock()
+	s.tasks.Done()
 }
 
 // startWriterLocked reports whether the caller must start a writer (and
@@ -129,6 +223,16 @@ func (s *session) writeLoop() {
 	defer s.tasks.Done()
 	var burst []outItem
 	for {
+		// A write left to this goroutine (writeNow) finishes first.
+		if s.cork != nil {
+			if err := s.cork.drain(); err != nil {
+				s.writeFailed(err)
+				s.qmu.Lock()
+				s.q.writing = false
+				s.qmu.Unlock()
+				return
+			}
+		}
 		var ok bool
 		if burst, ok = s.takeBurst(burst); !ok {
 			return

@@ -44,7 +44,8 @@ type wakeSeed struct{}
 
 // session is one WebSocket connection to one document. It is collab's
 // Client: collab calls Deliver from its own goroutines, and Deliver never
-// blocks. One goroutine reads (serve); a writer runs while messages wait,
+// waits for the peer (it writes what the socket takes at once, else
+// queues). One goroutine reads (serve); a writer runs while messages wait,
 // the keepalive from a timer, and the closer once it stops (idle.go); a
 // seed connection also has one that submits its ops (seedShadow.submitLoop).
 type session struct {
@@ -93,8 +94,10 @@ type session struct {
 	// the reading goroutine.
 	readAhead *readAhead
 
-	// cork lets the writer send a burst of queued messages in one system
-	// call; nil when the connection was not hijacked through the handler.
+	// cork is the socket under the library (cork.go): Deliver writes to it
+	// without waiting, and the writer sends a burst of queued messages in
+	// one system call; nil when the connection was not hijacked through
+	// the handler.
 	cork *corkedConn
 }
 
@@ -134,11 +137,14 @@ func (s *session) User() *gdoc.User { return s.user }
 // reports false when the queue is full, after which the connection closes
 // with 4429 "Slow consumer".
 func (s *session) Deliver(m collab.Message) bool {
+	hold := false // another message follows at once: write both together
 	switch m := m.(type) {
 	case collab.OpMessage:
 		s.raiseKnownRev(m.Op.Rev)
+		hold = m.More
 	case collab.AckMessage:
 		s.raiseKnownRev(m.Rev)
+		hold = m.More
 	case collab.AccessMessage:
 		role := m.Role
 		s.role.Store(&role) // before the next message is read, not when the frame is written
@@ -149,6 +155,9 @@ func (s *session) Deliver(m collab.Message) bool {
 		if !m.Cursor.Removed && s.queued() >= s.h.cfg.SendQueue*3/4 {
 			return true
 		}
+	}
+	if hold {
+		return s.hold(m)
 	}
 	return s.enqueue(m)
 }
@@ -163,9 +172,23 @@ func (s *session) raiseKnownRev(rev int64) {
 }
 
 func (s *session) enqueue(it outItem) bool {
-	if s.push(it) {
+	if s.push(it, false) {
 		return true
 	}
+	return s.slowConsumer()
+}
+
+// hold queues it without writing it yet: the next message, which collab
+// delivers at once, writes both.
+func (s *session) hold(it outItem) bool {
+	if s.push(it, true) {
+		return true
+	}
+	return s.slowConsumer()
+}
+
+// slowConsumer closes the session, whose queue is full, and reports false.
+func (s *session) slowConsumer() bool {
 	if s.slowCounted.CompareAndSwap(false, true) {
 		s.h.slowConsumers.Add(1)
 	}
@@ -225,15 +248,16 @@ func (s *session) start(since int64) bool {
 	// connection's write buffer still leaves in one system call.
 	frame := s.initFrame(st, since, s.openComments())
 	if s.cork != nil {
-		s.cork.cork(s.h.cfg.WriteTimeout)
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
-	err = s.conn.Write(ctx, websocket.MessageText, frame)
-	cancel()
-	if s.cork != nil {
+		if err = s.cork.cork(s.h.cfg.WriteTimeout); err == nil {
+			err = s.cork.appendText(frame)
+		}
 		if uerr := s.cork.uncork(); err == nil {
 			err = uerr
 		}
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
+		err = s.conn.Write(ctx, websocket.MessageText, frame)
+		cancel()
 	}
 	if err != nil {
 		s.h.cfg.Collab.Leave(s.docID, s)
@@ -585,7 +609,9 @@ func opErrorText(err error) string {
 func (s *session) writeBurst(burst []outItem) bool {
 	write := s.write
 	if s.cork != nil {
-		s.cork.cork(s.h.cfg.WriteTimeout)
+		if err := s.cork.cork(s.h.cfg.WriteTimeout); err != nil {
+			return s.writeFailed(err)
+		}
 		write = s.writeCorked
 	}
 	ok := true
@@ -595,15 +621,27 @@ func (s *session) writeBurst(burst []outItem) bool {
 		if ok = s.writeItem(it, write, last); !ok {
 			break
 		}
+		if s.cork != nil && s.cork.buffered() > maxCorkedBytes {
+			if err := s.cork.drain(); err != nil {
+				ok = false
+				break
+			}
+		}
 	}
 	if s.cork != nil {
 		if err := s.cork.uncork(); err != nil {
-			s.log.Debug("write failed", "err", err)
-			s.stop(endGoingAway, "", true)
-			return false
+			return s.writeFailed(err)
 		}
 	}
 	return ok
+}
+
+// writeFailed stops the session after a failed write (the peer is gone or
+// does not read) and reports false.
+func (s *session) writeFailed(err error) bool {
+	s.log.Debug("write failed", "err", err)
+	s.stop(endGoingAway, "", true)
+	return false
 }
 
 // writeItem sends one queued item. It reports false once the connection
@@ -628,13 +666,10 @@ func (s *session) writeItem(it outItem, write func([]byte) bool, last bool) bool
 }
 
 // writeCorked writes frame while the connection is corked: the bytes only
-// reach the cork's buffer (whose flush has its own deadline), so the write
-// needs no timer of its own.
+// reach the cork's buffer (whose flush has its own deadline).
 func (s *session) writeCorked(frame []byte) bool {
-	if err := s.conn.Write(context.Background(), websocket.MessageText, frame); err != nil {
-		s.log.Debug("write failed", "err", err)
-		s.stop(endGoingAway, "", true)
-		return false
+	if err := s.cork.appendText(frame); err != nil {
+		return s.writeFailed(err)
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package ws_test
 import (
 	"context"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -439,6 +440,65 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	if n := s.Handler.SlowConsumersDropped(); n != 1 {
 		t.Fatalf("SlowConsumersDropped = %d, want 1", n)
+	}
+}
+
+// TestStalledConsumerDelaysNoOne: a client that never reads, with a queue
+// and a write timeout too large for it ever to be dropped here, does not
+// hold up the others: every op reaches a reading client while megabytes
+// wait for the stalled one. Deliveries come from collab's goroutine; if it
+// waited for the stalled socket, the reader would stop receiving.
+func TestStalledConsumerDelaysNoOne(t *testing.T) {
+	s := newServer(t, func(c *ws.Config) {
+		unlimited(c)
+		c.SendQueue, c.WriteTimeout = 100_000, time.Hour
+	})
+	reader := s.ot("stalled", "reader")
+	writer := s.ot("stalled", "writer")
+	stalled := rawDial(t, strings.TrimPrefix(s.URL, "ws://"), "stalled", s.token("stalled"))
+	defer stalled.Close()
+	stalled.(*net.TCPConn).SetReadBuffer(4 << 10)
+	reader.until("stalled joined", func(m msg) bool { return m.Type == "user_joined" && m.Username == "stalled" })
+
+	big := strings.Repeat("s", 200_000)
+	rev := writer.init.Rev
+	for i := range 50 { // 20 MB for the stalled client: more than any socket buffers
+		writer.send(`{"type":"op","rev":` + itoa(rev) + `,"op":["` + big + `"],"id":"s:` + itoa(int64(2*i)) + `"}`)
+		rev = writer.next("ack").Rev
+		writer.send(`{"type":"op","rev":` + itoa(rev) + `,"op":[{"d":200000}],"id":"s:` + itoa(int64(2*i+1)) + `"}`)
+		rev = writer.next("ack").Rev
+		reader.until("op", func(m msg) bool { return m.Type == "op" && m.Rev == rev })
+	}
+	if s.Handler.QueuedMessages() == 0 {
+		t.Fatalf("nothing waits for the stalled client: it was not stalled")
+	}
+	if !hasUser(t, s, "stalled", "stalled") {
+		t.Fatalf("the stalled client was dropped; this test needs it to stay")
+	}
+}
+
+// TestFrameLengths: the session frames its messages itself (cork.go); a
+// library client reads every length form, at each boundary (7-bit, 16-bit
+// and 64-bit payload lengths: 125/126 and 65,535/65,536 bytes).
+func TestFrameLengths(t *testing.T) {
+	s := newServer(t, unlimited)
+	reader := s.ot("lengths", "reader")
+	writer := s.ot("lengths", "writer")
+	reader.until("writer joined", func(m msg) bool { return m.Type == "user_joined" && m.Username == "writer" })
+	rev := writer.init.Rev
+	for _, span := range [][2]int{{0, 140}, {65_380, 65_560}} {
+		for n := span[0]; n <= span[1]; n++ { // an op frame is about 76 bytes more than its text
+			ins := strings.Repeat("f", n+1)
+			writer.send(`{"type":"op","rev":` + itoa(rev) + `,"op":["` + ins + `"],"id":"f:` + itoa(int64(n)) + `"}`)
+			rev = writer.next("ack").Rev
+			m := reader.until("op", func(m msg) bool { return m.Type == "op" && m.Rev == rev })
+			if string(m.Op) != `["`+ins+`"]` {
+				t.Fatalf("op %d arrived as %.80s", rev, m.raw)
+			}
+			writer.send(`{"type":"op","rev":` + itoa(rev) + `,"op":[{"d":` + strconv.Itoa(len(ins)) + `}],"id":"g:` + itoa(int64(n)) + `"}`)
+			rev = writer.next("ack").Rev
+			reader.until("delete", func(m msg) bool { return m.Type == "op" && m.Rev == rev })
+		}
 	}
 }
 
