@@ -225,3 +225,47 @@ func TestMigrationKeepsDocuments(t *testing.T) {
 	storetest.MigrationKeepsDocuments(t, db, goose.DialectSQLite3, os.DirFS("migrations"),
 		func(t *testing.T) gdoc.Store { return storetest.Open(t, sqlite.Open, path) })
 }
+
+// BenchmarkReads measures the queries of a join on the read pool (prepared
+// by sqlstore's statement cache), reporting this process's CPU time per
+// query: the figure to compare SQLite bindings or settings by.
+func BenchmarkReads(b *testing.B) {
+	ctx := context.Background()
+	s := mustOpen(b)
+	u := &gdoc.User{Username: "bench", Email: "bench@example.com", PasswordHash: "x"}
+	if err := s.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateDocument(ctx, &gdoc.Document{ID: "doc", Title: "bench", OwnerID: u.ID, Content: strings.Repeat("hello, world\n", 100)}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bench := range []struct {
+		name  string
+		query func() error
+	}{
+		{"UserForToken", func() error { _, _, err := s.UserForToken(ctx, u.ID, "jti"); return err }},
+		{"Document", func() error { _, err := s.Document(ctx, "doc"); return err }},
+		{"DocumentMeta", func() error { _, err := s.DocumentMeta(ctx, "doc"); return err }},
+		{"HeadRev", func() error { _, err := s.HeadRev(ctx, "doc"); return err }},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			calls := 0
+			before := cpuTime()
+			for b.Loop() {
+				calls++
+				if err := bench.query(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/1e3/float64(calls), "cpu-µs/op")
+		})
+	}
+}
+
+func cpuTime() time.Duration {
+	var usage syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
+		return 0
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
+}
