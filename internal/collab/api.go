@@ -99,7 +99,12 @@ type ChatAckMessage struct {
 }
 
 // CursorMessage is someone else's cursor, or its removal (Cursor.Removed).
-type CursorMessage struct{ Cursor Cursor }
+// More is OpMessage's: a cursor round (cursors.go) delivers a receiver
+// every cursor that changed since the last one at once.
+type CursorMessage struct {
+	Cursor Cursor
+	More   bool
+}
 
 // UserJoinedMessage announces a user's first connection to the document on
 // any instance.

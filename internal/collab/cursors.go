@@ -36,7 +36,13 @@ func (s *Service) UpdateCursor(ctx context.Context, docID string, c Client, cur 
 		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
 	}
 	d.cursors[cur.ConnID] = cur
-	d.broadcastLocked(CursorMessage{Cursor: cur}, cur.ConnID)
+	if !d.cursorQueued[cur.ConnID] {
+		// A connection that moves again before the next fan-out round is
+		// relayed once, with its latest cursor.
+		d.cursorQueued[cur.ConnID] = true
+		d.cursorQueue = append(d.cursorQueue, cur.ConnID)
+	}
+	s.startFanOutLocked(d)
 	s.unlock(d)
 	if payload, err := json.Marshal(cur); err == nil {
 		s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: docID, Kind: gdoc.EventCursor, Payload: payload})

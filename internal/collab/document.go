@@ -58,11 +58,17 @@ type document struct {
 	cursors   map[string]Cursor
 	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
 	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
-	// more is set while a commit's ops but its last are delivered: every
-	// client except the conn id moreSkip gets a message for the last op
-	// too, so deliverLocked marks theirs More (OpMessage.More).
-	more     bool
-	moreSkip string
+	// The fan-out (fanout.go). fanLog holds the ops applied since the
+	// last round began, in revision order; fanSent says how many of them
+	// a connection has received already (an author, served by the worker
+	// at once, or a joiner, whose state has them). cursorQueue lists, in
+	// order, the local connections whose cursor changed since then, and
+	// cursorQueued is its set. fanRound: a round's goroutine runs.
+	fanLog       []fanEntry
+	fanSent      map[string]int
+	cursorQueue  []string
+	cursorQueued map[string]bool
+	fanRound     bool
 
 	presenceMu sync.Mutex // serializes presence recomputation
 	presenceQ  bool       // a presence recomputation is queued
@@ -77,6 +83,9 @@ func newDocument(id string) *document {
 		minBase:   make(map[string]int64),
 		cursors:   make(map[string]Cursor),
 		announced: make(map[string]gdoc.ActiveUser),
+
+		fanSent:      make(map[string]int),
+		cursorQueued: make(map[string]bool),
 	}
 }
 
@@ -103,16 +112,6 @@ func (d *document) broadcastLocked(m Message, skip string) {
 // its leaving (I/O) is left in d.dropped for whoever unlocks d through
 // Service.unlock.
 func (d *document) deliverLocked(c Client, m Message) {
-	if d.more && c.ConnID() != d.moreSkip {
-		switch mm := m.(type) {
-		case OpMessage:
-			mm.More = true
-			m = mm
-		case AckMessage:
-			mm.More = true
-			m = mm
-		}
-	}
 	if c.Deliver(m) {
 		return
 	}
@@ -141,6 +140,7 @@ func (d *document) removeClientLocked(connID string) (departure, bool) {
 	delete(d.sessions, connID)
 	delete(d.minBase, connID)
 	delete(d.cursors, connID)
+	delete(d.fanSent, connID)
 	user := c.User()
 	gone.cursor = Cursor{ConnID: connID, UserID: user.ID, Username: user.Username, Color: colorFor(user.ID), Removed: true}
 	d.broadcastLocked(CursorMessage{Cursor: gone.cursor}, "")

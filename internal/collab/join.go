@@ -186,6 +186,7 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 	d.minBase[connID] = minBase
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
+	d.fanSent[connID] = len(d.fanLog) // state.Rev covers them
 	d.roles[connID] = meta.RoleOf(user.ID)
 	d.idleSince = time.Time{}
 	d.sessions[connID] = session

@@ -618,11 +618,12 @@ func TestSlowClientDropped(t *testing.T) {
 	join(t, svc, "slow", slow, -1)
 	slow.setFull(true)
 	commit(t, svc, "slow", a, 0, "a:1", `["x"]`)
-	// Dropped: it may no longer submit, and the others see it go.
+	// Dropped (by the fan-out round after a's ack): the others see it go,
+	// and it may no longer submit.
+	await(t, a, "bob left", func(l collab.UserLeftMessage) bool { return l.UserID == bob.ID })
 	if err := svc.SubmitOp(context.Background(), "slow", slow, 1, "s:1", ot.Op{{Insert: "y"}}); gdoc.ErrorCode(err) != gdoc.EINVALID {
 		t.Fatalf("the slow client can still submit: %v", err)
 	}
-	await(t, a, "bob left", func(l collab.UserLeftMessage) bool { return l.UserID == bob.ID })
 	if ack := commit(t, svc, "slow", a, 1, "a:2", `[1,"y"]`); ack.Rev != 2 {
 		t.Fatalf("ack = %+v", ack)
 	}

@@ -170,9 +170,7 @@ func (s *Service) catchUp(d *document) {
 	if applyErr != nil {
 		s.log.Error("committed op does not apply", "doc", d.id, "err", applyErr)
 	}
-	for _, c := range missing[:n] {
-		d.broadcastLocked(c.message(), "")
-	}
+	s.fanOutRemoteLocked(d, missing[:n])
 	// A hint raised meanwhile (a newer event) makes the worker read again;
 	// otherwise whatever the hint promised beyond the log is not there and
 	// the next event, conflict or sweep brings it.
@@ -402,24 +400,17 @@ func (s *Service) commitPrepared(ctx context.Context, d *document, batch []prepa
 		return err
 	}
 	d.mu.Lock()
-	// Every client gets a message for the last op (its ack or the op),
-	// except that op's author when no ack goes to a connection.
-	last := batch[len(batch)-1].sub
-	d.moreSkip = ""
-	if last.done != nil || last.client == nil {
-		d.moreSkip = last.connID
-	}
-	for i, c := range ops {
+	for _, c := range ops {
 		if err := d.auth.apply(c); err != nil {
 			// receive checked exactly this op against exactly this text.
 			panic(fmt.Sprintf("collab: a checked op no longer applies: %v", err))
 		}
-		d.more = i < len(ops)-1
-		d.finishLocked(batch[i].sub, c.op.Rev, nil)
-		d.broadcastLocked(c.message(), batch[i].sub.connID)
 	}
-	d.more = false
+	flush := s.fanOutCommitLocked(d, batch, ops, nil)
 	s.unlock(d)
+	for _, f := range flush {
+		f.Flush()
+	}
 	if s.cfg.SingleInstance {
 		// No other instance to tell: the only subscriber is this one's own,
 		// which ignores its own op events.
@@ -457,11 +448,20 @@ func (d *document) finishLocked(sub *submission, rev int64, err error) {
 	if _, joined := d.clients[sub.connID]; !joined {
 		return // it left; a reconnect resends the op and gets its ack then
 	}
+	// The ops it has not received yet (still in the fan-out) go first:
+	// an ack or refusal never overtakes an op.
+	msgs := d.takePendingLocked(sub.connID, nil)
 	if err != nil {
-		d.deliverLocked(sub.client, OpErrorMessage{OpID: sub.opID, Code: gdoc.ErrorCode(err), Message: gdoc.ErrorMessage(err)})
-		return
+		msgs = append(msgs, OpErrorMessage{OpID: sub.opID, Code: gdoc.ErrorCode(err), Message: gdoc.ErrorMessage(err)})
+	} else {
+		msgs = append(msgs, AckMessage{OpID: sub.opID, Rev: rev})
 	}
-	d.deliverLocked(sub.client, AckMessage{OpID: sub.opID, Rev: rev})
+	for _, m := range msgs {
+		if _, joined := d.clients[sub.connID]; !joined {
+			return // dropped as a slow consumer
+		}
+		d.deliverLocked(sub.client, m)
+	}
 }
 
 // ReplaceContent commits the minimal op turning the current text into

@@ -155,11 +155,24 @@ func (s *session) Deliver(m collab.Message) bool {
 		if !m.Cursor.Removed && s.queued() >= s.h.cfg.SendQueue*3/4 {
 			return true
 		}
+		hold = m.More
 	}
 	if hold {
 		return s.hold(m)
 	}
 	return s.enqueue(m)
+}
+
+// Flush implements collab.Flusher: it writes what Deliver held back
+// (More) as far as the socket takes it at once, or leaves it to the
+// writer that runs.
+func (s *session) Flush() {
+	s.qmu.Lock()
+	held := s.q.started && !s.q.writing && !s.q.closed && len(s.q.items) > 0
+	s.qmu.Unlock()
+	if held {
+		s.enqueue(wakeSeed{})
+	}
 }
 
 func (s *session) raiseKnownRev(rev int64) {
@@ -725,7 +738,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		}
 		return [][]byte{mustJSON(chatAckOut{Type: "chat_ack", ClientMsgID: m.ClientMsgID, ID: m.Chat.ID, Timestamp: timestamp(m.Chat.CreatedAt)})}, false, ""
 	case collab.CursorMessage:
-		return s.withSeedFlush(mustJSON(cursorFrame(m.Cursor))), false, ""
+		return s.withSeedFlush(s.h.cursorFrames.frame(m.Cursor)), false, ""
 	case collab.UserJoinedMessage:
 		return s.withSeedFlush(userJoinedFrame(m.User)), false, ""
 	case collab.UserLeftMessage:

@@ -140,6 +140,8 @@ type Handler struct {
 	cancel context.CancelFunc
 
 	opFrames opFrameCache
+	// cursorFrames encodes a cursor once for all its receivers.
+	cursorFrames cursorFrameCache
 
 	// Counters read by internal/metrics.
 	slowConsumers, rateLimited atomic.Int64
