@@ -76,6 +76,9 @@ func (s *session) readFrames(out chan<- frame) {
 // pace waits until the frame and byte budgets allow a frame of n bytes; it
 // reports false once the session is ending.
 func (s *session) pace(n int) bool {
+	if s.frameLimit == nil {
+		s.makeLimiters()
+	}
 	if err := s.frameLimit.Wait(s.ctx); err != nil {
 		return false
 	}

@@ -81,6 +81,11 @@ type session struct {
 	// again on its side.
 	role atomic.Pointer[gdoc.Role]
 
+	// The rate limiters, made when the first frame is read (pace): a
+	// limiter starts full and refills only up to its burst, so one made
+	// then behaves as one made at the join, and an idle connection, which
+	// sends nothing but pongs (answered by the library), keeps none.
+	// Touched only by the reading goroutine.
 	opLimit, chatLimit, otherLimit *rate.Limiter
 	frameLimit, byteLimit          *rate.Limiter // pace reading (pacing.go)
 
@@ -108,23 +113,28 @@ func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User,
 	ctx, cancel := context.WithCancel(h.ctx)
 	connID := uuid.NewString()
 	return &session{
-		h:          h,
-		conn:       conn,
-		connID:     connID,
-		docID:      docID,
-		user:       user,
-		dialect:    d,
-		log:        h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
-		ctx:        ctx,
-		cancel:     cancel,
-		stopped:    make(chan struct{}),
-		finished:   make(chan struct{}),
-		opLimit:    rate.NewLimiter(h.cfg.OpRate, h.cfg.OpBurst),
-		chatLimit:  rate.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst),
-		otherLimit: rate.NewLimiter(h.cfg.OtherRate, h.cfg.OtherBurst),
-		frameLimit: rate.NewLimiter(h.cfg.FrameRate, h.cfg.FrameBurst),
-		byteLimit:  rate.NewLimiter(h.cfg.ByteRate, h.cfg.ByteBurst),
+		h:        h,
+		conn:     conn,
+		connID:   connID,
+		docID:    docID,
+		user:     user,
+		dialect:  d,
+		log:      h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
+		ctx:      ctx,
+		cancel:   cancel,
+		stopped:  make(chan struct{}),
+		finished: make(chan struct{}),
 	}
+}
+
+// makeLimiters makes the session's rate limiters (see session).
+func (s *session) makeLimiters() {
+	cfg := &s.h.cfg
+	s.opLimit = rate.NewLimiter(cfg.OpRate, cfg.OpBurst)
+	s.chatLimit = rate.NewLimiter(cfg.ChatRate, cfg.ChatBurst)
+	s.otherLimit = rate.NewLimiter(cfg.OtherRate, cfg.OtherBurst)
+	s.frameLimit = rate.NewLimiter(cfg.FrameRate, cfg.FrameBurst)
+	s.byteLimit = rate.NewLimiter(cfg.ByteRate, cfg.ByteBurst)
 }
 
 // ConnID implements collab.Client.
@@ -278,11 +288,9 @@ func (s *session) start(since int64) bool {
 // returns once the closer (finish) left the document and closed the
 // socket.
 func (s *session) serve() {
+	// Shutdown stops every registered session itself (h.sessions): no
+	// callback on the server's context per connection.
 	defer s.cancel()
-	stopOnShutdown := context.AfterFunc(s.h.ctx, func() {
-		s.stop(endGoingAway, collab.ReasonShutdown, false)
-	})
-	defer stopOnShutdown()
 	s.serving()
 	s.readLoop()
 	<-s.finished
@@ -313,10 +321,10 @@ func (s *session) refuseJoin(err error, since int64) {
 	case code == gdoc.EUNAUTHORIZED:
 		closeConn(s.conn, refusedUnauthenticated, "Invalid token")
 	case code == gdoc.EINVALID && since >= 0:
-		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
+		writeNow(s.ctx, s.conn, s.cork, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedBadRevision, "Bad revision")
 	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND || code == gdoc.ERATELIMITED:
-		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
+		writeNow(s.ctx, s.conn, s.cork, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedNotFound, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
 		closeConn(s.conn, endInternal, "Service unavailable")
@@ -419,7 +427,7 @@ func (s *session) readLoop() {
 		}
 		if f.tooLarge {
 			limit := s.h.cfg.MaxMessageBytes
-			writeNow(s.ctx, s.conn, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
+			writeNow(s.ctx, s.conn, s.cork, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
 			s.stop(refusedTooLarge, "Message too large", false)
 			return
 		}
