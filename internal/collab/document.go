@@ -56,8 +56,8 @@ type document struct {
 	sessions  map[string]*sessionRecord // conn id -> its session row
 	minBase   map[string]int64          // conn id -> the oldest revision it has received
 	cursors   map[string]Cursor
-	announced map[string]gdoc.ActiveUser // the user set last announced to local clients
-	dropped   []departure                // slow clients removed under mu, for flushDrops to finish
+	announced []gdoc.ActiveUser // the user set last announced to local clients, by user id (a slice: one user's is 64 bytes, a map's 600)
+	dropped   []departure       // slow clients removed under mu, for flushDrops to finish
 	// more is set while a commit's ops but its last are delivered: every
 	// client except the conn id moreSkip gets a message for the last op
 	// too, so deliverLocked marks theirs More (OpMessage.More).
@@ -70,13 +70,12 @@ type document struct {
 
 func newDocument(id string) *document {
 	return &document{
-		id:        id,
-		clients:   make(map[string]Client),
-		roles:     make(map[string]gdoc.Role),
-		sessions:  make(map[string]*sessionRecord),
-		minBase:   make(map[string]int64),
-		cursors:   make(map[string]Cursor),
-		announced: make(map[string]gdoc.ActiveUser),
+		id:       id,
+		clients:  make(map[string]Client),
+		roles:    make(map[string]gdoc.Role),
+		sessions: make(map[string]*sessionRecord),
+		minBase:  make(map[string]int64),
+		cursors:  make(map[string]Cursor),
 	}
 }
 

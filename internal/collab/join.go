@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -194,15 +195,12 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 			state.Cursors = append(state.Cursors, cur)
 		}
 	}
-	announced := make(map[string]gdoc.ActiveUser, len(d.announced)+1)
-	for id, u := range d.announced {
-		announced[id] = u
-	}
-	if _, ok := announced[user.ID]; !ok {
-		announced[user.ID] = gdoc.ActiveUser{UserID: user.ID, Username: user.Username, Color: color, Connections: 1}
+	users := slices.Clone(d.announced) // sorted by user id
+	if i, ok := findUser(users, user.ID); !ok {
+		users = slices.Insert(users, i, gdoc.ActiveUser{UserID: user.ID, Username: user.Username, Color: color, Connections: 1})
 	}
 	d.mu.Unlock()
-	state.Users = sortUsers(announced, nil)
+	state.Users = users
 	for _, m := range chat {
 		state.Chat = append(state.Chat, *m)
 	}
