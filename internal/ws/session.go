@@ -239,7 +239,10 @@ func (s *session) stop(r refusal, reason string, now bool) {
 // connection ended there (refused, or init could not be written); else
 // serve takes it on.
 func (s *session) start(since int64) bool {
-	st, err := s.h.cfg.Collab.Join(s.ctx, s.docID, s, since)
+	// The server's context, not s.ctx (nothing cancels that before start
+	// returns but the server's): the store's contexts then register with
+	// it, and s.ctx keeps no list of children for the connection's life.
+	st, err := s.h.cfg.Collab.Join(s.h.ctx, s.docID, s, since)
 	if err != nil {
 		s.refuseJoin(err, since)
 		s.cancel()

@@ -188,6 +188,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		// Cut the close handshakes still waiting short (reads and pings
+		// take no cancellable context; see readFrame).
+		h.mu.Lock()
+		for s := range h.sessions {
+			s.conn.CloseNow()
+		}
+		h.mu.Unlock()
 		return ctx.Err()
 	}
 }
