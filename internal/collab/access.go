@@ -101,11 +101,11 @@ func (s *Service) applyAccess(d *document, meta *gdoc.Document) {
 	d.meta.Public, d.meta.Visibility, d.meta.LinkRole = meta.Public, meta.Visibility, meta.LinkRole
 	d.meta.OwnerID, d.meta.OwnerUsername = meta.OwnerID, meta.OwnerUsername
 	for id, c := range d.clients {
-		old, role := d.roles[id], meta.RoleOf(c.User().ID)
+		old, role := d.role(id), meta.RoleOf(c.User().ID)
 		if role == old || !old.CanRead() {
 			continue // unchanged, or already told to close
 		}
-		d.roles[id] = role
+		d.conns[id].role = role
 		if !role.CanRead() {
 			d.deliverLocked(c, ClosingMessage{Reason: ReasonAccessRevoked})
 		} else {

@@ -82,8 +82,8 @@ func (s *Service) confirmAccess(ctx context.Context, d *document, c Client, stat
 		return errNoAccess()
 	}
 	d.mu.Lock()
-	if _, ok := d.clients[c.ConnID()]; ok && d.roles[c.ConnID()].CanRead() {
-		d.roles[c.ConnID()] = role
+	if _, ok := d.clients[c.ConnID()]; ok && d.role(c.ConnID()).CanRead() {
+		d.conns[c.ConnID()].role = role
 	} else if ok {
 		role = gdoc.RoleNone // a re-check already withdrew it
 	}
@@ -184,12 +184,10 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 		state.Document.Content = d.auth.text.String()
 		state.Reset = since >= 0
 	}
-	d.minBase[connID] = minBase
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
-	d.roles[connID] = meta.RoleOf(user.ID)
+	d.conns[connID] = &connState{role: meta.RoleOf(user.ID), session: session, minBase: minBase}
 	d.idleSince = time.Time{}
-	d.sessions[connID] = session
 	for id, cur := range d.cursors {
 		if id != connID {
 			state.Cursors = append(state.Cursors, cur)
@@ -232,8 +230,8 @@ func (s *Service) catchUpOlder(ctx context.Context, d *document, connID string, 
 		d.mu.Lock()
 		state.Document.Content = d.auth.text.String()
 		rev := d.auth.head
-		if _, ok := d.minBase[connID]; ok {
-			d.minBase[connID] = rev
+		if cs := d.conns[connID]; cs != nil {
+			cs.minBase = rev
 		}
 		d.mu.Unlock()
 		if rev != state.Rev {
@@ -350,7 +348,7 @@ func (s *Service) joined(docID string, c Client) (*document, error) {
 	if d != nil {
 		d.mu.Lock()
 		_, ok := d.clients[c.ConnID()]
-		role := d.roles[c.ConnID()]
+		role := d.role(c.ConnID())
 		d.mu.Unlock()
 		if ok && !role.CanRead() {
 			return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "You no longer have access to this document.")
