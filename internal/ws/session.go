@@ -56,7 +56,6 @@ type session struct {
 	user    *gdoc.User
 	token   string // checked again every ReauthInterval
 	dialect dialect
-	log     *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -119,7 +118,6 @@ func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User,
 		docID:    docID,
 		user:     user,
 		dialect:  d,
-		log:      h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
 		ctx:      ctx,
 		cancel:   cancel,
 		stopped:  make(chan struct{}),
@@ -135,6 +133,13 @@ func (s *session) makeLimiters() {
 	s.otherLimit = rate.NewLimiter(cfg.OtherRate, cfg.OtherBurst)
 	s.frameLimit = rate.NewLimiter(cfg.FrameRate, cfg.FrameBurst)
 	s.byteLimit = rate.NewLimiter(cfg.ByteRate, cfg.ByteBurst)
+}
+
+// logger is the handler's logger with the connection's ids. It is made
+// for each message logged (a connection logs a few, mostly at debug
+// level), not kept: a kept one is about 160 bytes per connection.
+func (s *session) logger() *slog.Logger {
+	return s.h.log.With("conn_id", s.connID, "doc_id", s.docID, "user_id", s.user.ID)
 }
 
 // ConnID implements collab.Client.
@@ -223,7 +228,7 @@ func (s *session) sendError(e *wireError) {
 func (s *session) stop(r refusal, reason string, now bool) {
 	s.stopOnce.Do(func() {
 		code := closeCode(r)
-		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
+		s.logger().Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
 		s.qmu.Lock()
 		close(s.stopped)
@@ -332,7 +337,7 @@ func (s *session) refuseJoin(err error, since int64) {
 	case code == gdoc.EUNAVAILABLE:
 		closeConn(s.conn, endInternal, "Service unavailable")
 	default:
-		s.log.Error("join document", "err", err)
+		s.logger().Error("join document", "err", err)
 		closeConn(s.conn, endInternal, "Internal error")
 	}
 }
@@ -420,7 +425,7 @@ func (s *session) readLoop() {
 			}
 		}
 		if err := f.err; err != nil {
-			s.log.Debug("read failed", "err", err)
+			s.logger().Debug("read failed", "err", err)
 			if websocket.CloseStatus(err) != -1 {
 				s.stop(endNormal, "", false)
 			} else {
@@ -448,7 +453,7 @@ func (s *session) readLoop() {
 func (s *session) handle(data []byte) (held *frame) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
+			s.logger().Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
 			s.sendError(refuse(codeInternal, "", "Internal error."))
 		}
 	}()
@@ -601,7 +606,7 @@ func (s *session) handleChat(in *inbound) *wireError {
 func (s *session) domainError(err error, id string, aboutOp bool) *wireError {
 	code := gdoc.ErrorCode(err)
 	if code == gdoc.EINTERNAL {
-		s.log.Error("websocket request failed", "err", err)
+		s.logger().Error("websocket request failed", "err", err)
 	}
 	return &wireError{Code: wireCode(code, aboutOp), Message: gdoc.ErrorMessage(err), ID: id}
 }
@@ -650,7 +655,7 @@ func (s *session) writeBurst(burst []outItem) bool {
 // writeFailed stops the session after a failed write (the peer is gone or
 // does not read) and reports false.
 func (s *session) writeFailed(err error) bool {
-	s.log.Debug("write failed", "err", err)
+	s.logger().Debug("write failed", "err", err)
 	s.stop(endGoingAway, "", true)
 	return false
 }
@@ -689,7 +694,7 @@ func (s *session) write(frame []byte) bool {
 	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
 	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
-		s.log.Debug("write failed", "err", err)
+		s.logger().Debug("write failed", "err", err)
 		s.stop(endGoingAway, "", true)
 		return false
 	}
@@ -708,7 +713,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 	case collab.OpMessage:
 		if s.seed != nil {
 			if err := s.seed.remoteOp(m); err != nil {
-				s.log.Error("seed shadow out of sync", "err", err)
+				s.logger().Error("seed shadow out of sync", "err", err)
 				return nil, true, reasonOutOfSync
 			}
 			return nil, false, ""
@@ -717,7 +722,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 	case collab.AckMessage:
 		if s.seed != nil {
 			if err := s.seed.ack(m); err != nil {
-				s.log.Error("seed shadow out of sync", "err", err)
+				s.logger().Error("seed shadow out of sync", "err", err)
 				return nil, true, reasonOutOfSync
 			}
 			return nil, false, ""
@@ -751,7 +756,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		if frames, ok := s.reviewFrame(m); ok {
 			return frames, false, ""
 		}
-		s.log.Error("unknown collab message", "type", fmt.Sprintf("%T", m))
+		s.logger().Error("unknown collab message", "type", fmt.Sprintf("%T", m))
 		return nil, false, ""
 	}
 }

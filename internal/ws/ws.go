@@ -4,8 +4,8 @@ package ws
 import (
 	"context"
 	"io"
-	"maps"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
