@@ -8,7 +8,7 @@ import (
 )
 
 // Access on open connections. Every connection's role lives in
-// document.roles and is checked on every op, chat and cursor. It changes
+// document.conns and is checked on every op, chat and cursor. It changes
 // when the store says so: AccessChanged (a REST change on any instance,
 // carried by EventAccess), a bus resync, and a periodic re-check
 // (AccessCheckInterval, one store round trip for every loaded document;
