@@ -27,7 +27,7 @@ const subscriptionQueueSize = 1024
 // blocks Publish or other subscribers, and events reach one subscriber in
 // publish order.
 type Bus struct {
-	mu     sync.Mutex
+	mu sync.Mutex
 	// subs maps doc id -> its live subscriptions (a slice: one costs 8
 	// bytes, where a set per document was a map of about 240).
 	subs   map[string][]*subscription
