@@ -8,7 +8,7 @@ import (
 )
 
 // Access on open connections. Every connection's role lives in
-// document.roles and is checked on every op, chat and cursor. It changes
+// document.conns and is checked on every op, chat and cursor. It changes
 // when the store says so: AccessChanged (a REST change on any instance,
 // carried by EventAccess), a bus resync, and a periodic re-check
 // (AccessCheckInterval, one store round trip for every loaded document;
@@ -101,11 +101,11 @@ func (s *Service) applyAccess(d *document, meta *gdoc.Document) {
 	d.meta.Public, d.meta.Visibility, d.meta.LinkRole = meta.Public, meta.Visibility, meta.LinkRole
 	d.meta.OwnerID, d.meta.OwnerUsername = meta.OwnerID, meta.OwnerUsername
 	for id, c := range d.clients {
-		old, role := d.roles[id], meta.RoleOf(c.User().ID)
+		old, role := d.role(id), meta.RoleOf(c.User().ID)
 		if role == old || !old.CanRead() {
 			continue // unchanged, or already told to close
 		}
-		d.roles[id] = role
+		d.conns[id].role = role
 		if !role.CanRead() {
 			d.deliverLocked(c, ClosingMessage{Reason: ReasonAccessRevoked})
 		} else {

@@ -3,6 +3,7 @@ package collab
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -81,8 +82,8 @@ func (s *Service) confirmAccess(ctx context.Context, d *document, c Client, stat
 		return errNoAccess()
 	}
 	d.mu.Lock()
-	if _, ok := d.clients[c.ConnID()]; ok && d.roles[c.ConnID()].CanRead() {
-		d.roles[c.ConnID()] = role
+	if _, ok := d.clients[c.ConnID()]; ok && d.role(c.ConnID()).CanRead() {
+		d.conns[c.ConnID()].role = role
 	} else if ok {
 		role = gdoc.RoleNone // a re-check already withdrew it
 	}
@@ -183,27 +184,22 @@ func (s *Service) register(ctx context.Context, d *document, c Client, meta *gdo
 		state.Document.Content = d.auth.text.String()
 		state.Reset = since >= 0
 	}
-	d.minBase[connID] = minBase
 	state.Document.Rev = state.Rev
 	d.clients[connID] = c
 	d.fanSent[connID] = len(d.fanLog) // state.Rev covers them
-	d.roles[connID] = meta.RoleOf(user.ID)
+	d.conns[connID] = &connState{role: meta.RoleOf(user.ID), session: session, minBase: minBase}
 	d.idleSince = time.Time{}
-	d.sessions[connID] = session
 	for id, cur := range d.cursors {
 		if id != connID {
 			state.Cursors = append(state.Cursors, cur)
 		}
 	}
-	announced := make(map[string]gdoc.ActiveUser, len(d.announced)+1)
-	for id, u := range d.announced {
-		announced[id] = u
-	}
-	if _, ok := announced[user.ID]; !ok {
-		announced[user.ID] = gdoc.ActiveUser{UserID: user.ID, Username: user.Username, Color: color, Connections: 1}
+	users := slices.Clone(d.announced) // sorted by user id
+	if i, ok := findUser(users, user.ID); !ok {
+		users = slices.Insert(users, i, gdoc.ActiveUser{UserID: user.ID, Username: user.Username, Color: color, Connections: 1})
 	}
 	d.mu.Unlock()
-	state.Users = sortUsers(announced, nil)
+	state.Users = users
 	for _, m := range chat {
 		state.Chat = append(state.Chat, *m)
 	}
@@ -235,8 +231,8 @@ func (s *Service) catchUpOlder(ctx context.Context, d *document, connID string, 
 		d.mu.Lock()
 		state.Document.Content = d.auth.text.String()
 		rev := d.auth.head
-		if _, ok := d.minBase[connID]; ok {
-			d.minBase[connID] = rev
+		if cs := d.conns[connID]; cs != nil {
+			cs.minBase = rev
 		}
 		d.mu.Unlock()
 		if rev != state.Rev {
@@ -353,7 +349,7 @@ func (s *Service) joined(docID string, c Client) (*document, error) {
 	if d != nil {
 		d.mu.Lock()
 		_, ok := d.clients[c.ConnID()]
-		role := d.roles[c.ConnID()]
+		role := d.role(c.ConnID())
 		d.mu.Unlock()
 		if ok && !role.CanRead() {
 			return nil, gdoc.Errorf(gdoc.EFORBIDDEN, "You no longer have access to this document.")

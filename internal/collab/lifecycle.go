@@ -229,9 +229,9 @@ func (s *Service) closeDocument(d *document, reason string) {
 	d.mu.Lock()
 	d.state = stateClosed
 	clients := d.clients
-	sessions := d.sessions
+	conns := d.conns
 	d.clients = make(map[string]Client)
-	d.sessions = make(map[string]*sessionRecord)
+	d.conns = make(map[string]*connState)
 	pending := d.pending
 	d.pending = nil
 	for _, c := range clients {
@@ -253,7 +253,11 @@ func (s *Service) closeDocument(d *document, reason string) {
 		if err := s.cfg.Presence.Leave(ctx, d.id, connID); err != nil {
 			s.log.Warn("presence leave failed", "doc", d.id, "conn", connID, "err", err)
 		}
-		s.endSession(ctx, sessions[connID], now)
+		var session *sessionRecord
+		if cs := conns[connID]; cs != nil {
+			session = cs.session
+		}
+		s.endSession(ctx, session, now)
 	}
 	if len(clients) > 0 {
 		s.publish(ctx, gdoc.Event{ServerID: s.cfg.ServerID, DocID: d.id, Kind: gdoc.EventPresence})

@@ -52,7 +52,7 @@ func (d *document) applyMetadataLocked(ev gdoc.DocumentEvent) {
 	// Who keeps access is recheckAccess's business (the event carries no
 	// members); a client told to close hears nothing more.
 	for id, c := range d.clients {
-		if d.roles[id].CanRead() {
+		if d.role(id).CanRead() {
 			d.deliverLocked(c, msg)
 		}
 	}

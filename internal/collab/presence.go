@@ -2,7 +2,9 @@ package collab
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
 )
@@ -25,26 +27,6 @@ func (s *Service) ActiveUsers(ctx context.Context, docID string) ([]gdoc.ActiveU
 		users = []gdoc.ActiveUser{}
 	}
 	return users, nil
-}
-
-// sortUsers lists users in the order of order, then the rest by id.
-func sortUsers(users map[string]gdoc.ActiveUser, order []gdoc.ActiveUser) []gdoc.ActiveUser {
-	out := make([]gdoc.ActiveUser, 0, len(users))
-	seen := make(map[string]bool)
-	for _, u := range order {
-		if cur, ok := users[u.UserID]; ok && !seen[u.UserID] {
-			out = append(out, cur)
-			seen[u.UserID] = true
-		}
-	}
-	var rest []gdoc.ActiveUser
-	for id, u := range users {
-		if !seen[id] {
-			rest = append(rest, u)
-		}
-	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i].UserID < rest[j].UserID })
-	return append(out, rest...)
 }
 
 // queuePresence schedules a recomputation of d's user set unless one is
@@ -92,15 +74,15 @@ func (s *Service) recomputePresence(d *document) {
 	}
 	d.mu.Lock()
 	defer s.unlock(d)
-	next := make(map[string]gdoc.ActiveUser, len(users))
+	next := slices.Clone(users)
+	slices.SortFunc(next, func(a, b gdoc.ActiveUser) int { return strings.Compare(a.UserID, b.UserID) })
 	for _, u := range users {
-		next[u.UserID] = u
-		if _, ok := d.announced[u.UserID]; !ok {
+		if _, ok := findUser(d.announced, u.UserID); !ok {
 			d.broadcastLocked(UserJoinedMessage{User: u}, "")
 		}
 	}
-	for id, u := range d.announced {
-		if _, ok := next[id]; !ok {
+	for _, u := range d.announced {
+		if _, ok := findUser(next, u.UserID); !ok {
 			d.broadcastLocked(UserLeftMessage{UserID: u.UserID, Username: u.Username}, "")
 		}
 	}
@@ -112,6 +94,12 @@ func (s *Service) recomputePresence(d *document) {
 			d.broadcastLocked(CursorMessage{Cursor: gone}, "")
 		}
 	}
+}
+
+// findUser finds userID in users, sorted by user id: its index, or where
+// it would go.
+func findUser(users []gdoc.ActiveUser, userID string) (int, bool) {
+	return slices.BinarySearchFunc(users, userID, func(u gdoc.ActiveUser, id string) int { return strings.Compare(u.UserID, id) })
 }
 
 // groupUsers turns live connections into one ActiveUser per user, in order

@@ -101,11 +101,11 @@ func (s *Service) enqueue(docID string, sub *submission, joined bool) error {
 	if _, ok := d.clients[sub.connID]; joined && !ok {
 		return gdoc.Errorf(gdoc.EINVALID, "Not joined to document %s.", docID)
 	}
-	if joined && !d.roles[sub.connID].CanEdit() {
+	if joined && !d.role(sub.connID).CanEdit() {
 		return errViewOnly()
 	}
 	if joined {
-		sub.minBase = d.minBase[sub.connID]
+		sub.minBase = d.conns[sub.connID].minBase // joined: in clients, so in conns
 	}
 	d.pending = append(d.pending, sub)
 	s.startWorkerLocked(d)

@@ -15,18 +15,33 @@ import (
 // burst goes out in several writes.
 const maxCorkedBytes = 64 << 10
 
-// maxKeptHeld bounds the buffer an idle connection keeps between writes.
-const maxKeptHeld = 4 << 10
+// heldSize is the size of the pooled buffers that hold a connection's
+// bytes while they are written (heldPool); a larger burst grows its own,
+// which is let go once written.
+const heldSize = 4 << 10
 
-// connBufferSize is the size of a connection's read and write buffers.
-const connBufferSize = 1 << 10
+// heldPool lends corked connections their write buffer while bytes are
+// held, so that an idle connection keeps none (it used to keep the buffer
+// its init frame was written from, up to 4 KiB).
+var heldPool = sync.Pool{New: func() any { return new([heldSize]byte) }}
+
+// readBufferSize is the size of a connection's read buffer: a frame
+// header and a small message (a cursor, an op of a keystroke) come in one
+// read; a larger message is read straight into the reader's slice.
+const readBufferSize = 256
+
+// controlBufferSize is the size of the write buffer the library writes
+// through: it holds any control frame whole (2 header bytes, at most 125
+// of payload, unmasked), and the library writes nothing else (writeText).
+const controlBufferSize = 128
 
 // corkedConn is the hijacked TCP connection under one session, and the one
 // place where bytes reach its socket. The session writes its data frames
 // here itself (appendTextFrame: the same bytes coder/websocket would
 // write, with compression off); the library writes only control frames
-// (ping, pong, close) and a few small error frames, each in one Write, as
-// its write buffer (connBufferSize) holds any of them whole.
+// (ping, pong, close), each in one Write, as its write buffer
+// (controlBufferSize) holds any of them whole; the few error frames
+// written outside a session go through writeText.
 //
 // Writing never waits for the peer while the connection's mutex is held,
 // so that a delivering goroutine (collab's, under a document's lock) may
@@ -92,7 +107,7 @@ func (c *corkedConn) Write(p []byte) (int, error) {
 	if len(p) > 0 && p[0] == 0x88 {
 		c.closeSent = true
 	}
-	c.held = append(c.held, p...)
+	c.held = append(c.heldLocked(), p...)
 	if c.corked || c.draining {
 		return len(p), nil // their owner writes it
 	}
@@ -117,6 +132,7 @@ func (c *corkedConn) sendNow(frames [][]byte) (sent, pending bool, err error) {
 	if c.raw == nil || c.corked || c.draining || len(c.held) > 0 || c.closeSent || c.err != nil {
 		return false, false, nil
 	}
+	c.held = c.heldLocked()
 	for _, f := range frames {
 		c.held = appendTextFrame(c.held, f)
 	}
@@ -152,8 +168,58 @@ func (c *corkedConn) appendText(frame []byte) error {
 	if c.closeSent {
 		return errCloseSent
 	}
-	c.held = appendTextFrame(c.held, frame)
+	c.held = appendTextFrame(c.heldLocked(), frame)
 	return nil
+}
+
+// writeText writes frame as a data frame, after what is held, waiting for
+// the peer up to timeout unless the session's writer or a drain writes it.
+// It is for the few frames written outside the session's queue (an error
+// before a refusal); the library's own writes are control frames only.
+func (c *corkedConn) writeText(frame []byte, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.closeSent {
+		return errCloseSent
+	}
+	c.held = appendTextFrame(c.heldLocked(), frame)
+	if c.corked || c.draining {
+		return nil // their owner writes it
+	}
+	if c.timeout <= 0 {
+		c.timeout = timeout // cork sets the session's from then on
+	}
+	if err := c.attemptLocked(); err != nil {
+		return err
+	}
+	return c.drainLocked()
+}
+
+// heldLocked returns the held bytes, in a buffer from heldPool when none
+// is held.
+func (c *corkedConn) heldLocked() []byte {
+	if c.held == nil {
+		c.held = heldPool.Get().(*[heldSize]byte)[:0]
+	}
+	return c.held
+}
+
+// release gives buf back to heldPool if it came from there.
+func release(buf []byte) {
+	if cap(buf) == heldSize {
+		heldPool.Put((*[heldSize]byte)(buf[:heldSize]))
+	}
+}
+
+// releaseHeldLocked lets go of the held buffer once everything is written.
+func (c *corkedConn) releaseHeldLocked() {
+	if len(c.held) == 0 && c.held != nil {
+		release(c.held)
+		c.held = nil
+	}
 }
 
 // buffered returns the bytes held back.
@@ -203,10 +269,9 @@ func (c *corkedConn) drainLocked() error {
 		c.mu.Unlock()
 		_, err = c.Conn.Write(buf)
 		c.mu.Lock()
-		if c.held == nil && cap(buf) <= maxKeptHeld {
-			c.held = buf[:0]
-		}
+		release(buf)
 	}
+	c.releaseHeldLocked()
 	if err == nil && c.timeout > 0 {
 		err = c.Conn.SetWriteDeadline(time.Time{})
 	}
@@ -221,7 +286,11 @@ func (c *corkedConn) drainLocked() error {
 // attemptLocked writes what is held as far as the socket takes it at once,
 // without waiting for it to become writable.
 func (c *corkedConn) attemptLocked() error {
-	if len(c.held) == 0 || c.raw == nil {
+	if len(c.held) == 0 {
+		c.releaseHeldLocked()
+		return nil
+	}
+	if c.raw == nil {
 		return nil
 	}
 	c.attempt = c.held
@@ -235,12 +304,8 @@ func (c *corkedConn) attemptLocked() error {
 		c.failLocked(err)
 		return err
 	}
-	switch {
-	case n == len(c.held) && cap(c.held) > maxKeptHeld:
-		c.held = nil // an idle connection should not keep a burst's buffer
-	default:
-		c.held = c.held[:copy(c.held, c.held[n:])]
-	}
+	c.held = c.held[:copy(c.held, c.held[n:])]
+	c.releaseHeldLocked() // an idle connection keeps no buffer
 	return nil
 }
 
@@ -264,7 +329,7 @@ func (c *corkedConn) rawWrite(fd uintptr) bool {
 
 func (c *corkedConn) failLocked(err error) {
 	c.err = err
-	c.held = nil
+	c.held = nil // not given back: a write may still read it
 }
 
 // appendTextFrame appends payload as one unmasked, uncompressed text frame
@@ -304,16 +369,15 @@ func (w *corkingResponseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = newCorkedConn(nc)
-	// Buffers of connBufferSize instead of net/http's 4 KiB ones: an idle
-	// connection keeps both for as long as it is open. A message larger
-	// than the read buffer is read straight into the reader's slice, and
-	// the writer's bytes collect in the cork anyway. net/http's reader
-	// stays when it holds bytes the client sent after the handshake.
+	// Small buffers instead of net/http's 4 KiB ones: an idle connection
+	// keeps both for as long as it is open (readBufferSize,
+	// controlBufferSize). net/http's reader stays when it holds bytes the
+	// client sent after the handshake.
 	r := brw.Reader
 	if r.Buffered() == 0 {
-		r = bufio.NewReaderSize(w.conn, connBufferSize)
+		r = bufio.NewReaderSize(w.conn, readBufferSize)
 	}
-	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, connBufferSize)), nil
+	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, controlBufferSize)), nil
 }
 
 // Unwrap lets http.ResponseController reach the server's writer.

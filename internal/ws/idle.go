@@ -282,7 +282,9 @@ func (s *session) keepalive() {
 	defer s.tasks.Done()
 
 	if !time.Now().Before(s.q.nextReauth) {
-		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		// Under the server's context, not s.ctx, which then keeps no list
+		// of children (see start); the session waits for this task.
+		ctx, cancel := context.WithTimeout(s.h.ctx, 10*time.Second)
 		_, err := s.h.cfg.Auth.Authenticate(ctx, s.token)
 		cancel()
 		// Only a verdict on the token ends the session; an unreachable
@@ -294,7 +296,8 @@ func (s *session) keepalive() {
 		s.q.nextReauth = time.Now().Add(s.h.cfg.ReauthInterval)
 	}
 	if !time.Now().Before(s.q.nextPing) {
-		ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.PongTimeout)
+		// A ping also ends when the socket closes (finish).
+		ctx, cancel := context.WithTimeout(s.h.ctx, s.h.cfg.PongTimeout)
 		err := s.conn.Ping(ctx)
 		cancel()
 		if err != nil {

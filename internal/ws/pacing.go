@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"context"
 	"io"
 	"time"
 )
@@ -26,7 +27,11 @@ type frame struct {
 func (s *session) readFrame() frame {
 	limit := s.h.cfg.MaxMessageBytes
 	var f frame
-	_, r, err := s.conn.Reader(s.ctx)
+	// No context that can be cancelled: the library would register a
+	// callback on it per read (about 400 bytes kept with s.ctx's list of
+	// children). A read ends when the socket closes, which finish does
+	// before it cancels s.ctx.
+	_, r, err := s.conn.Reader(context.Background())
 	if err == nil {
 		f.data, err = io.ReadAll(io.LimitReader(r, limit+1))
 		f.tooLarge = int64(len(f.data)) > limit
@@ -76,6 +81,9 @@ func (s *session) readFrames(out chan<- frame) {
 // pace waits until the frame and byte budgets allow a frame of n bytes; it
 // reports false once the session is ending.
 func (s *session) pace(n int) bool {
+	if s.frameLimit == nil {
+		s.makeLimiters()
+	}
 	if err := s.frameLimit.Wait(s.ctx); err != nil {
 		return false
 	}

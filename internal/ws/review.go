@@ -45,7 +45,7 @@ func (s *session) openComments() []*gdoc.Comment {
 	defer cancel()
 	open, err := s.h.cfg.Comments.Open(ctx, s.docID)
 	if err != nil {
-		s.log.Warn("reading the open comments for init", "err", err)
+		s.logger().Warn("reading the open comments for init", "err", err)
 		return list
 	}
 	return append(list, open...)

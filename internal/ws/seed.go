@@ -156,14 +156,14 @@ func (sh *seedShadow) takeUpdate(content string) *wireError {
 			op, err = ot.Transform(op, base.toView, ot.Left)
 		}
 		if err != nil {
-			sh.s.log.Error("seed: transform a crossed update", "err", err)
+			sh.s.logger().Error("seed: transform a crossed update", "err", err)
 			return refuse(codeInternal, "", "Internal error.")
 		}
 	}
 	if len(op) > 0 {
 		out, err := sh.st.Edit(op)
 		if err != nil {
-			sh.s.log.Error("seed: apply an update", "err", err)
+			sh.s.logger().Error("seed: apply an update", "err", err)
 			return refuse(codeInternal, "", "Internal error.")
 		}
 		if out != nil {
@@ -171,7 +171,7 @@ func (sh *seedShadow) takeUpdate(content string) *wireError {
 		}
 	}
 	if err := sh.carryBases(op); err != nil {
-		sh.s.log.Error("seed: carry the bases over an update", "err", err)
+		sh.s.logger().Error("seed: carry the bases over an update", "err", err)
 		return refuse(codeInternal, "", "Internal error.")
 	}
 	sh.addBase(newBase)

@@ -56,7 +56,6 @@ type session struct {
 	user    *gdoc.User
 	token   string // checked again every ReauthInterval
 	dialect dialect
-	log     *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,6 +80,11 @@ type session struct {
 	// again on its side.
 	role atomic.Pointer[gdoc.Role]
 
+	// The rate limiters, made when the first frame is read (pace): a
+	// limiter starts full and refills only up to its burst, so one made
+	// then behaves as one made at the join, and an idle connection, which
+	// sends nothing but pongs (answered by the library), keeps none.
+	// Touched only by the reading goroutine.
 	opLimit, chatLimit, otherLimit *rate.Limiter
 	frameLimit, byteLimit          *rate.Limiter // pace reading (pacing.go)
 
@@ -108,23 +112,34 @@ func newSession(h *Handler, conn *websocket.Conn, docID string, user *gdoc.User,
 	ctx, cancel := context.WithCancel(h.ctx)
 	connID := uuid.NewString()
 	return &session{
-		h:          h,
-		conn:       conn,
-		connID:     connID,
-		docID:      docID,
-		user:       user,
-		dialect:    d,
-		log:        h.log.With("conn_id", connID, "doc_id", docID, "user_id", user.ID),
-		ctx:        ctx,
-		cancel:     cancel,
-		stopped:    make(chan struct{}),
-		finished:   make(chan struct{}),
-		opLimit:    rate.NewLimiter(h.cfg.OpRate, h.cfg.OpBurst),
-		chatLimit:  rate.NewLimiter(h.cfg.ChatRate, h.cfg.ChatBurst),
-		otherLimit: rate.NewLimiter(h.cfg.OtherRate, h.cfg.OtherBurst),
-		frameLimit: rate.NewLimiter(h.cfg.FrameRate, h.cfg.FrameBurst),
-		byteLimit:  rate.NewLimiter(h.cfg.ByteRate, h.cfg.ByteBurst),
+		h:        h,
+		conn:     conn,
+		connID:   connID,
+		docID:    docID,
+		user:     user,
+		dialect:  d,
+		ctx:      ctx,
+		cancel:   cancel,
+		stopped:  make(chan struct{}),
+		finished: make(chan struct{}),
 	}
+}
+
+// makeLimiters makes the session's rate limiters (see session).
+func (s *session) makeLimiters() {
+	cfg := &s.h.cfg
+	s.opLimit = rate.NewLimiter(cfg.OpRate, cfg.OpBurst)
+	s.chatLimit = rate.NewLimiter(cfg.ChatRate, cfg.ChatBurst)
+	s.otherLimit = rate.NewLimiter(cfg.OtherRate, cfg.OtherBurst)
+	s.frameLimit = rate.NewLimiter(cfg.FrameRate, cfg.FrameBurst)
+	s.byteLimit = rate.NewLimiter(cfg.ByteRate, cfg.ByteBurst)
+}
+
+// logger is the handler's logger with the connection's ids. It is made
+// for each message logged (a connection logs a few, mostly at debug
+// level), not kept: a kept one is about 160 bytes per connection.
+func (s *session) logger() *slog.Logger {
+	return s.h.log.With("conn_id", s.connID, "doc_id", s.docID, "user_id", s.user.ID)
 }
 
 // ConnID implements collab.Client.
@@ -226,7 +241,7 @@ func (s *session) sendError(e *wireError) {
 func (s *session) stop(r refusal, reason string, now bool) {
 	s.stopOnce.Do(func() {
 		code := closeCode(r)
-		s.log.Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
+		s.logger().Debug("closing connection", "code", code, "reason", reason, "abrupt", now)
 		s.closeCode, s.closeReason, s.closeNow = code, reason, now
 		s.qmu.Lock()
 		close(s.stopped)
@@ -242,7 +257,10 @@ func (s *session) stop(r refusal, reason string, now bool) {
 // connection ended there (refused, or init could not be written); else
 // serve takes it on.
 func (s *session) start(since int64) bool {
-	st, err := s.h.cfg.Collab.Join(s.ctx, s.docID, s, since)
+	// The server's context, not s.ctx (nothing cancels that before start
+	// returns but the server's): the store's contexts then register with
+	// it, and s.ctx keeps no list of children for the connection's life.
+	st, err := s.h.cfg.Collab.Join(s.h.ctx, s.docID, s, since)
 	if err != nil {
 		s.refuseJoin(err, since)
 		s.cancel()
@@ -291,11 +309,9 @@ func (s *session) start(since int64) bool {
 // returns once the closer (finish) left the document and closed the
 // socket.
 func (s *session) serve() {
+	// Shutdown stops every registered session itself (h.sessions): no
+	// callback on the server's context per connection.
 	defer s.cancel()
-	stopOnShutdown := context.AfterFunc(s.h.ctx, func() {
-		s.stop(endGoingAway, collab.ReasonShutdown, false)
-	})
-	defer stopOnShutdown()
 	s.serving()
 	s.readLoop()
 	<-s.finished
@@ -326,15 +342,15 @@ func (s *session) refuseJoin(err error, since int64) {
 	case code == gdoc.EUNAUTHORIZED:
 		closeConn(s.conn, refusedUnauthenticated, "Invalid token")
 	case code == gdoc.EINVALID && since >= 0:
-		writeNow(s.ctx, s.conn, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
+		writeNow(s.ctx, s.conn, s.cork, errorFrame(codeBadRevision, gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedBadRevision, "Bad revision")
 	case code == gdoc.EINVALID || code == gdoc.ENOTFOUND || code == gdoc.ERATELIMITED:
-		writeNow(s.ctx, s.conn, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
+		writeNow(s.ctx, s.conn, s.cork, errorFrame(wireCode(code, false), gdoc.ErrorMessage(err), ""))
 		closeConn(s.conn, refusedNotFound, closeReason(gdoc.ErrorMessage(err)))
 	case code == gdoc.EUNAVAILABLE:
 		closeConn(s.conn, endInternal, "Service unavailable")
 	default:
-		s.log.Error("join document", "err", err)
+		s.logger().Error("join document", "err", err)
 		closeConn(s.conn, endInternal, "Internal error")
 	}
 }
@@ -422,7 +438,7 @@ func (s *session) readLoop() {
 			}
 		}
 		if err := f.err; err != nil {
-			s.log.Debug("read failed", "err", err)
+			s.logger().Debug("read failed", "err", err)
 			if websocket.CloseStatus(err) != -1 {
 				s.stop(endNormal, "", false)
 			} else {
@@ -432,7 +448,7 @@ func (s *session) readLoop() {
 		}
 		if f.tooLarge {
 			limit := s.h.cfg.MaxMessageBytes
-			writeNow(s.ctx, s.conn, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
+			writeNow(s.ctx, s.conn, s.cork, errorFrame(codeTooLarge, fmt.Sprintf("A message may hold at most %d bytes.", limit), ""))
 			s.stop(refusedTooLarge, "Message too large", false)
 			return
 		}
@@ -450,7 +466,7 @@ func (s *session) readLoop() {
 func (s *session) handle(data []byte) (held *frame) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
+			s.logger().Error("panic handling a websocket message", "panic", p, "stack", string(debug.Stack()))
 			s.sendError(refuse(codeInternal, "", "Internal error."))
 		}
 	}()
@@ -603,7 +619,7 @@ func (s *session) handleChat(in *inbound) *wireError {
 func (s *session) domainError(err error, id string, aboutOp bool) *wireError {
 	code := gdoc.ErrorCode(err)
 	if code == gdoc.EINTERNAL {
-		s.log.Error("websocket request failed", "err", err)
+		s.logger().Error("websocket request failed", "err", err)
 	}
 	return &wireError{Code: wireCode(code, aboutOp), Message: gdoc.ErrorMessage(err), ID: id}
 }
@@ -652,7 +668,7 @@ func (s *session) writeBurst(burst []outItem) bool {
 // writeFailed stops the session after a failed write (the peer is gone or
 // does not read) and reports false.
 func (s *session) writeFailed(err error) bool {
-	s.log.Debug("write failed", "err", err)
+	s.logger().Debug("write failed", "err", err)
 	s.stop(endGoingAway, "", true)
 	return false
 }
@@ -691,7 +707,7 @@ func (s *session) write(frame []byte) bool {
 	ctx, cancel := context.WithTimeout(s.ctx, s.h.cfg.WriteTimeout)
 	defer cancel()
 	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
-		s.log.Debug("write failed", "err", err)
+		s.logger().Debug("write failed", "err", err)
 		s.stop(endGoingAway, "", true)
 		return false
 	}
@@ -710,7 +726,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 	case collab.OpMessage:
 		if s.seed != nil {
 			if err := s.seed.remoteOp(m); err != nil {
-				s.log.Error("seed shadow out of sync", "err", err)
+				s.logger().Error("seed shadow out of sync", "err", err)
 				return nil, true, reasonOutOfSync
 			}
 			return nil, false, ""
@@ -719,7 +735,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 	case collab.AckMessage:
 		if s.seed != nil {
 			if err := s.seed.ack(m); err != nil {
-				s.log.Error("seed shadow out of sync", "err", err)
+				s.logger().Error("seed shadow out of sync", "err", err)
 				return nil, true, reasonOutOfSync
 			}
 			return nil, false, ""
@@ -753,7 +769,7 @@ func (s *session) encode(it outItem) (frames [][]byte, closing bool, reason stri
 		if frames, ok := s.reviewFrame(m); ok {
 			return frames, false, ""
 		}
-		s.log.Error("unknown collab message", "type", fmt.Sprintf("%T", m))
+		s.logger().Error("unknown collab message", "type", fmt.Sprintf("%T", m))
 		return nil, false, ""
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -189,6 +190,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		// Cut the close handshakes still waiting short (reads and pings
+		// take no cancellable context; see readFrame).
+		h.mu.Lock()
+		for s := range h.sessions {
+			s.conn.CloseNow()
+		}
+		h.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -248,7 +256,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Accept refuses a cross-origin handshake with 403 before anything else.
 	cw := &corkingResponseWriter{ResponseWriter: w}
-	conn, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(cw, acceptRequest(r, offered), &websocket.AcceptOptions{
 		Subprotocols:    []string{SubprotocolOT, SubprotocolSeed},
 		OriginPatterns:  h.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -304,7 +312,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("since"); v != "" && dialect == dialectOT {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			writeNow(h.ctx, conn, errorFrame(codeBadRevision, "since must be a revision (an integer >= 0).", ""))
+			writeNow(h.ctx, conn, cw.conn, errorFrame(codeBadRevision, "since must be a revision (an integer >= 0).", ""))
 			closeConn(conn, refusedBadRevision, "Bad revision")
 			return
 		}
@@ -385,6 +393,38 @@ func offeredSubprotocols(r *http.Request) []string {
 	return out
 }
 
+// acceptRequest is r for websocket.Accept, its Sec-WebSocket-Protocol
+// header cut to the one entry Accept selects (the first of ours the client
+// offered, in its spelling), copied. The library keeps the selected entry
+// for the connection's life, and a substring of the client's header would
+// keep all of it (with a bearer token, about 250 bytes). The response is
+// the same.
+func acceptRequest(r *http.Request, offered []string) *http.Request {
+	pick := ""
+	for _, ours := range []string{SubprotocolOT, SubprotocolSeed} {
+		for _, p := range offered {
+			if strings.EqualFold(p, ours) {
+				pick = p
+				break
+			}
+		}
+		if pick != "" {
+			break
+		}
+	}
+	ar := r.WithContext(r.Context())
+	ar.Header = maps.Clone(r.Header) // its values are shared, not changed
+	if ar.Header == nil {
+		ar.Header = http.Header{}
+	}
+	if pick == "" {
+		ar.Header.Del("Sec-WebSocket-Protocol")
+	} else {
+		ar.Header.Set("Sec-WebSocket-Protocol", strings.Clone(pick))
+	}
+	return ar
+}
+
 func containsFold(list []string, s string) bool {
 	for _, v := range list {
 		if strings.EqualFold(v, s) {
@@ -394,10 +434,17 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// writeNow writes one frame outside a session (before it exists).
-func writeNow(ctx context.Context, conn *websocket.Conn, frame []byte) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
+// writeNow writes one frame outside the session's queue (before a
+// refusal), through cork when the connection has one (the library then
+// writes only control frames; see controlBufferSize).
+func writeNow(ctx context.Context, conn *websocket.Conn, cork *corkedConn, frame []byte) {
 	// A failed write needs no handling: the caller closes the connection next.
+	const timeout = 5 * time.Second
+	if cork != nil {
+		_ = cork.writeText(frame, timeout)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	_ = conn.Write(ctx, websocket.MessageText, frame)
 }
