@@ -372,9 +372,14 @@ func TestBusReplacesSilentConnection(t *testing.T) {
 // loses events and is told so, while other subscriptions are unaffected.
 func TestBusSlowHandlerGetsResync(t *testing.T) {
 	opt := redisOptions(t)
-	bus := startBus(t, opt, "a", defaultHealthInterval)
+	// A long health interval: this test is about a slow handler, and on a
+	// loaded machine a late pong would replace the connection mid-test
+	// (losing events for every subscription, which is another test's case).
+	bus := startBus(t, opt, "a", 10*time.Second)
 	docID := unique("slowdoc")
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseSlow := func() { releaseOnce.Do(func() { close(release) }) }
 	slow, fast := &events{}, &events{}
 	var once sync.Once
 	cancelSlow, err := bus.Subscribe(context.Background(), docID, func(ev gdoc.Event) {
@@ -385,6 +390,9 @@ func TestBusSlowHandlerGetsResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cancelSlow()
+	// Released before cancelSlow waits for the handler, also when the test
+	// fails while the handler is still held.
+	defer releaseSlow()
 	cancelFast, err := bus.Subscribe(context.Background(), docID, fast.handle)
 	if err != nil {
 		t.Fatal(err)
@@ -405,7 +413,7 @@ func TestBusSlowHandlerGetsResync(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the fast handler to receive every event", func() bool {
 		return fast.count(gdoc.EventChat, "") == n
 	})
-	close(release)
+	releaseSlow()
 	waitUntil(t, 10*time.Second, "EventResync for the slow handler", func() bool {
 		return slow.count(gdoc.EventResync, "") == 1
 	})
