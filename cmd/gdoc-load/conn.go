@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
@@ -25,44 +22,15 @@ type wsConn struct {
 	buf bytes.Buffer // the message being read, reused (Read is called from one goroutine)
 }
 
-// dialOT connects to /ws/{docID} as otclient.Dial does (subprotocol gdoc.v1,
-// the token as a bearer subprotocol, ?since when since >= 0) and returns the
-// connection and its init message.
+// dialOT connects as otclient.Dial does (subprotocol gdoc.v1, the token as
+// a bearer subprotocol, ?since when since >= 0) and returns the connection,
+// read from here on by the cheaper Read below, and its init message.
 func dialOT(ctx context.Context, baseURL, docID, token string, since int64) (*wsConn, *otclient.Message, error) {
-	u, err := url.Parse(baseURL)
+	conn, init, err := otclient.Dial(ctx, baseURL, docID, token, since)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch u.Scheme {
-	case "http":
-		u.Scheme = "ws"
-	case "https":
-		u.Scheme = "wss"
-	}
-	u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/ws/" + url.PathEscape(docID)
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/" + docID
-	if since >= 0 {
-		u.RawQuery = url.Values{"since": {strconv.FormatInt(since, 10)}}.Encode()
-	}
-	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{Subprotocols: []string{otclient.Subprotocol, "bearer." + token}})
-	if err != nil {
-		if resp != nil {
-			return nil, nil, fmt.Errorf("dial %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)
-		}
-		return nil, nil, fmt.Errorf("dial: %w", err)
-	}
-	ws.SetReadLimit(64 << 20)
-	c := &wsConn{ws: ws}
-	init, err := c.Read(ctx)
-	if err != nil {
-		ws.CloseNow()
-		return nil, nil, err
-	}
-	if init.Type != "init" {
-		ws.CloseNow()
-		return nil, nil, fmt.Errorf("first message is %q, not init: %s", init.Type, init.Raw)
-	}
-	return c, init, nil
+	return &wsConn{ws: conn.Socket()}, init, nil
 }
 
 // cursorPrefix starts every cursor message the server sends (its type is

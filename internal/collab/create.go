@@ -2,7 +2,6 @@ package collab
 
 import (
 	"context"
-	"sync"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
 )
@@ -20,23 +19,11 @@ type createRequest struct {
 	done chan struct{} // closed once err is set
 }
 
-type createQueue struct {
-	mu      sync.Mutex
-	queue   []*createRequest
-	writing bool // a writer task runs
-}
-
 // createForJoin stores doc (CreateDocumentUnlessDeleted's outcome) in the
 // next batch of creations.
 func (s *Service) createForJoin(ctx context.Context, doc *gdoc.Document) error {
 	req := &createRequest{doc: doc, done: make(chan struct{})}
-	q := &s.creates
-	q.mu.Lock()
-	q.queue = append(q.queue, req)
-	start := !q.writing
-	q.writing = true
-	q.mu.Unlock()
-	if start {
+	if s.creates.add(req) {
 		s.workers.Go(s.writeCreates)
 	}
 	select {
@@ -52,19 +39,7 @@ const maxCreateBatch = 64
 
 // writeCreates stores the queued documents until none is left.
 func (s *Service) writeCreates() {
-	q := &s.creates
-	for {
-		q.mu.Lock()
-		n := min(len(q.queue), maxCreateBatch)
-		batch := q.queue[:n:n]
-		q.queue = q.queue[n:]
-		if n == 0 {
-			q.queue = nil
-			q.writing = false
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
+	for batch := s.creates.next(maxCreateBatch); len(batch) > 0; batch = s.creates.next(maxCreateBatch) {
 		docs := make([]*gdoc.Document, len(batch))
 		for i, req := range batch {
 			docs[i] = req.doc

@@ -59,9 +59,9 @@ type Service struct {
 	docs    map[string]*document
 	closing atomic.Bool // read without s.mu by code holding a document's lock
 
-	workers     taskGroup    // document workers and presence recomputations
-	sessionRows sessionQueue // session rows waiting to be written (sessions.go)
-	creates     createQueue  // documents first joins create (create.go)
+	workers     taskGroup                  // document workers and presence recomputations
+	sessionRows sessionQueue               // session rows waiting to be written (sessions.go)
+	creates     batchQueue[*createRequest] // documents first joins create (create.go)
 }
 
 // New returns a Service. Commits work at once; Run does the periodic work

@@ -2,7 +2,6 @@ package collab
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/gdoc/gdoc/internal/gdoc"
@@ -38,55 +37,29 @@ type sessionEnd struct {
 
 // sessionQueue holds the rows and the ends waiting to be written.
 type sessionQueue struct {
-	mu      sync.Mutex
-	queue   []*sessionRecord
-	writing bool // a writer task runs
-	ends    []*sessionEnd
-	ending  bool // an end writer task runs
+	starts batchQueue[*sessionRecord]
+	ends   batchQueue[*sessionEnd]
 }
 
 // startSession queues sess's row and returns at once.
 func (s *Service) startSession(sess gdoc.DocSession) *sessionRecord {
 	rec := &sessionRecord{sess: sess, written: make(chan struct{})}
-	q := &s.sessionRows
-	q.mu.Lock()
-	q.queue = append(q.queue, rec)
-	start := !q.writing
-	q.writing = true
-	q.mu.Unlock()
-	if start {
+	if s.sessionRows.starts.add(rec) {
 		s.workers.Go(s.writeSessions)
 	}
 	return rec
 }
 
-// writeSessions stores the queued rows in order until none is left.
-func (s *Service) writeSessions() {
-	q := &s.sessionRows
-	for {
-		q.mu.Lock()
-		batch := q.queue
-		q.queue = nil
-		if len(batch) == 0 {
-			q.writing = false
-			q.mu.Unlock()
-			return
-		}
-		q.mu.Unlock()
-		s.storeSessions(batch)
-	}
-}
-
-// maxSessionBatch bounds the rows stored in one transaction.
+// maxSessionBatch bounds the rows (or ends) stored in one transaction.
 const maxSessionBatch = 256
 
-// storeSessions stores batch's rows, up to maxSessionBatch per
-// transaction, and marks each written. A batch that fails is retried a row
-// at a time, so one bad row does not lose the others.
-func (s *Service) storeSessions(batch []*sessionRecord) {
-	for len(batch) > 0 {
-		part := batch[:min(len(batch), maxSessionBatch)]
-		batch = batch[len(part):]
+// writeSessions stores the queued rows in order, up to maxSessionBatch per
+// transaction, until none is left, and marks each written. A batch that
+// fails is retried a row at a time, so one bad row does not lose the
+// others.
+func (s *Service) writeSessions() {
+	q := &s.sessionRows.starts
+	for part := q.next(maxSessionBatch); len(part) > 0; part = q.next(maxSessionBatch) {
 		rows := make([]*gdoc.DocSession, len(part))
 		for i, rec := range part {
 			rows[i] = &rec.sess
@@ -130,13 +103,7 @@ func (s *Service) endSession(ctx context.Context, rec *sessionRecord, leftAt tim
 		return
 	}
 	end := &sessionEnd{end: gdoc.SessionEnd{ID: rec.sess.ID, LeftAt: leftAt}, docID: rec.sess.DocID, done: make(chan struct{})}
-	q := &s.sessionRows
-	q.mu.Lock()
-	q.ends = append(q.ends, end)
-	start := !q.ending
-	q.ending = true
-	q.mu.Unlock()
-	if start {
+	if s.sessionRows.ends.add(end) {
 		s.workers.Go(s.writeEnds)
 	}
 	select {
@@ -149,32 +116,19 @@ func (s *Service) endSession(ctx context.Context, rec *sessionRecord, leftAt tim
 // writeEnds stores the queued ends, all that queued meanwhile (up to
 // maxSessionBatch) in one transaction, until none is left.
 func (s *Service) writeEnds() {
-	q := &s.sessionRows
-	for {
-		q.mu.Lock()
-		batch := q.ends
-		q.ends = nil
-		if len(batch) == 0 {
-			q.ending = false
-			q.mu.Unlock()
-			return
+	q := &s.sessionRows.ends
+	for part := q.next(maxSessionBatch); len(part) > 0; part = q.next(maxSessionBatch) {
+		ends := make([]gdoc.SessionEnd, len(part))
+		for i, e := range part {
+			ends[i] = e.end
 		}
-		q.mu.Unlock()
-		for len(batch) > 0 {
-			part := batch[:min(len(batch), maxSessionBatch)]
-			batch = batch[len(part):]
-			ends := make([]gdoc.SessionEnd, len(part))
-			for i, e := range part {
-				ends[i] = e.end
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-			if err := s.cfg.Store.EndSessions(ctx, ends); err != nil {
-				s.log.Warn("ending sessions failed", "doc", part[0].docID, "sessions", len(part), "err", err)
-			}
-			cancel()
-			for _, e := range part {
-				close(e.done)
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		if err := s.cfg.Store.EndSessions(ctx, ends); err != nil {
+			s.log.Warn("ending sessions failed", "doc", part[0].docID, "sessions", len(part), "err", err)
+		}
+		cancel()
+		for _, e := range part {
+			close(e.done)
 		}
 	}
 }

@@ -74,6 +74,10 @@ type Conn struct {
 	ws *websocket.Conn
 }
 
+// Socket returns the WebSocket under c, for a caller that reads it its own
+// way (the load generator counts cursor messages without decoding them).
+func (c *Conn) Socket() *websocket.Conn { return c.ws }
+
 // Dial connects to /ws/{docID} on the server at baseURL (http:// or ws://)
 // with token, catching up from since when since >= 0, and returns the
 // connection and its init message.
