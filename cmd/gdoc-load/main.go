@@ -305,71 +305,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	return nil
 }
 
-// typeLoop makes one random keystroke at each intended time (open loop:
-// intended times do not slip when the system is slow).
-func (e *editor) typeLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
-	interval := time.Duration(float64(time.Second) / rate)
-	next := time.Now().Add(time.Duration(e.rng.Int64N(int64(interval))))
-	for next.Before(measureTo) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(next)):
-		}
-		e.mu.Lock()
-		op := randomKeystroke(e.rng, e.state.Doc.Len())
-		out, err := e.state.Edit(op)
-		if err == nil && out == nil && e.state.BufferID() != "" {
-			st.intended.LoadOrStore(e.state.BufferID(), next)
-		}
-		if out != nil {
-			st.intended.LoadOrStore(out.ID, next)
-			err = e.conn.SendOp(ctx, out)
-		}
-		e.mu.Unlock()
-		if err != nil {
-			st.errors.Add(1)
-			return
-		}
-		if !next.Before(measureFrom) {
-			st.sent.Add(1)
-		}
-		next = next.Add(interval)
-	}
-}
-
-// cursorLoop moves the editor's cursor rate times a second (open loop) to
-// a random place of its text, at its current revision; rate 0 sends nothing.
-func (e *editor) cursorLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
-	if rate <= 0 {
-		return
-	}
-	interval := time.Duration(float64(time.Second) / rate)
-	next := time.Now().Add(time.Duration(e.rng.Int64N(int64(interval))))
-	for next.Before(measureTo) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Until(next)):
-		}
-		e.mu.Lock()
-		pos := e.rng.IntN(e.state.Doc.Len() + 1)
-		err := e.conn.Send(ctx, map[string]any{"type": "cursor", "rev": e.state.Rev, "anchor": pos, "head": pos})
-		e.mu.Unlock()
-		if err != nil {
-			st.errors.Add(1)
-			return
-		}
-		if !next.Before(measureFrom) {
-			st.cursorsSent.Add(1)
-		}
-		next = next.Add(interval)
-	}
-}
-
-// chatLoop sends one chat message at each intended time (open loop); the
-// message text is its own id, by which receivers find its intended time.
-func (e *editor) chatLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+// openLoop calls act at intended times rate a second, from a random phase
+// until measureTo (open loop: intended times do not slip when the system is
+// slow), and counts in sent the calls intended from measureFrom on. It
+// stops at the first error, counted in st.errors, or when ctx ends.
+func (e *editor) openLoop(ctx context.Context, st *stats, sent *atomic.Int64, rate float64, measureFrom, measureTo time.Time, act func(seq int, intended time.Time) error) {
 	interval := time.Duration(float64(time.Second) / rate)
 	next := time.Now().Add(time.Duration(e.rng.Int64N(int64(interval))))
 	for seq := 0; next.Before(measureTo); seq++ {
@@ -378,17 +318,57 @@ func (e *editor) chatLoop(ctx context.Context, st *stats, rate float64, measureF
 			return
 		case <-time.After(time.Until(next)):
 		}
-		id := fmt.Sprintf("%s:c%d", e.name, seq)
-		st.intended.Store(id, next)
-		if err := e.conn.Send(ctx, map[string]any{"type": "chat", "message": id, "client_msg_id": id}); err != nil {
+		if err := act(seq, next); err != nil {
 			st.errors.Add(1)
 			return
 		}
 		if !next.Before(measureFrom) {
-			st.sent.Add(1)
+			sent.Add(1)
 		}
 		next = next.Add(interval)
 	}
+}
+
+// typeLoop makes one random keystroke at each intended time.
+func (e *editor) typeLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+	e.openLoop(ctx, st, &st.sent, rate, measureFrom, measureTo, func(_ int, intended time.Time) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		op := randomKeystroke(e.rng, e.state.Doc.Len())
+		out, err := e.state.Edit(op)
+		if err == nil && out == nil && e.state.BufferID() != "" {
+			st.intended.LoadOrStore(e.state.BufferID(), intended)
+		}
+		if out != nil {
+			st.intended.LoadOrStore(out.ID, intended)
+			err = e.conn.SendOp(ctx, out)
+		}
+		return err
+	})
+}
+
+// cursorLoop moves the editor's cursor rate times a second to a random
+// place of its text, at its current revision; rate 0 sends nothing.
+func (e *editor) cursorLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+	if rate <= 0 {
+		return
+	}
+	e.openLoop(ctx, st, &st.cursorsSent, rate, measureFrom, measureTo, func(int, time.Time) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		pos := e.rng.IntN(e.state.Doc.Len() + 1)
+		return e.conn.Send(ctx, map[string]any{"type": "cursor", "rev": e.state.Rev, "anchor": pos, "head": pos})
+	})
+}
+
+// chatLoop sends one chat message at each intended time; the message text
+// is its own id, by which receivers find its intended time.
+func (e *editor) chatLoop(ctx context.Context, st *stats, rate float64, measureFrom, measureTo time.Time) {
+	e.openLoop(ctx, st, &st.sent, rate, measureFrom, measureTo, func(seq int, intended time.Time) error {
+		id := fmt.Sprintf("%s:c%d", e.name, seq)
+		st.intended.Store(id, intended)
+		return e.conn.Send(ctx, map[string]any{"type": "chat", "message": id, "client_msg_id": id})
+	})
 }
 
 func (e *editor) readLoop(ctx context.Context, st *stats) {

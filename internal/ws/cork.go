@@ -162,6 +162,12 @@ func (c *corkedConn) cork(writeTimeout time.Duration) error {
 func (c *corkedConn) appendText(frame []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.appendTextLocked(frame)
+}
+
+// appendTextLocked holds frame back as a data frame behind what is held,
+// unless the connection is broken or its close frame went out.
+func (c *corkedConn) appendTextLocked(frame []byte) error {
 	if c.err != nil {
 		return c.err
 	}
@@ -179,13 +185,9 @@ func (c *corkedConn) appendText(frame []byte) error {
 func (c *corkedConn) writeText(frame []byte, timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
+	if err := c.appendTextLocked(frame); err != nil {
+		return err
 	}
-	if c.closeSent {
-		return errCloseSent
-	}
-	c.held = appendTextFrame(c.heldLocked(), frame)
 	if c.corked || c.draining {
 		return nil // their owner writes it
 	}
