@@ -15,6 +15,19 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// runLoad runs the generator with o for at most a minute and returns its
+// report, failing the test when it fails.
+func runLoad(t *testing.T, o options) string {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, o, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
 // TestRunAgainstServer runs a short scenario of each mode against a real
 // server: the generator must connect, type, measure and find the editors
 // converged.
@@ -22,15 +35,8 @@ func TestRunAgainstServer(t *testing.T) {
 	srv := testenv.StartServer(t, "gdoc", t.TempDir(), "AUTH_RATE_LIMIT=0", "SECRET_KEY="+testenv.RandomHex(24))
 	for _, mode := range []string{"edit", "chat", "idle"} {
 		t.Run(mode, func(t *testing.T) {
-			var out bytes.Buffer
-			o := options{url: srv.URL, mode: mode, docs: 2, clients: 3, users: 2, rate: 20,
-				duration: time.Second, warmup: 200 * time.Millisecond, settle: 10 * time.Second}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := run(ctx, o, &out); err != nil {
-				t.Fatalf("%v\n%s", err, out.String())
-			}
-			report := out.String()
+			report := runLoad(t, options{url: srv.URL, mode: mode, docs: 2, clients: 3, users: 2, rate: 20,
+				duration: time.Second, warmup: 200 * time.Millisecond, settle: 10 * time.Second})
 			if mode == "edit" && (!strings.Contains(report, "converged: every editor holds the server's text") || !strings.Contains(report, "propagation: n=")) {
 				t.Errorf("report lacks convergence or latency:\n%s", report)
 			}
@@ -168,15 +174,8 @@ func TestCompareToBaseline(t *testing.T) {
 // reach the watchers (converged) and cursor deliveries are counted apart.
 func TestTypistsAndCursors(t *testing.T) {
 	srv := testenv.StartServer(t, "gdoc", t.TempDir(), "AUTH_RATE_LIMIT=0", "SECRET_KEY="+testenv.RandomHex(24))
-	var out bytes.Buffer
-	o := options{url: srv.URL, mode: "edit", docs: 1, clients: 6, typists: 1, cursorRate: 20, users: 2, rate: 20,
-		duration: time.Second, warmup: 200 * time.Millisecond, settle: 10 * time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := run(ctx, o, &out); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	report := out.String()
+	report := runLoad(t, options{url: srv.URL, mode: "edit", docs: 1, clients: 6, typists: 1, cursorRate: 20, users: 2, rate: 20,
+		duration: time.Second, warmup: 200 * time.Millisecond, settle: 10 * time.Second})
 	m := regexp.MustCompile(`ops sent \(measured\): (\d+), deliveries: (\d+)`).FindStringSubmatch(report)
 	c := regexp.MustCompile(`cursors sent \(measured\): (\d+), deliveries: (\d+)`).FindStringSubmatch(report)
 	if m == nil || c == nil || !strings.Contains(report, "converged: every editor holds the server's text") {
